@@ -1,0 +1,75 @@
+// swift-tools-version: 6.1
+//
+// peaks: find peaks in 2-D scientific images, register images, and measure accuracy.
+//
+// Layout (see docs/architecture.md):
+//   C shims ......... CFFTW, CPNG, CCairo        (system libraries; CPNG holds a small C file)
+//   toolkit ......... PeakKit, ImageIO, Filters, Spectral, Rendering
+//   detectors ....... Plugins/<Name>             (one module each; depend on the toolkit only)
+//   registry ........ Detectors                  (the one list of built-in detectors)
+//   executable ...... PeaksCLI -> `peaks`        (wiring only: no algorithm lives here)
+import PackageDescription
+
+let package = Package(
+    name: "peaks",
+    products: [
+        .executable(name: "peaks", targets: ["PeaksCLI"]),
+        .library(name: "PeakKit", targets: ["PeakKit"]),
+        .library(name: "ImageIO", targets: ["ImageIO"]),
+        .library(name: "Filters", targets: ["Filters"]),
+        .library(name: "Spectral", targets: ["Spectral"]),
+        .library(name: "Rendering", targets: ["Rendering"]),
+        .library(name: "Detectors", targets: ["Detectors"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries (Debian: libfftw3-dev, libpng-dev, libcairo2-dev)
+        .systemLibrary(
+            name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",
+            providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(
+            name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+            providers: [.apt(["libcairo2-dev"])]),
+        // libpng reports errors by longjmp, which Swift cannot catch: a small C file wraps the
+        // full API behind setjmp and returns error codes (see Sources/CPNG/README.md).
+        .target(
+            name: "CPNG", path: "Sources/CPNG",
+            linkerSettings: [.linkedLibrary("png16")]),
+
+        // MARK: Toolkit
+        .target(name: "PeakKit"),
+        .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"]),
+        .target(name: "Filters", dependencies: ["PeakKit"]),
+        .target(name: "Spectral", dependencies: ["CFFTW"]),
+        .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"]),
+
+        // MARK: Detectors (plugins): each depends on the toolkit, never on another detector.
+        .target(name: "Persistence", dependencies: ["PeakKit", "Filters"], path: "Plugins/Persistence"),
+
+        // MARK: Registry and executable
+        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence"]),
+        .executableTarget(
+            name: "PeaksCLI",
+            dependencies: [
+                "PeakKit", "ImageIO", "Rendering", "Detectors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests
+        .target(name: "DetectorConformance", dependencies: ["PeakKit"], path: "Tests/DetectorConformance"),
+        .testTarget(name: "PeakKitTests", dependencies: ["PeakKit"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"]),
+        .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit"]),
+        .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
+        .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
+        .testTarget(
+            name: "PersistenceTests",
+            dependencies: ["Persistence", "PeakKit", "Filters", "DetectorConformance"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors"],
+            resources: []),
+    ]
+)

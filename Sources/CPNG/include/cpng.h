@@ -1,0 +1,2 @@
+// placeholder (replaced by the ImageIO work)
+int cpng_version(void);

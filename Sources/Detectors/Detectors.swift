@@ -1,0 +1,8 @@
+import PeakKit
+import Persistence
+
+/// The detectors built into peaks. Adding one: a folder under Plugins/, a target in
+/// Package.swift, and one line here.
+public let builtinDetectors = DetectorRegistry([
+    PersistenceDetector(),
+])

@@ -1,0 +1,127 @@
+/// A 2-D grid of `Float` pixels stored row-major: pixel (x, y) lives at `pixels[y * width + x]`.
+///
+/// Coordinates follow one convention everywhere in peaks: x is the column, y is the row, both
+/// 0-based, and the centre of pixel (0, 0) is the point (0.0, 0.0).
+public struct Image: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public var pixels: [Float]
+
+    /// Creates an image from row-major pixels; the count must be `width * height`.
+    public init(width: Int, height: Int, pixels: [Float]) {
+        precondition(width >= 0 && height >= 0, "negative image size")
+        precondition(pixels.count == width * height, "pixel count \(pixels.count) != \(width)x\(height)")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// An image filled with one value.
+    public init(width: Int, height: Int, repeating value: Float = 0) {
+        self.init(width: width, height: height, pixels: [Float](repeating: value, count: width * height))
+    }
+
+    /// An image whose pixel (x, y) is `f(x, y)`.
+    public init(width: Int, height: Int, _ f: (Int, Int) -> Float) {
+        var pixels = [Float]()
+        pixels.reserveCapacity(width * height)
+        for y in 0..<height { for x in 0..<width { pixels.append(f(x, y)) } }
+        self.init(width: width, height: height, pixels: pixels)
+    }
+
+    public var count: Int { pixels.count }
+    public var isEmpty: Bool { pixels.isEmpty }
+
+    public subscript(x: Int, y: Int) -> Float {
+        get { pixels[y * width + x] }
+        set { pixels[y * width + x] = newValue }
+    }
+
+    /// The first pixel that is NaN or infinite, if any.
+    public func firstNonFinitePixel() -> (x: Int, y: Int, value: Float)? {
+        pixels.withUnsafeBufferPointer { p in
+            for i in 0..<p.count where !p[i].isFinite {
+                return (i % width, i / width, p[i])
+            }
+            return nil
+        }
+    }
+
+    /// The number of pixels that are NaN or infinite.
+    public func nonFiniteCount() -> Int {
+        pixels.withUnsafeBufferPointer { p in
+            var n = 0
+            for v in p where !v.isFinite { n &+= 1 }
+            return n
+        }
+    }
+}
+
+/// Which pixels of an image hold valid data: `true` = valid. Peaks on invalid pixels are never
+/// reported, and detectors treat invalid pixels as absent rather than as zeros.
+public struct Mask: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public var isValid: [Bool]
+
+    public init(width: Int, height: Int, isValid: [Bool]) {
+        precondition(isValid.count == width * height, "mask count \(isValid.count) != \(width)x\(height)")
+        self.width = width
+        self.height = height
+        self.isValid = isValid
+    }
+
+    /// A mask with every pixel valid (or every pixel invalid).
+    public init(width: Int, height: Int, allValid: Bool = true) {
+        self.init(width: width, height: height, isValid: [Bool](repeating: allValid, count: width * height))
+    }
+
+    /// The mask of the finite pixels of an image (NaN and infinities are invalid).
+    public init(finitePixelsOf image: Image) {
+        self.init(width: image.width, height: image.height, isValid: image.pixels.map { $0.isFinite })
+    }
+
+    public subscript(x: Int, y: Int) -> Bool {
+        get { isValid[y * width + x] }
+        set { isValid[y * width + x] = newValue }
+    }
+
+    public var validCount: Int { isValid.reduce(0) { $0 + ($1 ? 1 : 0) } }
+
+    /// Pixel-wise AND of two masks of the same shape.
+    public func intersection(_ other: Mask) -> Mask {
+        precondition(width == other.width && height == other.height)
+        return Mask(width: width, height: height, isValid: zip(isValid, other.isValid).map { $0 && $1 })
+    }
+
+    /// Throws unless the mask has the shape of `image`.
+    public func checkShape(matches image: Image, what: String = "mask") throws {
+        if width != image.width || height != image.height {
+            throw PeaksError.shapeMismatch(
+                what: what, expected: (image.width, image.height), actual: (width, height))
+        }
+    }
+}
+
+/// An integer label per pixel: 0 = background, k >= 1 = the k-th peak of a detection (1-based
+/// index into `Detection.peaks`). Detectors use it for blobs (basins, regions, discs).
+public struct LabelImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public var labels: [Int32]
+
+    public init(width: Int, height: Int, labels: [Int32]) {
+        precondition(labels.count == width * height)
+        self.width = width
+        self.height = height
+        self.labels = labels
+    }
+
+    public subscript(x: Int, y: Int) -> Int32 {
+        get { labels[y * width + x] }
+        set { labels[y * width + x] = newValue }
+    }
+
+    /// The largest label present (the number of labels when they are 1...n).
+    public var maxLabel: Int32 { labels.max() ?? 0 }
+}

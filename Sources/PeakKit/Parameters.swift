@@ -1,0 +1,170 @@
+import Foundation
+
+/// The type of a detector parameter.
+public enum ParameterKind: Sendable, Equatable {
+    case real
+    case integer
+    case boolean
+    case choice([String])
+}
+
+/// A parameter value as given by a user or a default.
+public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
+    case real(Double)
+    case integer(Int)
+    case boolean(Bool)
+    case string(String)
+    /// "Choose for me": the detector derives the value from the image (documented per parameter).
+    case auto
+
+    public var description: String {
+        switch self {
+        case .real(let v): return NumberFormat.string(v)
+        case .integer(let v): return String(v)
+        case .boolean(let v): return String(v)
+        case .string(let s): return s
+        case .auto: return "auto"
+        }
+    }
+
+    public var asValue: Value {
+        switch self {
+        case .real(let v): return .number(v)
+        case .integer(let v): return .integer(v)
+        case .boolean(let v): return .bool(v)
+        case .string(let s): return .string(s)
+        case .auto: return .string("auto")
+        }
+    }
+}
+
+/// The description of one parameter: what it is called, its type, default, allowed range and help.
+public struct ParameterSpec: Sendable, Equatable {
+    /// snake_case name, used as the JSON key; the CLI flag is the kebab-case form.
+    public let name: String
+    public let kind: ParameterKind
+    public let defaultValue: ParameterValue
+    /// Inclusive range for numbers; nil = any finite value.
+    public let range: ClosedRange<Double>?
+    /// Whether `auto` is accepted (and what it means is said in `help`).
+    public let allowsAuto: Bool
+    public let help: String
+
+    public init(
+        name: String, kind: ParameterKind, defaultValue: ParameterValue,
+        range: ClosedRange<Double>? = nil, allowsAuto: Bool = false, help: String
+    ) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.range = range
+        self.allowsAuto = allowsAuto
+        self.help = help
+    }
+
+    /// The kebab-case command-line spelling of the name.
+    public var flag: String { name.replacingOccurrences(of: "_", with: "-") }
+
+    /// Parses a textual value ("3.5", "auto", "true", a choice) into a checked value.
+    public func parse(_ text: String) throws -> ParameterValue {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if allowsAuto && t.lowercased() == "auto" { return .auto }
+        switch kind {
+        case .real:
+            guard let v = Double(t) else { throw PeaksError.invalidParameter(name: name, reason: "'\(text)' is not a number") }
+            return try validate(.real(v))
+        case .integer:
+            guard let v = Int(t) else { throw PeaksError.invalidParameter(name: name, reason: "'\(text)' is not a whole number") }
+            return try validate(.integer(v))
+        case .boolean:
+            switch t.lowercased() {
+            case "true", "yes", "1", "on": return .boolean(true)
+            case "false", "no", "0", "off": return .boolean(false)
+            default: throw PeaksError.invalidParameter(name: name, reason: "'\(text)' is not true or false")
+            }
+        case .choice(let options):
+            guard options.contains(t) else {
+                throw PeaksError.invalidParameter(name: name, reason: "'\(text)' is not one of \(options.joined(separator: ", "))")
+            }
+            return .string(t)
+        }
+    }
+
+    /// Checks type and range; returns the value (integers given for reals are widened).
+    public func validate(_ value: ParameterValue) throws -> ParameterValue {
+        func checkRange(_ v: Double) throws {
+            guard v.isFinite else { throw PeaksError.invalidParameter(name: name, reason: "must be finite, got \(v)") }
+            if let r = range, !r.contains(v) {
+                throw PeaksError.invalidParameter(
+                    name: name,
+                    reason: "\(NumberFormat.string(v)) is outside the allowed range \(NumberFormat.string(r.lowerBound))...\(NumberFormat.string(r.upperBound))")
+            }
+        }
+        switch (kind, value) {
+        case (_, .auto):
+            guard allowsAuto else { throw PeaksError.invalidParameter(name: name, reason: "'auto' is not accepted") }
+            return .auto
+        case (.real, .real(let v)): try checkRange(v); return value
+        case (.real, .integer(let v)): try checkRange(Double(v)); return .real(Double(v))
+        case (.integer, .integer(let v)): try checkRange(Double(v)); return value
+        case (.boolean, .boolean): return value
+        case (.choice(let options), .string(let s)):
+            guard options.contains(s) else {
+                throw PeaksError.invalidParameter(name: name, reason: "'\(s)' is not one of \(options.joined(separator: ", "))")
+            }
+            return value
+        default:
+            throw PeaksError.invalidParameter(name: name, reason: "value \(value) has the wrong type")
+        }
+    }
+}
+
+/// Parameter values by name, checked against a list of specs, with defaults filled in.
+public struct ParameterSet: Sendable, Equatable {
+    /// (name, value) in spec order: deterministic output order.
+    public private(set) var entries: [(String, ParameterValue)]
+
+    public static func == (a: ParameterSet, b: ParameterSet) -> Bool {
+        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
+
+    /// Resolves `given` against `specs`: unknown names are an error, missing ones take defaults.
+    public init(specs: [ParameterSpec], given: [String: ParameterValue] = [:], detectorName: String = "detector") throws {
+        for name in given.keys.sorted() where !specs.contains(where: { $0.name == name }) {
+            let known = specs.map(\.name).joined(separator: ", ")
+            throw PeaksError.invalidParameter(name: name, reason: "\(detectorName) has no such parameter (it has: \(known))")
+        }
+        entries = try specs.map { spec in
+            (spec.name, try spec.validate(given[spec.name] ?? spec.defaultValue))
+        }
+    }
+
+    public subscript(name: String) -> ParameterValue? {
+        entries.first { $0.0 == name }?.1
+    }
+
+    public func real(_ name: String) -> Double? {
+        switch self[name] {
+        case .real(let v): return v
+        case .integer(let v): return Double(v)
+        default: return nil
+        }
+    }
+
+    public func integer(_ name: String) -> Int? {
+        if case .integer(let v) = self[name] { return v }
+        return nil
+    }
+
+    public func bool(_ name: String) -> Bool? {
+        if case .boolean(let v) = self[name] { return v }
+        return nil
+    }
+
+    public func string(_ name: String) -> String? {
+        if case .string(let v) = self[name] { return v }
+        return nil
+    }
+
+    public func isAuto(_ name: String) -> Bool { self[name] == .auto }
+}

@@ -1,0 +1,3 @@
+import ArgumentParser
+import Detectors
+print(builtinDetectors.names)

@@ -1,0 +1,2 @@
+import PeakKit
+import CCairo
