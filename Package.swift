@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Spectral", targets: ["Spectral"]),
         .library(name: "Rendering", targets: ["Rendering"]),
         .library(name: "Detectors", targets: ["Detectors"]),
+        .library(name: "Harness", targets: ["Harness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +45,8 @@ let package = Package(
         .target(name: "Filters", dependencies: ["PeakKit"]),
         .target(name: "Spectral", dependencies: ["CFFTW"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"]),
+        // Synthetic images with ground truth, seeded generators (the evaluation harness).
+        .target(name: "Harness", dependencies: ["PeakKit"]),
 
         // MARK: Detectors (plugins): each depends on the toolkit, never on another detector.
         .target(name: "Persistence", dependencies: ["PeakKit", "Filters"], path: "Plugins/Persistence"),
@@ -61,12 +64,13 @@ let package = Package(
         .target(name: "DetectorConformance", dependencies: ["PeakKit"], path: "Tests/DetectorConformance"),
         .testTarget(name: "PeakKitTests", dependencies: ["PeakKit"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"]),
-        .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit"]),
+        .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(
             name: "PersistenceTests",
-            dependencies: ["Persistence", "PeakKit", "Filters", "DetectorConformance"]),
+            dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
             dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors"],

@@ -1,12 +1,153 @@
-import PeakKit
 import Filters
+import PeakKit
 
+/// `peaks detect --algo persistence`: peaks as the persistent maxima of the superlevel-set
+/// filtration (see docs/algorithms/persistence.md).
+///
+/// A peak's prominence is its persistence: the height of its summit above the highest saddle
+/// through which it connects to a higher peak. Peaks with prominence strictly greater than the
+/// `prominence` parameter are reported. By default (`auto`) that threshold is `noise_factor`
+/// times the noise standard deviation of the image the filtration runs on, estimated robustly
+/// (`NoiseEstimate`); with `smooth > 0` the image is first smoothed with a Gaussian of that sigma
+/// and the noise estimate is scaled by the filter's noise gain.
 public struct PersistenceDetector: PeakDetector {
     public init() {}
+
     public let name = "persistence"
-    public let summary = "0-dim persistent homology of superlevel sets"
-    public var parameterSpecs: [ParameterSpec] { [] }
-    public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet) throws -> Detection {
-        Detection(peaks: [], attributeNames: [], strengthName: "prominence")
+    public let summary = "Persistent maxima of the superlevel sets (topological prominence), by union-find."
+
+    /// Default multiple of the noise standard deviation for the automatic prominence threshold.
+    /// Chosen from the prominence distribution of maxima in white Gaussian noise: see
+    /// docs/algorithms/persistence.md for the measured false-peak rates.
+    public static let defaultNoiseFactor = 5.0
+
+    public var parameterSpecs: [ParameterSpec] {
+        [
+            ParameterSpec(
+                name: "prominence", kind: .real, defaultValue: .auto, range: 0...1e38, allowsAuto: true,
+                help: "Report peaks whose prominence is strictly greater than this (image units). auto = noise_factor x the robust noise sigma of the (smoothed) image."),
+            ParameterSpec(
+                name: "noise_factor", kind: .real, defaultValue: .real(Self.defaultNoiseFactor), range: 0...1e6,
+                help: "With prominence=auto: the threshold in units of the estimated noise sigma."),
+            ParameterSpec(
+                name: "smooth", kind: .real, defaultValue: .real(0), range: 0...1000,
+                help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
+        ]
+    }
+
+    public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+        guard image.count < Int(Int32.max) else {
+            throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
+        }
+        let smooth = parameters.real("smooth") ?? 0
+        let filtered = smooth > 0 ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : image
+        let rawNoise = NoiseEstimate.sigma(image, mask: mask)
+        let noise = rawNoise * (smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1)
+        let threshold: Double
+        if parameters.isAuto("prominence") {
+            threshold = (parameters.real("noise_factor") ?? Self.defaultNoiseFactor) * noise
+        } else {
+            threshold = parameters.real("prominence") ?? 0
+        }
+
+        let (diagram, tree) = SuperlevelPersistence.compute(filtered, mask: mask, recordMergeTree: options.wantsLabels)
+        let significant = diagram.pairs.filter { Double($0.persistence) > threshold }
+
+        var peaks: [Peak] = []
+        var birthOfPixel: [Int: Int] = [:]
+        peaks.reserveCapacity(significant.count)
+        for pair in significant {
+            let at = PlateauCentre.pixel(of: pair.birth, in: filtered, mask: mask)
+            birthOfPixel[at] = pair.birth
+            let x = at % image.width, y = at / image.width
+            let sx = pair.death % image.width, sy = pair.death / image.width
+            peaks.append(Peak(
+                x: Double(x), y: Double(y), value: Double(image.pixels[at]),
+                strength: Double(pair.persistence),
+                attributes: [
+                    "prominence": Double(pair.persistence),
+                    "birth_level": Double(pair.birthLevel),
+                    "saddle_x": Double(sx), "saddle_y": Double(sy),
+                    "saddle_level": Double(pair.deathLevel),
+                ]))
+        }
+        var detection = Detection(
+            peaks: peaks,
+            attributeNames: ["prominence", "birth_level", "saddle_x", "saddle_y", "saddle_level"],
+            strengthName: "prominence",
+            diagnostics: [
+                ("noise_sigma", .number(rawNoise)),
+                ("noise_sigma_filtered", .number(noise)),
+                ("prominence_threshold", .number(threshold)),
+                ("maxima", .integer(diagram.pairs.count)),
+                ("above_threshold", .integer(significant.count)),
+                ("domain_components", .integer(diagram.componentCount)),
+            ])
+
+        if let tree {
+            // Basins are drawn for the peaks that survive the shared post-processing, so a
+            // suppressed peak's basin belongs to its parent rather than to nobody.
+            detection = PostProcessing.apply(
+                to: detection, mask: mask, width: image.width, height: image.height,
+                minDistance: parameters.real(SharedParameters.minDistance.name) ?? 0,
+                excludeBorder: parameters.integer(SharedParameters.excludeBorder.name) ?? 0)
+            var labelOfBirth: [Int: Int32] = [:]
+            for (k, p) in detection.peaks.enumerated() {
+                let pixel = Int(p.y) * image.width + Int(p.x)
+                if let b = birthOfPixel[pixel] { labelOfBirth[b] = Int32(k + 1) }
+            }
+            detection.labels = LabelImage(
+                width: image.width, height: image.height, labels: tree.labels(labelOfBirth: labelOfBirth))
+        }
+        return detection
+    }
+}
+
+/// Where to place a peak whose summit is a flat plateau: the plateau pixel nearest the plateau's
+/// centroid (ties: lowest raster index). A plateau is the 8-connected set of valid pixels with
+/// exactly the summit's value.
+enum PlateauCentre {
+    static func pixel(of start: Int, in image: Image, mask: Mask) -> Int {
+        let w = image.width, h = image.height
+        let v = image.pixels[start]
+        let sx = start % w, sy = start / w
+        // Fast path: an isolated summit pixel.
+        var hasEqualNeighbour = false
+        for dy in -1...1 {
+            for dx in -1...1 where dx != 0 || dy != 0 {
+                let x = sx + dx, y = sy + dy
+                if x >= 0, y >= 0, x < w, y < h, mask.isValid[y * w + x], image.pixels[y * w + x] == v {
+                    hasEqualNeighbour = true
+                }
+            }
+        }
+        if !hasEqualNeighbour { return start }
+        var members: [Int] = [start]
+        var seen: Set<Int> = [start]
+        var head = 0
+        while head < members.count {
+            let p = members[head]; head += 1
+            let px = p % w, py = p / w
+            for dy in -1...1 {
+                for dx in -1...1 where dx != 0 || dy != 0 {
+                    let x = px + dx, y = py + dy
+                    guard x >= 0, y >= 0, x < w, y < h else { continue }
+                    let q = y * w + x
+                    if mask.isValid[q], image.pixels[q] == v, !seen.contains(q) {
+                        seen.insert(q); members.append(q)
+                    }
+                }
+            }
+        }
+        var cx = 0.0, cy = 0.0
+        for p in members { cx += Double(p % w); cy += Double(p / w) }
+        cx /= Double(members.count); cy /= Double(members.count)
+        var best = start, bestD = Double.infinity
+        for p in members.sorted() {
+            let dx = Double(p % w) - cx, dy = Double(p / w) - cy
+            let d = dx * dx + dy * dy
+            if d < bestD { bestD = d; best = p }
+        }
+        return best
     }
 }

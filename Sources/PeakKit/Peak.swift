@@ -19,7 +19,7 @@ public struct Peak: Sendable, Equatable {
         self.attributes = attributes
     }
 
-    public subscript(attribute name: String) -> Double? { attributes[name] }
+    public subscript(_ name: String) -> Double? { attributes[name] }
 
     /// The pixel this peak lies on (nearest pixel centre).
     public var pixel: (x: Int, y: Int) { (Int((x).rounded()), Int((y).rounded())) }

@@ -15,7 +15,15 @@ public protocol PeakDetector: Sendable {
     /// The detector proper. `mask` has the image's shape; invalid pixels must be treated as
     /// absent. Peaks may be returned in any order and may include ones the shared
     /// post-processing removes; `parameters` hold every detector parameter, defaults filled in.
-    func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet) throws -> Detection
+    /// Blob labels are only required when `options.wantsLabels` is true (they cost memory).
+    func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection
+}
+
+/// What a caller wants besides the peaks.
+public struct DetectionOptions: Sendable, Equatable {
+    /// Fill `Detection.labels` with the blobs (basins, regions, discs) of the reported peaks.
+    public var wantsLabels: Bool
+    public init(wantsLabels: Bool = false) { self.wantsLabels = wantsLabels }
 }
 
 /// Parameters every detector accepts, applied by `PostProcessing` after the detector runs.
@@ -52,7 +60,7 @@ extension PeakDetector {
     ///   (unless `nonFinite == .mask`), or bad parameter values.
     public func detect(
         in image: Image, mask: Mask? = nil, parameters: ParameterSet,
-        nonFinite: NonFinitePolicy = .error
+        nonFinite: NonFinitePolicy = .error, options: DetectionOptions = .init()
     ) throws -> Detection {
         guard image.width > 0 && image.height > 0 else {
             throw PeaksError.invalidImage(reason: "the image is empty (\(image.width)x\(image.height))")
@@ -68,7 +76,7 @@ extension PeakDetector {
                 valid = valid.intersection(Mask(finitePixelsOf: image))
             }
         }
-        let raw = try findPeaks(in: image, mask: valid, parameters: parameters)
+        let raw = try findPeaks(in: image, mask: valid, parameters: parameters, options: options)
         return PostProcessing.apply(
             to: raw, mask: valid, width: image.width, height: image.height,
             minDistance: parameters.real(SharedParameters.minDistance.name) ?? 0,
@@ -78,9 +86,9 @@ extension PeakDetector {
     /// Convenience: resolve `given` and run.
     public func detect(
         in image: Image, mask: Mask? = nil, _ given: [String: ParameterValue] = [:],
-        nonFinite: NonFinitePolicy = .error
+        nonFinite: NonFinitePolicy = .error, options: DetectionOptions = .init()
     ) throws -> Detection {
-        try detect(in: image, mask: mask, parameters: resolveParameters(given), nonFinite: nonFinite)
+        try detect(in: image, mask: mask, parameters: resolveParameters(given), nonFinite: nonFinite, options: options)
     }
 }
 

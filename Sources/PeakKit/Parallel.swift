@@ -1,0 +1,30 @@
+import Dispatch
+
+/// A raw pointer that may cross into `Parallel.forEach` closures. Safe only when the closures
+/// write disjoint elements and the memory outlives the call, as in every use inside peaks.
+public struct SharedPointer<T>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<T>
+    public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+    public init(_ base: UnsafePointer<T>) { self.base = UnsafeMutablePointer(mutating: base) }
+    @inline(__always) public subscript(i: Int) -> T {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+}
+
+/// Work spread over the machine's cores. Each index is processed exactly once; results must not
+/// depend on which thread runs which index (so outputs stay byte-identical).
+public enum Parallel {
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 { for i in 0..<count { body(i) }; return }
+        withoutActuallyEscaping(body) { b in
+            let box = UncheckedBox(b)
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        }
+    }
+
+    private struct UncheckedBox<T>: @unchecked Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import Testing
+import PeakKit
+import Filters
+import Harness
+import DetectorConformance
+@testable import Persistence
+
+/// Runs the detector with a fixed prominence threshold and no post-processing options.
+private func detect(_ image: Image, mask: Mask? = nil, prominence: Double = 0, smooth: Double = 0, labels: Bool = false) throws -> Detection {
+    try PersistenceDetector().detect(
+        in: image, mask: mask, ["prominence": .real(prominence), "smooth": .real(smooth)],
+        options: .init(wantsLabels: labels))
+}
+
+private func row(_ values: [Float]) -> Image { Image(width: values.count, height: 1, pixels: values) }
+
+@Suite struct HandComputed {
+    @Test func twoPeaksInARow() throws {
+        // 0 5 1 3 0: the 5 is the global maximum (prominence 5 - 0), the 3 dies at the 1.
+        let d = try detect(row([0, 5, 1, 3, 0]))
+        #expect(d.peaks.count == 2)
+        #expect(d.peaks[0].x == 1 && d.peaks[0].y == 0 && d.peaks[0]["prominence"] == 5)
+        #expect(d.peaks[1].x == 3 && d.peaks[1]["prominence"] == 2)
+        #expect(d.peaks[1]["saddle_x"] == 2 && d.peaks[1]["saddle_level"] == 1)
+    }
+
+    @Test func equalPeaksAreTwoPeaks() throws {
+        // Equal summits separated by a lower saddle must not lose a pair.
+        let d = try detect(row([0, 4, 1, 4, 0]))
+        #expect(d.peaks.map(\.x) == [1, 3])
+        #expect(d.peaks.map { $0["prominence"]! } == [4, 3])
+        #expect(d.peaks[1]["saddle_x"] == 2)
+    }
+
+    @Test func plateauIsOnePeakAtItsCentre() throws {
+        let img = Image(width: 5, height: 3, pixels: [
+            0, 0, 0, 0, 0,
+            0, 7, 7, 7, 0,
+            0, 0, 0, 0, 0,
+        ])
+        let d = try detect(img)
+        #expect(d.peaks.count == 1)
+        #expect(d.peaks[0].x == 2 && d.peaks[0].y == 1)
+        #expect(d.peaks[0]["prominence"] == 7)
+    }
+
+    @Test func evenPlateauTakesTheLowerIndexOfTheTwoCentralPixels() throws {
+        let d = try detect(row([1, 7, 7, 1]))
+        #expect(d.peaks.count == 1 && d.peaks[0].x == 1)
+    }
+
+    @Test func lShapedPlateauPicksTheMemberNearestTheCentroid() throws {
+        // Plateau (0,0) (1,0) (2,0) (0,1) (0,2): centroid (0.6, 0.6); (1,0) and (0,1) tie at
+        // squared distance 0.52, (1,0) has the lower raster index.
+        let img = Image(width: 4, height: 4, pixels: [
+            9, 9, 9, 0,
+            9, 0, 0, 0,
+            9, 0, 0, 0,
+            0, 0, 0, 0,
+        ])
+        let d = try detect(img)
+        #expect(d.peaks.count == 1)
+        #expect(d.peaks[0].x == 1 && d.peaks[0].y == 0)
+    }
+
+    @Test func diagonalNeighboursAreConnected() throws {
+        // With 8-connectivity the 4 touches the 5 diagonally: one peak, not two.
+        let img = Image(width: 3, height: 3, pixels: [
+            5, 0, 0,
+            0, 4, 0,
+            0, 0, 0,
+        ])
+        let d = try detect(img)
+        #expect(d.peaks.count == 1 && d.peaks[0].x == 0)
+    }
+
+    @Test func saddleIsTheHighestPassNotTheLowest() throws {
+        // Two routes from the 6 to the 9: through the 2 (top row) or through the 4 (bottom row).
+        // The 6 dies at the higher pass, 4: prominence 2.
+        let img = Image(width: 5, height: 3, pixels: [
+            9, 2, 2, 2, 6,
+            9, 0, 0, 0, 6,
+            9, 4, 4, 4, 6,
+        ])
+        let d = try detect(img)
+        #expect(d.peaks.count == 2)
+        let six = try #require(d.peaks.first { $0.value == 6 })
+        #expect(six["prominence"] == 2 && six["saddle_level"] == 4)
+        #expect(six["saddle_y"] == 2)
+    }
+
+    @Test func maskedWallSeparatesTwoParts() throws {
+        // Without the mask, the 3 dies at the 1; with the column masked the two halves are
+        // separate parts, and each highest peak is essential (value - minimum of its part).
+        let img = row([0, 5, 1, 3, 2])
+        var mask = Mask(width: 5, height: 1)
+        mask[2, 0] = false
+        let d = try detect(img, mask: mask)
+        #expect(d.peaks.map(\.x) == [1, 3])
+        #expect(d.peaks.map { $0["prominence"]! } == [5, 1])
+        #expect(d.diagnostic("domain_components") == .integer(2))
+    }
+
+    @Test func prominenceThresholdIsStrict() throws {
+        let img = row([0, 5, 1, 3, 0])
+        #expect(try detect(img, prominence: 2).peaks.count == 1)
+        #expect(try detect(img, prominence: 1.999).peaks.count == 2)
+    }
+
+    @Test func basinsAboveTheSaddle() throws {
+        // 0 5 1 3 0.5: the 3's basin is {3} (above its saddle 1); the 5's basin is its part.
+        let d = try detect(row([0, 5, 1, 3, 0.5]), labels: true)
+        let labels = try #require(d.labels)
+        #expect(labels.labels == [1, 1, 1, 2, 1])
+    }
+
+    @Test func negativeValuesAndNegativeZero() throws {
+        let d = try detect(row([-5, -1, -3, -0.0, 0, -2]))
+        // -0.0 and 0 are equal: the plateau {-0, 0} is one peak at the lower index.
+        #expect(d.peaks.map(\.x) == [3, 1])
+        #expect(d.peaks.map { $0["prominence"]! } == [5, 2])
+    }
+}
+
+@Suite struct AgainstBruteForce {
+    /// Random small images, with many ties (few levels) and without, with and without masks.
+    @Test(arguments: 0..<60)
+    func unionFindMatchesDefinition(seed: Int) throws {
+        var rng = SeededRandom(seed: UInt64(seed))
+        let w = 3 + Int(rng.next() % 7), h = 2 + Int(rng.next() % 7)
+        let levels = seed % 3 == 0 ? 1000 : 2 + seed % 5
+        let image = Image(width: w, height: h) { _, _ in Float(Int(rng.next() % UInt64(levels))) - 1 }
+        var mask: Mask? = nil
+        if seed % 2 == 1 {
+            var m = Mask(width: w, height: h)
+            for i in 0..<(w * h) where rng.next() % 5 == 0 { m.isValid[i] = false }
+            mask = m
+        }
+        let expected = BruteForcePersistence.prominences(image, mask: mask)
+            .filter { $0.prominence > 0 }
+            .sorted { ($0.pixel) < ($1.pixel) }
+        let diagram = SuperlevelPersistence.diagram(of: image, mask: mask)
+        let got = diagram.pairs
+            .filter { $0.persistence > 0 }
+            .map { BruteForcePersistence.Entry(pixel: $0.birth, prominence: $0.persistence, saddleLevel: $0.deathLevel) }
+            .sorted { $0.pixel < $1.pixel }
+        #expect(got == expected, "image \(w)x\(h) levels \(levels) masked \(mask != nil)")
+        // Saddle pixels are real pixels at the death level, neighbouring... at least valid.
+        for pair in diagram.pairs {
+            #expect(image.pixels[pair.death] == pair.deathLevel)
+            if let mask { #expect(mask.isValid[pair.death] && mask.isValid[pair.birth]) }
+        }
+    }
+
+    /// Basins against their definition: pixel p carries the label of the reported peak with the
+    /// highest saddle among those whose {value > saddle} component contains p (distinct values,
+    /// so no tie questions; the essential peak's basin is its whole part).
+    @Test(arguments: 0..<20)
+    func basinsMatchDefinition(seed: Int) throws {
+        var rng = SeededRandom(seed: UInt64(1000 + seed))
+        let w = 4 + Int(rng.next() % 6), h = 3 + Int(rng.next() % 6)
+        var values = (0..<(w * h)).map { Float($0) }
+        values.shuffle(using: &rng)
+        let image = Image(width: w, height: h, pixels: values)
+        let d = try detect(image, prominence: 3, labels: true)
+        let labels = try #require(d.labels)
+        func component(from start: Int, above level: Float) -> Set<Int> {
+            var seen: Set<Int> = [start], stack = [start]
+            while let p = stack.popLast() {
+                for q in BruteForcePersistence.neighbours(p, w, h) where values[q] > level && !seen.contains(q) {
+                    seen.insert(q); stack.append(q)
+                }
+            }
+            return seen
+        }
+        var expected = [Int32](repeating: 0, count: w * h)
+        var bestSaddle = [Float](repeating: -.infinity, count: w * h)
+        for (k, peak) in d.peaks.enumerated() {
+            let start = Int(peak.y) * w + Int(peak.x)
+            let saddle = Float(peak["saddle_level"]!)
+            let isEssential = peak["saddle_level"]! == Double(values.min()!)
+            let members: Set<Int> = isEssential ? Set(0..<(w * h)) : component(from: start, above: saddle)
+            for p in members where saddle > bestSaddle[p] {
+                bestSaddle[p] = saddle
+                expected[p] = Int32(k + 1)
+            }
+        }
+        #expect(labels.labels == expected)
+    }
+
+    @Test func radixOrderMatchesComparisonSort() {
+        var rng = SeededRandom(seed: 99)
+        var values: [Float] = (0..<5000).map { _ in Float(rng.normal() * 1e3) }
+        values += [0, -0.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 1, 1, 1, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]
+        let order = values.withUnsafeBufferPointer { PixelOrder.sortedDescending($0, valid: nil) }.map { Int($0) }
+        let reference = values.indices.sorted { a, b in
+            let va = values[a] + 0, vb = values[b] + 0
+            return va > vb || (va == vb && a < b)
+        }
+        #expect(order == reference)
+    }
+}
+
+@Suite struct SyntheticSpots {
+    /// Spots 8 noise sigma high on a flat background with Gaussian noise: the default (auto)
+    /// threshold finds every spot, within 1 px, and nothing else.
+    @Test func defaultThresholdFindsSpotsAndNoNoise() throws {
+        var rng = SeededRandom(seed: 11)
+        var image = Image(width: 256, height: 256, repeating: 100)
+        var spots: [Spot] = []
+        for gy in 0..<5 { for gx in 0..<5 {
+            spots.append(Spot(x: 25 + Double(gx) * 50 + rng.uniform(-0.5, 0.5), y: 25 + Double(gy) * 50 + rng.uniform(-0.5, 0.5),
+                              amplitude: 40, sigma: 2))
+        } }
+        SpotRenderer.add(spots, to: &image)
+        SpotRenderer.addGaussianNoise(&image, sigma: 2, rng: &rng)
+        for smooth in [0.0, 1.5] {
+            let d = try PersistenceDetector().detect(in: image, ["smooth": .real(smooth)])
+            guard case .number(let sigma) = d.diagnostic("noise_sigma") else { Issue.record("no noise_sigma"); return }
+            #expect(abs(sigma - 2) < 0.15, "noise estimate \(sigma)")
+            #expect(d.peaks.count == spots.count, "smooth \(smooth): \(d.peaks.count) peaks")
+            for s in spots {
+                #expect(d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.5 }, "smooth \(smooth): missed \(s)")
+            }
+        }
+    }
+
+    @Test func smoothingReducesNoiseMaxima() throws {
+        var rng = SeededRandom(seed: 5)
+        var image = Image(width: 128, height: 128)
+        SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+        let raw = try detect(image, prominence: 0).peaks.count
+        let smoothed = try detect(image, prominence: 0, smooth: 2).peaks.count
+        #expect(smoothed * 4 < raw, "raw \(raw), smoothed \(smoothed)")
+        // With the automatic threshold pure noise gives (almost) nothing.
+        #expect(try PersistenceDetector().detect(in: image).peaks.count <= 1)
+    }
+}
+
+@Test func persistenceConformance() {
+    let failures = DetectorConformance.failures(of: PersistenceDetector())
+    #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+}
