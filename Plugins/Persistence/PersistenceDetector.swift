@@ -10,6 +10,13 @@ import PeakKit
 /// times the noise standard deviation of the image the filtration runs on, estimated robustly
 /// (`NoiseEstimate`); with `smooth > 0` the image is first smoothed with a Gaussian of that sigma
 /// and the noise estimate is scaled by the filter's noise gain.
+///
+/// With `noise = poisson` (counting data: photons, electrons) the automatic test is made in the
+/// variance-stabilised units of the Anscombe transform T(v) = 2 sqrt(v + 3/8), where the noise is
+/// about the same everywhere: a pair is kept when (T(birth) - T(saddle)) / sigma_T > noise_factor,
+/// sigma_T being the robust noise estimate of T(image). The pairing itself does not change: a
+/// strictly increasing transform leaves the superlevel sets, hence every birth and saddle pixel,
+/// as they are. Prominences are still reported in image units.
 public struct PersistenceDetector: PeakDetector {
     public init() {}
 
@@ -30,6 +37,9 @@ public struct PersistenceDetector: PeakDetector {
                 name: "noise_factor", kind: .real, defaultValue: .real(Self.defaultNoiseFactor), range: 0...1e6,
                 help: "With prominence=auto: the threshold in units of the estimated noise sigma."),
             ParameterSpec(
+                name: "noise", kind: .choice(["gaussian", "poisson"]), defaultValue: .string("gaussian"),
+                help: "Noise model for prominence=auto: gaussian (same noise everywhere) or poisson (counting data; the test is made after the Anscombe transform)."),
+            ParameterSpec(
                 name: "smooth", kind: .real, defaultValue: .real(0), range: 0...1000,
                 help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
         ]
@@ -41,17 +51,24 @@ public struct PersistenceDetector: PeakDetector {
         }
         let smooth = parameters.real("smooth") ?? 0
         let filtered = smooth > 0 ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : image
-        let rawNoise = NoiseEstimate.sigma(image, mask: mask)
-        let noise = rawNoise * (smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1)
-        let threshold: Double
-        if parameters.isAuto("prominence") {
-            threshold = (parameters.real("noise_factor") ?? Self.defaultNoiseFactor) * noise
-        } else {
-            threshold = parameters.real("prominence") ?? 0
-        }
+        let poisson = parameters.string("noise") == "poisson"
+        let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
+        let rawNoise = NoiseEstimate.sigma(poisson ? Anscombe.transform(image) : image, mask: mask)
+        let noise = rawNoise * gain
+        let factor = parameters.real("noise_factor") ?? Self.defaultNoiseFactor
+        let auto = parameters.isAuto("prominence")
+        let threshold = auto ? factor * noise : (parameters.real("prominence") ?? 0)
 
         let (diagram, tree) = SuperlevelPersistence.compute(filtered, mask: mask, recordMergeTree: options.wantsLabels)
-        let significant = diagram.pairs.filter { Double($0.persistence) > threshold }
+        let significant: [PersistencePair]
+        if auto && poisson {
+            let limit = factor * noise
+            significant = diagram.pairs.filter {
+                $0.persistence > 0 && Anscombe.value(Double($0.birthLevel)) - Anscombe.value(Double($0.deathLevel)) > limit
+            }
+        } else {
+            significant = diagram.pairs.filter { Double($0.persistence) > threshold }
+        }
 
         var peaks: [Peak] = []
         var birthOfPixel: [Int: Int] = [:]
@@ -76,9 +93,10 @@ public struct PersistenceDetector: PeakDetector {
             attributeNames: ["prominence", "birth_level", "saddle_x", "saddle_y", "saddle_level"],
             strengthName: "prominence",
             diagnostics: [
+                ("noise_model", .string(poisson ? "poisson" : "gaussian")),
                 ("noise_sigma", .number(rawNoise)),
                 ("noise_sigma_filtered", .number(noise)),
-                ("prominence_threshold", .number(threshold)),
+                (auto && poisson ? "anscombe_threshold" : "prominence_threshold", .number(threshold)),
                 ("maxima", .integer(diagram.pairs.count)),
                 ("above_threshold", .integer(significant.count)),
                 ("domain_components", .integer(diagram.componentCount)),
@@ -100,6 +118,17 @@ public struct PersistenceDetector: PeakDetector {
                 width: image.width, height: image.height, labels: tree.labels(labelOfBirth: labelOfBirth))
         }
         return detection
+    }
+}
+
+/// The Anscombe transform, which turns Poisson counts into values of roughly unit variance.
+enum Anscombe {
+    @inline(__always) static func value(_ v: Double) -> Double { 2 * (max(v, 0) + 0.375).squareRoot() }
+
+    static func transform(_ image: Image) -> Image {
+        var out = image
+        out.pixels = image.pixels.map { Float(value(Double($0))) }
+        return out
     }
 }
 

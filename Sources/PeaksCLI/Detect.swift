@@ -1,0 +1,199 @@
+import ArgumentParser
+import Detectors
+import Foundation
+import ImageIO
+import PeakKit
+import Rendering
+
+/// `peaks detect`: read an image (and mask), run one detector, write the peak list and pictures.
+struct Detect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find the peaks of an image.",
+        discussion: """
+            Writes the peak list as JSON (schema peaks.detection/1) to standard output, or to -o FILE
+            (CSV when FILE ends in .csv or with --format csv). Outputs appear complete or not at all.
+
+            Examples:
+              peaks detect samples/lattice.png --noise poisson --overlay overlay.png
+              peaks detect image.npy --mask valid.png --min-dist 5 --prominence 120 -o peaks.csv
+              peaks detect image.png --smooth 1.5 --blobs basins.png --blobs-preview basins-colour.png
+            """)
+
+    @Argument(help: "The image: PNG (8/16-bit, grey or colour) or NPY (2-D numeric array).")
+    var input: String
+
+    @Option(help: "The detector (see 'peaks algorithms').")
+    var algo = "persistence"
+
+    @Option(help: "Validity mask, PNG or NPY of the image's shape: non-zero = valid pixel.")
+    var mask: String?
+
+    @Option(name: .customLong("min-dist"), help: "Minimum distance in pixels between peaks; the weaker of two closer peaks is dropped.")
+    var minDist: String?
+
+    @Option(name: .customLong("exclude-border"), help: "Drop peaks within this many pixels of the edge.")
+    var excludeBorder: String?
+
+    @Option(help: "Keep peaks whose prominence is strictly greater than this, in image units, or 'auto' (noise-based).")
+    var prominence: String?
+
+    @Option(help: "Gaussian pre-smoothing sigma in pixels (0 = none).")
+    var smooth: String?
+
+    @Option(help: "Noise model for the automatic threshold: gaussian or poisson.")
+    var noise: String?
+
+    @Option(name: [.customShort("p"), .customLong("param")], help: "Any detector parameter as NAME=VALUE (repeatable).")
+    var params: [String] = []
+
+    @Option(help: "Peak list format: json or csv (default: from the -o extension, else json).")
+    var format: PeakListFormat?
+
+    @Option(name: .shortAndLong, help: "Write the peak list to this file instead of standard output.")
+    var output: String?
+
+    @Option(help: "Write a PNG of the image with a marker at every peak.")
+    var overlay: String?
+
+    @Option(help: "Overlay display scaling: auto, linear, log or asinh.")
+    var stretch: Stretch = .auto
+
+    @Option(help: "Write the blob label image: .png (16-bit, label k = k-th peak) or .npy (int32).")
+    var blobs: String?
+
+    @Option(name: .customLong("blobs-preview"), help: "Write a colour PNG of the blobs for viewing.")
+    var blobsPreview: String?
+
+    @Option(help: "NaN or infinite pixels: error (refuse the image) or mask (treat them as invalid).")
+    var nonfinite: NonFinitePolicy = .error
+
+    @Flag(help: "Print read, detect and write times in milliseconds on standard error.")
+    var timings = false
+
+    func run() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+
+        guard let detector = builtinDetectors.detector(named: algo) else {
+            throw UsageError("unknown --algo '\(algo)' (known: \(builtinDetectors.names.joined(separator: ", ")))")
+        }
+        let parameters = try detector.resolveParameters(try givenParameters(for: detector))
+        try checkOutputPaths()
+
+        // Read.
+        let image = try ImageFile.read(input)
+        let validity = try mask.map { try ImageFile.readMask($0, for: image) }
+        let afterRead = clock.now
+
+        // Detect.
+        let wantsLabels = blobs != nil || blobsPreview != nil
+        let detection = try detector.detect(
+            in: image, mask: validity, parameters: parameters, nonFinite: nonfinite,
+            options: DetectionOptions(wantsLabels: wantsLabels))
+        let afterDetect = clock.now
+
+        // Render every output in memory, then write them all or none.
+        let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
+        let text = listFormat.render(
+            detection, algorithm: detector.name, parameters: parameters,
+            source: ImageSource(path: input, width: image.width, height: image.height))
+        var files: [(path: String, bytes: [UInt8])] = []
+        if let output { files.append((output, Array(text.utf8))) }
+        if let overlay {
+            let radii = detection.attributeNames.contains("radius") ? detection.peaks.map { $0["radius"] ?? 0 } : nil
+            let name = URL(fileURLWithPath: input).lastPathComponent
+            let count = detection.peaks.count
+            let title = "\(detector.name): \(count) peak\(count == 1 ? "" : "s") in \(name)"
+            files.append((overlay, try Overlay.png(
+                image: image, mask: validity, peaks: detection.peaks, radii: radii, title: title, stretch: stretch)))
+        }
+        if let labels = detection.labels {
+            if let blobs { files.append((blobs, try BlobFile.encode(labels, path: blobs))) }
+            if let blobsPreview { files.append((blobsPreview, try LabelPreview.png(labels: labels))) }
+        }
+        try AtomicFile.writeAll(files)
+        if output == nil { FileHandle.standardOutput.write(Data(text.utf8)) }
+        let end = clock.now
+
+        if timings {
+            func ms(_ d: Duration) -> String { String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
+            FileHandle.standardError.write(Data(
+                "peaks: timings: read \(ms(afterRead - start)) ms, detect \(ms(afterDetect - afterRead)) ms, write \(ms(end - afterDetect)) ms\n".utf8))
+        }
+    }
+
+    /// The parameter values given on the command line, checked against the detector's specs.
+    func givenParameters(for detector: any PeakDetector) throws -> [String: ParameterValue] {
+        var texts: [(String, String, String)] = []  // (name, value, how it was given)
+        if let minDist { texts.append(("min_dist", minDist, "--min-dist")) }
+        if let excludeBorder { texts.append(("exclude_border", excludeBorder, "--exclude-border")) }
+        if let prominence { texts.append(("prominence", prominence, "--prominence")) }
+        if let smooth { texts.append(("smooth", smooth, "--smooth")) }
+        if let noise { texts.append(("noise", noise, "--noise")) }
+        for p in params {
+            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else {
+                throw UsageError("--param expects NAME=VALUE, got '\(p)'")
+            }
+            let name = p[..<eq].replacingOccurrences(of: "-", with: "_")
+            texts.append((name, String(p[p.index(after: eq)...]), "--param \(name)"))
+        }
+        var given: [String: ParameterValue] = [:]
+        for (name, text, how) in texts {
+            guard let spec = detector.allParameterSpecs.first(where: { $0.name == name }) else {
+                let known = detector.allParameterSpecs.map(\.flag).joined(separator: ", ")
+                throw UsageError("\(how): the \(detector.name) detector has no parameter '\(name)' (it has: \(known))")
+            }
+            if given[name] != nil { throw UsageError("parameter '\(name)' given twice") }
+            given[name] = try spec.parse(text)
+        }
+        return given
+    }
+
+    /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
+    func checkOutputPaths() throws {
+        let outputs = [output, overlay, blobs, blobsPreview].compactMap { $0 }
+        func canonical(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+        let inputs = Set([input, mask].compactMap { $0 }.map(canonical))
+        var seen = Set<String>()
+        for o in outputs {
+            let c = canonical(o)
+            if inputs.contains(c) { throw PeaksError.file(path: o, reason: "refusing to overwrite an input file") }
+            if !seen.insert(c).inserted { throw UsageError("'\(o)' is given as two different outputs") }
+        }
+        if let blobs { _ = try BlobFile.kind(of: blobs) }
+    }
+}
+
+/// A command-line mistake: reported with exit code 2.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The blob label image on disk: a 16-bit PNG (exact up to 65535 labels) or an int32 NPY.
+enum BlobFile {
+    enum Kind { case png, npy }
+
+    static func kind(of path: String) throws -> Kind {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".png") { return .png }
+        if lower.hasSuffix(".npy") { return .npy }
+        throw PeaksError.file(path: path, reason: "the blob image must end in .png (16-bit labels) or .npy (int32 labels)")
+    }
+
+    static func encode(_ labels: LabelImage, path: String) throws -> [UInt8] {
+        switch try kind(of: path) {
+        case .npy:
+            return NPY.encodeInt32(width: labels.width, height: labels.height, values: labels.labels)
+        case .png:
+            guard labels.maxLabel <= 65535 else {
+                throw PeaksError.file(path: path, reason: "\(labels.maxLabel) blobs do not fit a 16-bit PNG; write .npy instead")
+            }
+            return try PNGEncoder.gray16(width: labels.width, height: labels.height, samples: labels.labels.map { UInt16($0) })
+        }
+    }
+}
+
+extension PeakListFormat: @retroactive ExpressibleByArgument {}
+extension Stretch: @retroactive ExpressibleByArgument {}
+extension NonFinitePolicy: @retroactive ExpressibleByArgument {}

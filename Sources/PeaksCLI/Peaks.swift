@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import PeakKit
+
+/// The `peaks` command. Exit codes: 0 success, 1 bad input (files, images, parameter values),
+/// 2 bad usage (unknown options, missing arguments). Errors are one line on stderr.
+@main
+struct Peaks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peaks",
+        abstract: "Find peaks in 2-D scientific images.",
+        discussion: """
+            Coordinates: x = column, y = row, 0-based; the centre of pixel (0, 0) is (0.0, 0.0).
+            Exit codes: 0 success, 1 bad input, 2 bad usage.
+            """,
+        version: PeaksVersion.string,
+        subcommands: [Detect.self, Algorithms.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as PeaksError {
+            fail("error: \(error.description)", code: 1)
+        } catch let error as UsageError {
+            fail("usage error: \(error.description)", code: 2)
+        } catch let error as CleanExit {
+            Peaks.exit(withError: error)  // --help, --version
+        } catch let error as ExitCode {
+            Peaks.exit(withError: error)
+        } catch {
+            let message = Peaks.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            fail("usage error: \(message) (see 'peaks --help')", code: 2)
+        }
+    }
+
+    static func fail(_ line: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data(("peaks: " + line + "\n").utf8))
+        Foundation.exit(code)
+    }
+}
+
+enum PeaksVersion {
+    static let string = "0.1.0"
+}

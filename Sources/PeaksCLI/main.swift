@@ -1,3 +1,0 @@
-import ArgumentParser
-import Detectors
-print(builtinDetectors.names)
