@@ -1,2 +1,0 @@
-import PeakKit
-import CCairo
