@@ -73,7 +73,7 @@ let package = Package(
             dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
-            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors"],
+            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"],
             resources: []),
     ]
 )

@@ -1,0 +1,52 @@
+import Benchmark
+import Detectors
+import Harness
+import PeakKit
+
+/// The persistence detector with its defaults (automatic noise-based threshold, no smoothing) on
+/// noisy images: Gaussian spots on a flat background with white Gaussian noise, so the filtration
+/// meets the worst case for union-find work (a local maximum every few pixels).
+func noisySpotImage(size: Int) -> Image {
+    var rng = SeededRandom(seed: UInt64(size))
+    var image = Image(width: size, height: size, repeating: 100)
+    var spots: [Spot] = []
+    let step = 32
+    for gy in stride(from: step / 2, to: size, by: step) {
+        for gx in stride(from: step / 2, to: size, by: step) {
+            spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5), amplitude: 50, sigma: 2))
+        }
+    }
+    SpotRenderer.add(spots, to: &image)
+    SpotRenderer.addGaussianNoise(&image, sigma: 3, rng: &rng)
+    return image
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .peakMemoryResident, .peakMemoryResidentDelta, .mallocCountTotal],
+        warmupIterations: 1,
+        scalingFactor: .one,
+        maxDuration: .seconds(10),
+        maxIterations: 20)
+
+    guard let detector = builtinDetectors.detector(named: "persistence") else { fatalError("no persistence detector") }
+    for size in [512, 1024, 2048, 4096] {
+        let image = noisySpotImage(size: size)
+        Benchmark("persistence \(size)x\(size) noisy, defaults", configuration: .init(maxIterations: size >= 4096 ? 5 : 20)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(try detector.detect(in: image))
+            }
+        }
+    }
+    let image = noisySpotImage(size: 2048)
+    Benchmark("persistence 2048x2048 noisy, with basins") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try detector.detect(in: image, options: .init(wantsLabels: true)))
+        }
+    }
+    Benchmark("persistence 2048x2048 noisy, smooth 1.5") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try detector.detect(in: image, ["smooth": .real(1.5)]))
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+import Harness
+import PeakKit
+@testable import Filters
+
+/// Direct 2-D convolution with the separable kernel's outer product, borders by index mapping.
+private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -> [Double] {
+    let k = GaussianFilter.kernel(sigma: sigma).map(Double.init)
+    let r = k.count / 2
+    var out = [Double](repeating: 0, count: image.count)
+    for y in 0..<image.height { for x in 0..<image.width {
+        var s = 0.0
+        for j in -r...r { for i in -r...r {
+            let sx = GaussianFilter.borderIndex(x + i, image.width, border), sy = GaussianFilter.borderIndex(y + j, image.height, border)
+            if sx < 0 || sy < 0 { continue }
+            s += k[i + r] * k[j + r] * Double(image[sx, sy])
+        } }
+        out[y * image.width + x] = s
+    } }
+    return out
+}
+
+@Suite struct GaussianTests {
+    @Test func kernelMatchesDefinition() {
+        let k = GaussianFilter.kernel(sigma: 1)
+        #expect(k.count == 9)  // radius Int(4 * 1 + 0.5) = 4
+        let raw = (-4...4).map { exp(-Double($0 * $0) / 2) }
+        let total = raw.reduce(0, +)
+        for (a, b) in zip(k, raw) { #expect(abs(Double(a) - b / total) < 1e-7) }
+        #expect(abs(k.reduce(0, +) - 1) < 1e-6)
+        #expect(GaussianFilter.kernel(sigma: 0) == [1])
+    }
+
+    @Test(arguments: [BorderMode.reflect, .nearest, .constant])
+    func separableMatchesDirect(border: BorderMode) {
+        var rng = SeededRandom(seed: 4)
+        for (w, h, sigma) in [(17, 9, 1.3), (8, 21, 2.0), (5, 4, 3.0)] {
+            let image = Image(width: w, height: h) { _, _ in Float(rng.uniform(-5, 5)) }
+            let got = GaussianFilter.apply(image, sigma: sigma, border: border)
+            let want = directGaussian(image, sigma: sigma, border: border)
+            for i in 0..<image.count { #expect(abs(Double(got.pixels[i]) - want[i]) < 1e-4) }
+        }
+    }
+
+    @Test func reflectIndexIsHalfSampleSymmetric() {
+        // d c b a | a b c d | d c b a
+        #expect((-4..<8).map { GaussianFilter.borderIndex($0, 4, .reflect) } == [3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0])
+        #expect(GaussianFilter.borderIndex(-9, 4, .reflect) == 1)
+    }
+
+    @Test func preservesConstantsAndFlux() {
+        let flat = GaussianFilter.apply(Image(width: 20, height: 10, repeating: 7), sigma: 2.5)
+        #expect(flat.pixels.allSatisfy { abs($0 - 7) < 1e-4 })
+        var spot = Image(width: 64, height: 64)
+        spot[32, 32] = 100
+        let smoothed = GaussianFilter.apply(spot, sigma: 2)
+        #expect(abs(smoothed.pixels.reduce(0, +) - 100) < 1e-3)
+    }
+
+    @Test func noiseGainMatchesMeasuredNoise() {
+        var rng = SeededRandom(seed: 8)
+        var image = Image(width: 256, height: 256)
+        SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+        let smoothed = GaussianFilter.apply(image, sigma: 1.5)
+        let mean = smoothed.pixels.reduce(0.0) { $0 + Double($1) } / Double(smoothed.count)
+        let sd = (smoothed.pixels.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(smoothed.count)).squareRoot()
+        #expect(abs(sd / GaussianFilter.noiseGain(sigma: 1.5) - 1) < 0.05)
+        // Continuous limit 1 / (2 sqrt(pi) sigma).
+        #expect(abs(GaussianFilter.noiseGain(sigma: 3) - 1 / (2 * Double.pi.squareRoot() * 3)) < 1e-3)
+    }
+
+    @Test func maskedSmoothingIgnoresInvalidPixels() {
+        // Invalid pixels hold garbage; the normalised convolution must not see it.
+        var image = Image(width: 30, height: 30, repeating: 5)
+        var mask = Mask(width: 30, height: 30)
+        for y in 10..<20 { for x in 10..<20 { image[x, y] = 1e6; mask[x, y] = false } }
+        let out = GaussianFilter.apply(image, mask: mask, sigma: 2)
+        for y in 0..<30 { for x in 0..<30 where mask[x, y] { #expect(abs(out[x, y] - 5) < 1e-3) } }
+    }
+}
+
+@Suite struct NoiseEstimateTests {
+    @Test(arguments: [0.5, 2.0, 10.0])
+    func recoversWhiteNoiseSigmaUnderStructure(sigma: Double) {
+        var rng = SeededRandom(seed: 21)
+        // A sloped, curved background plus bright spots: none of it should bias the estimate much.
+        var image = Image(width: 300, height: 300) { x, y in Float(50 + 0.3 * Double(x) + 0.001 * Double(y * y)) }
+        SpotRenderer.add((0..<40).map { i in Spot(x: Double(15 + (i % 8) * 35), y: Double(20 + (i / 8) * 55), amplitude: 200 * sigma, sigma: 1.5) }, to: &image)
+        SpotRenderer.addGaussianNoise(&image, sigma: sigma, rng: &rng)
+        let estimate = NoiseEstimate.sigma(image)
+        #expect(abs(estimate / sigma - 1) < 0.06, "estimate \(estimate) for sigma \(sigma)")
+    }
+
+    @Test func flatAndTinyImages() {
+        #expect(NoiseEstimate.sigma(Image(width: 10, height: 10, repeating: 3)) == 0)
+        #expect(NoiseEstimate.sigma(Image(width: 2, height: 50, repeating: 3)) == 0)
+        // Masked-out everywhere: no samples, no crash.
+        #expect(NoiseEstimate.sigma(Image(width: 10, height: 10, repeating: 3), mask: Mask(width: 10, height: 10, allValid: false)) == 0)
+    }
+
+    @Test func selectionMatchesSorting() {
+        var rng = SeededRandom(seed: 2)
+        for n in [1, 2, 3, 10, 101, 1000] {
+            let values = (0..<n).map { _ in Float(Int(rng.uniform(0, 20))) }
+            let sorted = values.sorted()
+            for k in Set([0, n / 2, n - 1, (n - 1) / 3]) {
+                var copy = values
+                #expect(Selection.select(&copy, k) == sorted[k])
+            }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderFilters() { #expect(Bool(true)) }

@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+@testable import PeakKit
+
+private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y: y, value: s, strength: s) }
+
+@Suite struct PostProcessingTests {
+    let all = Mask(width: 100, height: 100)
+
+    func run(_ peaks: [Peak], minDistance: Double = 0, border: Int = 0, mask: Mask? = nil, labels: LabelImage? = nil) -> Detection {
+        PostProcessing.apply(
+            to: Detection(peaks: peaks, attributeNames: [], strengthName: "s", labels: labels),
+            mask: mask ?? all, width: 100, height: 100, minDistance: minDistance, excludeBorder: border)
+    }
+
+    @Test func greedyChainKeepsTheThirdPeak() {
+        // A-B and B-C are closer than 5, A-C is not: A suppresses B, so C survives.
+        let a = peak(10, 10, 9), b = peak(14, 10, 8), c = peak(18, 10, 7)
+        #expect(run([c, b, a], minDistance: 5).peaks == [a, c])
+    }
+
+    @Test func minDistanceIsInclusive() {
+        // Exactly min_dist apart: both kept; a hair closer: the weaker goes.
+        #expect(run([peak(10, 10, 2), peak(15, 10, 1)], minDistance: 5).peaks.count == 2)
+        #expect(run([peak(10, 10, 2), peak(14.999, 10, 1)], minDistance: 5).peaks.count == 1)
+    }
+
+    @Test func suppressionMatchesBruteForceOnRandomPeaks() {
+        var state: UInt64 = 12345
+        func next() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return Double(state >> 11) * 0x1.0p-53 }
+        for trial in 0..<30 {
+            let peaks = (0..<200).map { _ in peak(next() * 99, next() * 99, (next() * 50).rounded()) }
+            let d = 2 + Double(trial % 7) * 1.7
+            let got = run(peaks, minDistance: d).peaks
+            // Brute force: the same greedy walk with an O(n^2) scan.
+            let order = peaks.indices.sorted { i, j in
+                let a = peaks[i], c = peaks[j]
+                if a.strength != c.strength { return a.strength > c.strength }
+                if a.y != c.y { return a.y < c.y }
+                if a.x != c.x { return a.x < c.x }
+                return i < j
+            }
+            var kept: [Peak] = []
+            for i in order where !kept.contains(where: { hypot($0.x - peaks[i].x, $0.y - peaks[i].y) < d }) { kept.append(peaks[i]) }
+            #expect(got == kept)
+        }
+    }
+
+    @Test func orderIsStrengthThenRowThenColumn() {
+        let got = run([peak(5, 5, 1), peak(3, 7, 2), peak(9, 2, 2), peak(1, 2, 2)]).peaks.map { [$0.x, $0.y] }
+        #expect(got == [[1, 2], [9, 2], [3, 7], [5, 5]])
+    }
+
+    @Test func borderAndMaskAndOutside() {
+        var mask = all
+        mask[50, 50] = false
+        let got = run([peak(2, 50, 1), peak(97, 50, 1), peak(50, 50, 1), peak(3, 3, 1), peak(-1, 5, 1), peak(50, 100.2, 1), peak(.nan, 3, 1)], border: 3, mask: mask)
+        #expect(got.peaks.map(\.x) == [3])
+    }
+
+    @Test func labelsFollowTheNewOrder() {
+        var labels = LabelImage(width: 100, height: 100, labels: [Int32](repeating: 0, count: 10_000))
+        labels[10, 10] = 1; labels[12, 10] = 2; labels[50, 50] = 3
+        let got = run([peak(10, 10, 1), peak(12, 10, 5), peak(50, 50, 3)], minDistance: 4, labels: labels)
+        #expect(got.peaks.map(\.x) == [12, 50])
+        #expect(got.labels?[12, 10] == 1 && got.labels?[50, 50] == 2 && got.labels?[10, 10] == 0)
+    }
+}
+
+@Suite struct ParameterTests {
+    let spec = ParameterSpec(name: "min_dist", kind: .real, defaultValue: .real(0), range: 0...10, help: "")
+
+    @Test func parsesAndChecksRanges() throws {
+        #expect(try spec.parse("2.5") == .real(2.5))
+        #expect(throws: PeaksError.self) { try spec.parse("-1") }
+        #expect(throws: PeaksError.self) { try spec.parse("11") }
+        #expect(throws: PeaksError.self) { try spec.parse("nan") }
+        #expect(throws: PeaksError.self) { try spec.parse("inf") }
+        #expect(throws: PeaksError.self) { try spec.parse("auto") }
+        #expect(spec.flag == "min-dist")
+        let auto = ParameterSpec(name: "p", kind: .real, defaultValue: .auto, allowsAuto: true, help: "")
+        #expect(try auto.parse("AUTO") == .auto)
+        let choice = ParameterSpec(name: "c", kind: .choice(["a", "b"]), defaultValue: .string("a"), help: "")
+        #expect(try choice.parse("b") == .string("b"))
+        #expect(throws: PeaksError.self) { try choice.parse("z") }
+        let integer = ParameterSpec(name: "n", kind: .integer, defaultValue: .integer(1), range: 0...5, help: "")
+        #expect(throws: PeaksError.self) { try integer.parse("2.5") }
+    }
+
+    @Test func setFillsDefaultsRejectsUnknown() throws {
+        let set = try ParameterSet(specs: [spec], given: [:])
+        #expect(set.real("min_dist") == 0)
+        #expect(throws: PeaksError.self) { try ParameterSet(specs: [spec], given: ["nope": .real(1)]) }
+        #expect(try ParameterSet(specs: [spec], given: ["min_dist": .integer(3)]).real("min_dist") == 3)
+    }
+}
+
+@Suite struct OutputTests {
+    @Test func numbersPrintShortestAndRoundTrip() {
+        #expect(NumberFormat.string(Double(Float(0.1))) == "0.1")
+        #expect(NumberFormat.string(0.1) == "0.1")
+        #expect(NumberFormat.string(1.0 / 3.0) == "0.3333333333333333")
+        #expect(NumberFormat.string(-0.0) == "0.0")
+        #expect(NumberFormat.string(12) == "12.0")
+        #expect(NumberFormat.json(.nan) == "null")
+        for v in [1e-7, 123456.789, 3.0e20, -2.5] { #expect(Double(NumberFormat.string(v)) == v) }
+    }
+
+    @Test func jsonAndCSVAgreeAndParse() throws {
+        let d = Detection(
+            peaks: [Peak(x: 1, y: 2, value: 3.5, strength: 1, attributes: ["prominence": 1, "extra": 0.25]),
+                    Peak(x: 4, y: 5, value: 6, strength: 0.5, attributes: ["prominence": 0.5])],
+            attributeNames: ["prominence", "extra"], strengthName: "prominence",
+            diagnostics: [("noise", .number(0.1)), ("note", .string("a \"quoted\"\nline"))])
+        let params = try ParameterSet(specs: [ParameterSpec(name: "k", kind: .real, defaultValue: .real(2), help: "")])
+        let source = ImageSource(path: "dir/x.png", width: 10, height: 20)
+        let json = PeakListFormat.json.render(d, algorithm: "test", parameters: params, source: source)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(doc["schema"] as? String == "peaks.detection/1")
+        #expect((doc["diagnostics"] as? [String: Any])?["note"] as? String == "a \"quoted\"\nline")
+        let peaks = try #require(doc["peaks"] as? [[String: Any]])
+        #expect(peaks[0]["extra"] as? Double == 0.25 && peaks[1]["extra"] is NSNull)
+        let csv = PeakListFormat.csv.render(d, algorithm: "test", parameters: params, source: source)
+        #expect(csv == "x,y,value,prominence,extra\n1.0,2.0,3.5,1.0,0.25\n4.0,5.0,6.0,0.5,\n")
+    }
+
+    @Test func atomicWriteAllOrNothing() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peakkit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let good = dir.appendingPathComponent("a.txt").path
+        let bad = dir.appendingPathComponent("missing/b.txt").path
+        #expect(throws: PeaksError.self) { try AtomicFile.writeAll([(good, [1, 2]), (bad, [3])]) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        try AtomicFile.writeAll([(good, [1, 2])])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: good)) == Data([1, 2]))
+    }
+}
+
+@Suite struct ImageTests {
+    @Test func rowMajorIndexing() {
+        var image = Image(width: 3, height: 2) { x, y in Float(10 * y + x) }
+        #expect(image.pixels == [0, 1, 2, 10, 11, 12])
+        image[2, 1] = .nan
+        #expect(image.firstNonFinitePixel()?.x == 2 && image.firstNonFinitePixel()?.y == 1)
+        #expect(Mask(finitePixelsOf: image).validCount == 5)
+        #expect(throws: PeaksError.self) { try Mask(width: 2, height: 3).checkShape(matches: image) }
+    }
+
+    @Test func registryFindsAndRejects() throws {
+        struct Dummy: PeakDetector {
+            var name = "dummy"
+            var summary = ""
+            var parameterSpecs: [ParameterSpec] = []
+            func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+                Detection(peaks: [Peak(x: 0, y: 0, value: 1, strength: 1)], attributeNames: [], strengthName: "s")
+            }
+        }
+        let registry = DetectorRegistry([Dummy()])
+        #expect(registry.names == ["dummy"])
+        #expect(throws: PeaksError.self) { try registry.require("other") }
+        // detect() applies the shared checks before the detector runs.
+        #expect(throws: PeaksError.self) { try Dummy().detect(in: Image(width: 0, height: 3)) }
+        #expect(try Dummy().detect(in: Image(width: 2, height: 2)).peaks.count == 1)
+    }
+}
