@@ -28,16 +28,16 @@ struct Detect: ParsableCommand {
     @Option(help: "Validity mask, PNG or NPY of the image's shape: non-zero = valid pixel.")
     var mask: String?
 
-    @Option(name: .customLong("min-dist"), help: "Minimum distance in pixels between peaks; the weaker of two closer peaks is dropped.")
+    @Option(name: .customLong("min-dist"), parsing: .unconditional, help: "Minimum distance in pixels between peaks; the weaker of two closer peaks is dropped.")
     var minDist: String?
 
-    @Option(name: .customLong("exclude-border"), help: "Drop peaks within this many pixels of the edge.")
+    @Option(name: .customLong("exclude-border"), parsing: .unconditional, help: "Drop peaks within this many pixels of the edge.")
     var excludeBorder: String?
 
-    @Option(help: "Keep peaks whose prominence is strictly greater than this, in image units, or 'auto' (noise-based).")
+    @Option(parsing: .unconditional, help: "Keep peaks whose prominence is strictly greater than this, in image units, or 'auto' (noise-based).")
     var prominence: String?
 
-    @Option(help: "Gaussian pre-smoothing sigma in pixels (0 = none).")
+    @Option(parsing: .unconditional, help: "Gaussian pre-smoothing sigma in pixels (0 = none).")
     var smooth: String?
 
     @Option(help: "Noise model for the automatic threshold: gaussian or poisson.")
@@ -194,6 +194,6 @@ enum BlobFile {
     }
 }
 
-extension PeakListFormat: @retroactive ExpressibleByArgument {}
-extension Stretch: @retroactive ExpressibleByArgument {}
-extension NonFinitePolicy: @retroactive ExpressibleByArgument {}
+extension PeakListFormat: ExpressibleByArgument {}
+extension Stretch: ExpressibleByArgument {}
+extension NonFinitePolicy: ExpressibleByArgument {}
