@@ -36,8 +36,10 @@ let package = Package(
         // libpng reports errors by longjmp, which Swift cannot catch: a small C file wraps the
         // full API behind setjmp and returns error codes (see Sources/CPNG/README.md).
         .target(
-            name: "CPNG", path: "Sources/CPNG",
+            name: "CPNG", path: "Sources/CPNG", exclude: ["README.md"],
             linkerSettings: [.linkedLibrary("png16")]),
+        // Compiler intrinsics (cache prefetch) for the union-find's random-access loop.
+        .target(name: "_PeaksIntrinsics"),
 
         // MARK: Toolkit
         .target(name: "PeakKit"),
@@ -49,7 +51,9 @@ let package = Package(
         .target(name: "Harness", dependencies: ["PeakKit"]),
 
         // MARK: Detectors (plugins): each depends on the toolkit, never on another detector.
-        .target(name: "Persistence", dependencies: ["PeakKit", "Filters"], path: "Plugins/Persistence"),
+        .target(
+            name: "Persistence", dependencies: ["PeakKit", "Filters", "_PeaksIntrinsics"],
+            path: "Plugins/Persistence", exclude: ["README.md"]),
 
         // MARK: Registry and executable
         .target(name: "Detectors", dependencies: ["PeakKit", "Persistence"]),

@@ -1,3 +1,5 @@
+import PeakKit
+
 /// Sorting pixels by value for the filtration, in O(N) time.
 ///
 /// Each valid pixel becomes one 64-bit word `key << 32 | index`, where `key` is the pixel's Float
@@ -22,8 +24,8 @@ enum PixelOrder {
         var n = 0
         if let valid { for b in valid where b { n &+= 1 } } else { n = values.count }
         if n == 0 { return [] }
-        let a = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-        let b = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+        let a = LargeBuffer.allocate(UInt64.self, count: n)
+        let b = LargeBuffer.allocate(UInt64.self, count: n)
 
         // Fill and build the three digit histograms in one pass.
         let radixBits = 11, buckets = 1 << radixBits, digitMask: UInt64 = UInt64(buckets - 1)
@@ -60,8 +62,8 @@ enum PixelOrder {
             swap(&src, &dst)
         }
         // Free the scratch buffer before the result is allocated: peak stays at 16 bytes/pixel.
-        dst.deallocate()
-        defer { src.deallocate() }
+        LargeBuffer.free(dst)
+        defer { LargeBuffer.free(src) }
         return [UInt32](unsafeUninitializedCapacity: n) { out, count in
             for i in 0..<n { out[i] = UInt32(truncatingIfNeeded: src[i]) }
             count = n

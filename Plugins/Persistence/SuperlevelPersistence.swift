@@ -1,4 +1,5 @@
 import PeakKit
+import _PeaksIntrinsics
 
 /// A birth-death pair of the 0-dimensional persistent homology of the superlevel-set filtration.
 ///
@@ -34,36 +35,59 @@ public struct MergeTree: Sendable {
     var joined: [Int32]
     /// Per birth pixel: the birth pixel of the component it merged into (-1 = never merged).
     var mergedInto: [Int32]
+    /// Per birth pixel: the level at which it merged (its death level; -infinity if never).
+    var mergeLevel: [Float]
+    /// The filtration values.
+    var values: [Float]
 
-    /// Labels per pixel: pixel p gets label L of the youngest listed peak whose basin contains p,
-    /// where the basin of a peak is the connected component of {value > saddle level} holding it.
-    /// In merge-tree terms: the first listed component on the path from the component p joined
-    /// up through the components it merged into. `labelOfBirth` maps birth pixels to labels >= 1.
+    /// Labels per pixel: pixel p gets label L of the youngest listed peak whose basin contains
+    /// p, where the basin of a peak is the connected component of {value > its saddle level}
+    /// that holds it (for the highest peak of a part, the whole part).
+    ///
+    /// Walk up the merge tree from the component J0 that p joined: J0 merged into J1 at level
+    /// L1, J1 into J2 at L2, ... with L0 = value(p) >= L1 >= L2 ... Pixel p lies in the basin of
+    /// J_k exactly when L_k > L_{k+1} (strictly: two components meeting at the very level where
+    /// one of them dies are not in each other's basin). The answer for "enter J_{k+1} from J_k"
+    /// depends on J_k only, so it is memoised per node: O(N) overall.
+    /// `labelOfBirth` maps birth pixels of listed peaks to labels >= 1.
     public consuming func labels(labelOfBirth: [Int: Int32]) -> [Int32] {
-        var up = mergedInto
+        let n = joined.count
+        var label = [Int32](repeating: 0, count: n)
+        for (b, l) in labelOfBirth { label[b] = l }
+        // memo[c]: the label for pixels that reach c's parent through c; -1 = not known yet.
+        var memo = [Int32](repeating: -1, count: n)
         var out = joined
-        up.withUnsafeMutableBufferPointer { up in
-            // Encoding in `up`: >= 0 parent birth pixel, -1 root, <= -2 resolved label (-2 - label).
-            for (b, l) in labelOfBirth { up[b] = -2 &- l }
-            var path: [Int] = []
-            out.withUnsafeMutableBufferPointer { out in
-                for p in 0..<out.count {
-                    let start = Int(out[p])
-                    if start < 0 { out[p] = 0; continue }
-                    var b = start
-                    var label: Int32 = 0
-                    while true {
-                        let u = up[b]
-                        if u <= -2 { label = -2 &- u; break }
-                        if u == -1 { label = 0; break }
-                        path.append(b)
-                        b = Int(u)
-                    }
-                    for node in path { up[node] = -2 &- label }
-                    path.removeAll(keepingCapacity: true)
-                    out[p] = label
+        var path: [Int] = []
+        out.withUnsafeMutableBufferPointer { out in
+        label.withUnsafeBufferPointer { label in
+        memo.withUnsafeMutableBufferPointer { memo in
+        mergedInto.withUnsafeBufferPointer { up in
+        mergeLevel.withUnsafeBufferPointer { level in
+        values.withUnsafeBufferPointer { values in
+            for p in 0..<n {
+                let j = Int(out[p])
+                if j < 0 { out[p] = 0; continue }
+                if label[j] > 0 && values[p] > level[j] { out[p] = label[j]; continue }
+                // Continue above j: memoised walk.
+                var c = j
+                var result: Int32 = 0
+                while true {
+                    if memo[c] >= 0 { result = memo[c]; break }
+                    let u = Int(up[c])
+                    if u < 0 { result = 0; path.append(c); break }
+                    path.append(c)
+                    if label[u] > 0 && level[c] > level[u] { result = label[u]; break }
+                    c = u
                 }
+                for node in path { memo[node] = result }
+                path.removeAll(keepingCapacity: true)
+                out[p] = result
             }
+        }
+        }
+        }
+        }
+        }
         }
         return out
     }
@@ -75,12 +99,16 @@ public struct MergeTree: Sendable {
 /// is a total order, so equal values are handled as if perturbed infinitesimally: two equal peaks
 /// separated by a lower saddle are two pairs, and a flat plateau is one component). Each pixel
 /// starts a new component and is then united with the components of its already-visited
-/// 8-neighbours. When two components meet, the one whose birth comes later in the order (the
+/// 8-neighbours (one lookup per group of mutually adjacent visited neighbours, `NeighbourGroups`).
+/// When two components meet, the one whose birth comes later in the order (the
 /// lower peak) dies at the current pixel: the elder rule. Union by rank with path halving makes
 /// the whole pass O(N alpha(N)) after the O(N) radix sort.
 ///
-/// Memory: 16 bytes per valid pixel while sorting; then 4 (order) + 4 (parent) + 4 (birth) +
-/// 1 (rank) = 13 bytes per pixel, plus 8 more when the merge tree is recorded for basins.
+/// Memory: 16 bytes per valid pixel while sorting; then 4 (order) + 4 (parent or rank) + 4 (birth
+/// position) = 12 bytes per pixel, plus 8 bytes per death (about one per five pixels on white
+/// noise). Recording the merge tree for basins takes 12 bytes per pixel more, and drawing the
+/// labels 8 more (temporarily).
+/// Cost on this project's machine: docs/performance.md.
 public enum SuperlevelPersistence {
     public static func diagram(of image: Image, mask: Mask? = nil) -> PersistenceDiagram {
         compute(image, mask: mask, recordMergeTree: false).diagram
@@ -95,79 +123,155 @@ public enum SuperlevelPersistence {
             } else {
                 order = PixelOrder.sortedDescending(values, valid: nil)
             }
-            let parent = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
-            let birth = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
-            let rank = UnsafeMutablePointer<UInt8>.allocate(capacity: max(n, 1))
-            rank.initialize(repeating: 0, count: n)  // 0 = not yet visited; else rank + 1
-            defer { parent.deallocate(); birth.deallocate(); rank.deallocate() }
+            // Union-find records, interleaved so one cache line serves a root lookup:
+            // uf[2p] = parent of p; uf[2p + 1] = (at roots) the position in `order` of the
+            // component's birth pixel, so "born earlier" is a plain integer comparison.
+            // The union-find forest, 4 bytes per pixel so its random accesses mostly hit the cache:
+            //   parent[p] >= 0: the parent of p;  -1: p not yet visited (or invalid);
+            //             <= -2: p is a root, whose union-by-rank rank is -parent[p] - 2.
+            // birth[root]: the position in `order` of the component's birth pixel, so "born
+            // earlier" is an integer comparison; read only where components meet.
+            let parent = LargeBuffer.allocate(Int32.self, count: n)
+            parent.initialize(repeating: -1, count: n)
+            let birth = LargeBuffer.allocate(Int32.self, count: n)
+            defer { LargeBuffer.free(parent); LargeBuffer.free(birth) }
+            // The loop is bound by cache misses at random pixels; prefetching the neighbourhood
+            // of the pixel `lookahead` steps ahead in the order overlaps many of them.
+            let lookahead = 12
             var joined = recordMergeTree ? [Int32](repeating: -1, count: n) : []
             var mergedInto = recordMergeTree ? [Int32](repeating: -1, count: n) : []
+            var mergeLevel = recordMergeTree ? [Float](repeating: -.infinity, count: n) : []
+            let neighbourOffsets = NeighbourGroups.offsets.map { $0.dy * width + $0.dx }
+            let neighbourOffset = UnsafeMutablePointer<Int>.allocate(capacity: 8)
+            neighbourOffset.initialize(from: neighbourOffsets, count: 8)
+            let groupTable = UnsafeMutablePointer<UInt16>.allocate(capacity: 256)
+            groupTable.initialize(from: NeighbourGroups.representatives, count: 256)
+            defer { neighbourOffset.deallocate(); groupTable.deallocate() }
+            // Row of pixel p without an integer division (slow, and done once per pixel):
+            // a multiply by the reciprocal, then an exact correction.
+            let inverseWidth = 1.0 / Double(width)
 
+            /// The root of x's tree, halving the path on the way.
             @inline(__always) func find(_ start: Int) -> Int {
                 var x = start
                 while true {
                     let px = Int(parent[x])
-                    if px == x { return x }
-                    let gp = parent[px]
-                    parent[x] = gp  // path halving
-                    x = Int(gp)
+                    if px < 0 { return x }
+                    let gp = Int(parent[px])
+                    if gp < 0 { return px }
+                    parent[x] = Int32(truncatingIfNeeded: gp)
+                    x = gp
                 }
             }
 
-            var pairs: [PersistencePair] = []
+            // Deaths as (position of the dying component's birth in `order`, saddle pixel);
+            // levels are looked up afterwards, off the loop's critical path.
+            var deaths: [(birthPosition: Int32, saddle: Int32)] = []
             var components = 0
+            order.withUnsafeBufferPointer { order in
             joined.withUnsafeMutableBufferPointer { joined in
+            mergeLevel.withUnsafeMutableBufferPointer { mergeLevel in
                 mergedInto.withUnsafeMutableBufferPointer { mergedInto in
-                    for r in 0..<order.count {
+                    let count = order.count
+                    for r in 0..<count {
+                        if r &+ lookahead < count {
+                            let f = Int(order[r &+ lookahead])
+                            peaks_prefetch(parent + (f &- width &- 1)); peaks_prefetch(parent + (f &- width &+ 1))
+                            peaks_prefetch(parent + (f &- 1)); peaks_prefetch(parent + (f &+ 1))
+                            peaks_prefetch(parent + (f &+ width &- 1)); peaks_prefetch(parent + (f &+ width &+ 1))
+                        }
                         let p = Int(order[r])
-                        let y = p / width, x = p &- y &* width
-                        parent[p] = Int32(truncatingIfNeeded: p)
-                        birth[p] = Int32(truncatingIfNeeded: p)
-                        rank[p] = 1
-                        components &+= 1
-                        var root = p
-                        let level = values[p]
-                        let dyLow = y > 0 ? -1 : 0, dyHigh = y < height - 1 ? 1 : 0
-                        let dxLow = x > 0 ? -1 : 0, dxHigh = x < width - 1 ? 1 : 0
-                        for dy in dyLow...dyHigh {
-                            let rowOffset = p &+ dy &* width
-                            for dx in dxLow...dxHigh {
-                                let q = rowOffset &+ dx
-                                if q == p || rank[q] == 0 { continue }
-                                let rq = find(q)
-                                if rq == root { continue }
-                                // The elder rule: the component born earlier in the order survives.
-                                let bq = Int(birth[rq]), bp = Int(birth[root])
-                                let vq = values[bq], vb = values[bp]
-                                let qIsOlder = vq > vb || (vq == vb && bq < bp)
-                                let older = qIsOlder ? bq : bp, younger = qIsOlder ? bp : bq
-                                if younger != p {
-                                    let youngerLevel = values[younger]
-                                    if youngerLevel > level {
-                                        pairs.append(PersistencePair(
-                                            birth: younger, death: p, birthLevel: youngerLevel,
-                                            deathLevel: level, isEssential: false))
-                                    }
-                                    if recordMergeTree { mergedInto[younger] = Int32(truncatingIfNeeded: older) }
+                        var y = Int(Double(p) * inverseWidth)
+                        if y &* width > p { y &-= 1 } else if (y &+ 1) &* width <= p { y &+= 1 }
+                        let x = p &- y &* width
+
+                        // Which neighbours are visited (inside the image, parent slot != -1).
+                        var visited = 0
+                        if x > 0 && y > 0 && x < width - 1 && y < height - 1 {
+                            for k in 0..<8 where parent[p &+ neighbourOffset[k]] != -1 { visited |= 1 &<< k }
+                        } else {
+                            for k in 0..<8 {
+                                let nx = x &+ NeighbourGroups.offsets[k].dx, ny = y &+ NeighbourGroups.offsets[k].dy
+                                if nx >= 0 && ny >= 0 && nx < width && ny < height && parent[p &+ neighbourOffset[k]] != -1 {
+                                    visited |= 1 &<< k
                                 }
-                                // Union by rank.
-                                let newRoot: Int
-                                if rank[rq] < rank[root] {
-                                    parent[rq] = Int32(truncatingIfNeeded: root); newRoot = root
-                                } else if rank[rq] > rank[root] {
-                                    parent[root] = Int32(truncatingIfNeeded: rq); newRoot = rq
-                                } else {
-                                    parent[rq] = Int32(truncatingIfNeeded: root); rank[root] &+= 1; newRoot = root
-                                }
-                                birth[newRoot] = Int32(truncatingIfNeeded: older)
-                                root = newRoot
-                                components &-= 1
                             }
                         }
-                        if recordMergeTree { joined[p] = birth[root] }
+                        let groups = Int(groupTable[visited])
+                        let groupCount = groups & 15
+                        if groupCount == 0 {
+                            // A local maximum: a new component is born.
+                            parent[p] = -2
+                            birth[p] = Int32(truncatingIfNeeded: r)
+                            components &+= 1
+                            if recordMergeTree { joined[p] = Int32(truncatingIfNeeded: p) }
+                            continue
+                        }
+                        let firstNeighbour = p &+ neighbourOffset[(groups &>> 4) & 7]
+                        if groupCount == 1 && !recordMergeTree {
+                            // No merge at p: link p next to its neighbour q, under q's parent (a
+                            // value already in cache), or under q itself if q is a root. p then
+                            // has q's depth, so no tree grows taller and union by rank's bound
+                            // (height <= rank) still holds; and no root lookup, the loop's
+                            // costliest step, is needed.
+                            let pq = parent[firstNeighbour]
+                            if pq >= 0 {
+                                parent[p] = pq
+                            } else {
+                                parent[p] = Int32(truncatingIfNeeded: firstNeighbour)
+                                if pq == -2 { parent[firstNeighbour] = -3 }  // a rank-0 root gains a child
+                            }
+                            continue
+                        }
+                        // p joins the component of its first group: p is the younger, so no birth
+                        // comparison is needed, and union by rank puts the singleton p below.
+                        var root = find(firstNeighbour)
+                        if parent[root] == -2 { parent[root] = -3 }  // equal ranks 0: the root's rank grows
+                        parent[p] = Int32(truncatingIfNeeded: root)
+                        var g = 1
+                        while g < groupCount {
+                            let k = (groups &>> (4 &+ 3 &* g)) & 7
+                            g &+= 1
+                            let rq = find(p &+ neighbourOffset[k])
+                            if rq == root { continue }
+                            // Two components meet at p. The elder rule: the one born earlier survives.
+                            let bq = Int(birth[rq]), bRoot = Int(birth[root])
+                            let older = min(bq, bRoot), younger = max(bq, bRoot)
+                            deaths.append((Int32(truncatingIfNeeded: younger), Int32(truncatingIfNeeded: p)))
+                            if recordMergeTree {
+                                let dying = Int(order[younger])
+                                mergedInto[dying] = Int32(bitPattern: order[older])
+                                mergeLevel[dying] = values[p]
+                            }
+                            // Union by rank (ranks are stored negated in the roots' parent slots).
+                            let rankQ = parent[rq], rankRoot = parent[root]  // -(rank + 2)
+                            if rankQ > rankRoot {  // rq has the lower rank
+                                parent[rq] = Int32(truncatingIfNeeded: root)
+                            } else if rankQ < rankRoot {
+                                parent[root] = Int32(truncatingIfNeeded: rq); root = rq
+                            } else {
+                                parent[rq] = Int32(truncatingIfNeeded: root); parent[root] = rankRoot &- 1
+                            }
+                            birth[root] = Int32(truncatingIfNeeded: older)
+                            components &-= 1
+                        }
+                        if recordMergeTree { joined[p] = Int32(bitPattern: order[Int(birth[root])]) }
                     }
                 }
             }
+            }
+            }
+
+            var pairs: [PersistencePair] = []
+            pairs.reserveCapacity(deaths.count + components)
+            for (birthPosition, saddle) in deaths {
+                let b = Int(order[Int(birthPosition)]), d = Int(saddle)
+                let birthLevel = values[b], deathLevel = values[d]
+                if birthLevel > deathLevel {
+                    pairs.append(PersistencePair(birth: b, death: d, birthLevel: birthLevel, deathLevel: deathLevel, isEssential: false))
+                }
+            }
+            deaths = []
 
             // Essential classes: one per connected part; its death is the part's lowest pixel,
             // the first pixel of the part met when walking the order backwards.
@@ -175,7 +279,7 @@ public enum SuperlevelPersistence {
             var r = order.count - 1
             while found.count < components && r >= 0 {
                 let p = Int(order[r])
-                let b = Int(birth[find(p)])
+                let b = Int(order[Int(birth[find(p)])])
                 if !found.contains(b) {
                     found.insert(b)
                     pairs.append(PersistencePair(
@@ -184,7 +288,8 @@ public enum SuperlevelPersistence {
                 r -= 1
             }
             let diagram = PersistenceDiagram(width: width, height: height, pairs: pairs, componentCount: components)
-            return (diagram, recordMergeTree ? MergeTree(joined: joined, mergedInto: mergedInto) : nil)
+            return (diagram, recordMergeTree
+                ? MergeTree(joined: joined, mergedInto: mergedInto, mergeLevel: mergeLevel, values: image.pixels) : nil)
         }
     }
 }

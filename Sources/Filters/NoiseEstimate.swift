@@ -24,6 +24,7 @@ public enum NoiseEstimate {
     public static func sigma(_ image: Image, mask: Mask? = nil, maxSamples: Int = 1 << 20) -> Double {
         let w = image.width, h = image.height
         guard w >= 3, h >= 3 else { return 0 }
+        let mask = (mask?.isValid.allSatisfy { $0 } ?? true) ? nil : mask
         let interior = (w - 2) * (h - 2)
         let stride = max(1, interior / maxSamples)
         var responses: [Float] = []

@@ -37,7 +37,9 @@ import Rendering
             try AtomicFile.write(try PNGEncoder.gray16(width: generated.width, height: generated.height, samples: samples), to: path.path)
         }
         let stored = try ImageFile.read(path.path)
-        #expect(stored == generated, "samples/lattice.png differs from SampleImages.lattice()")
+        let differing = zip(stored.pixels, generated.pixels).filter { $0 != $1 }.count
+        #expect(stored.width == generated.width && stored.height == generated.height && differing == 0,
+                "samples/lattice.png differs from SampleImages.lattice() at \(differing) pixels")
     }
 
     @Test func demoCommandMatchesGoldenOutputs() throws {
@@ -70,7 +72,9 @@ import Rendering
         if actualBasins != expectedBasins {
             Self.keepFailure("persistence-basins.png", try [UInt8](Data(contentsOf: dir.appendingPathComponent("persistence-basins.png"))))
         }
-        #expect(actualBasins == expectedBasins, "basin labels differ from Golden/lattice/persistence-basins.png")
+        let differing = zip(actualBasins.pixels, expectedBasins.pixels).filter { $0 != $1 }.count
+        #expect(actualBasins.width == expectedBasins.width && actualBasins.height == expectedBasins.height && differing == 0,
+                "basin labels differ from Golden/lattice/persistence-basins.png at \(differing) pixels (actual in .golden-failures/)")
 
         // Overlay: within tolerance.
         let actualPNG = try [UInt8](Data(contentsOf: dir.appendingPathComponent("persistence-overlay.png")))

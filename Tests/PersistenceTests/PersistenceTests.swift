@@ -156,7 +156,7 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
     /// Basins against their definition: pixel p carries the label of the reported peak with the
     /// highest saddle among those whose {value > saddle} component contains p (distinct values,
     /// so no tie questions; the essential peak's basin is its whole part).
-    @Test(arguments: 0..<20)
+    @Test(arguments: 0..<80)
     func basinsMatchDefinition(seed: Int) throws {
         var rng = SeededRandom(seed: UInt64(1000 + seed))
         let w = 4 + Int(rng.next() % 6), h = 3 + Int(rng.next() % 6)
