@@ -242,3 +242,46 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
     let failures = DetectorConformance.failures(of: PersistenceDetector())
     #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
 }
+
+@Suite struct SampleGroundTruth {
+    /// The bundled sample (samples/lattice.png) against the truth it was generated from: every
+    /// Bragg spot is found within 1 px and every detection is a spot or the saturated beam.
+    @Test(arguments: ["gaussian", "poisson"])
+    func everyBraggSpotAndNothingElse(noise: String) throws {
+        let sample = SampleImages.lattice()
+        let d = try PersistenceDetector().detect(in: sample.image, ["noise": .string(noise)])
+        for s in sample.spots {
+            #expect(d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.0 }, "\(noise): missed spot at (\(s.x), \(s.y))")
+        }
+        for p in d.peaks where hypot(p.x - sample.center.x, p.y - sample.center.y) > 3 {
+            #expect(sample.spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.0 }, "\(noise): false peak at (\(p.x), \(p.y))")
+        }
+        #expect(d.peaks.count == sample.spots.count + 1)
+    }
+}
+
+@Suite struct PoissonNoiseModel {
+    /// Counting noise on a bright smooth hill plus faint spots on the dark flank: the global
+    /// (Gaussian) threshold is set by the dark background and accepts noise maxima on the
+    /// bright hill; the Anscombe test accepts the spots and rejects the hill's noise.
+    @Test func brightRegionsDoNotBreedFalsePeaks() throws {
+        var rng = SeededRandom(seed: 17)
+        var mean = Image(width: 200, height: 200) { x, y in
+            let dx = Double(x) - 60, dy = Double(y) - 100
+            return Float(20 + 4000 * exp(-(dx * dx + dy * dy) / (2 * 30 * 30)))
+        }
+        let spots = [Spot(x: 150, y: 40, amplitude: 150, sigma: 1.5), Spot(x: 160, y: 160, amplitude: 150, sigma: 1.5),
+                     Spot(x: 185, y: 100, amplitude: 150, sigma: 1.5)]
+        SpotRenderer.add(spots, to: &mean)
+        var image = mean
+        SpotRenderer.applyPoissonNoise(&image, rng: &rng)
+
+        let gaussian = try PersistenceDetector().detect(in: image)
+        let poisson = try PersistenceDetector().detect(in: image, ["noise": .string("poisson")])
+        func isTrue(_ p: Peak) -> Bool { spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.5 } || hypot(p.x - 60, p.y - 100) <= 10 }  // the hill (sigma 30) has a flat, noisy top
+        #expect(gaussian.peaks.filter { !isTrue($0) }.count > 5, "the Gaussian model should be fooled here")
+        #expect(poisson.peaks.filter { !isTrue($0) }.isEmpty, "false peaks: \(poisson.peaks.filter { !isTrue($0) }.map { ($0.x, $0.y) })")
+        for s in spots { #expect(poisson.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.5 }) }
+        #expect(poisson.diagnostic("noise_model") == .string("poisson"))
+    }
+}
