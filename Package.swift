@@ -42,13 +42,13 @@ let package = Package(
         .target(name: "_PeaksIntrinsics"),
 
         // MARK: Toolkit
-        .target(name: "PeakKit"),
+        .target(name: "PeakKit", exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"]),
         .target(name: "Spectral", dependencies: ["CFFTW"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
-        .target(name: "Harness", dependencies: ["PeakKit"]),
+        .target(name: "Harness", dependencies: ["PeakKit"], exclude: ["README.md"]),
 
         // MARK: Detectors (plugins): each depends on the toolkit, never on another detector.
         .target(
@@ -56,13 +56,14 @@ let package = Package(
             path: "Plugins/Persistence", exclude: ["README.md"]),
 
         // MARK: Registry and executable
-        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence"]),
+        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence"], exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
                 "PeakKit", "ImageIO", "Rendering", "Detectors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            exclude: ["README.md"]),
 
         // MARK: Tests
         .target(name: "DetectorConformance", dependencies: ["PeakKit"], path: "Tests/DetectorConformance"),
@@ -77,7 +78,6 @@ let package = Package(
             dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
-            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"],
-            resources: []),
+            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"]),
     ]
 )

@@ -10,7 +10,7 @@ struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find the peaks of an image.",
         discussion: """
-            Writes the peak list as JSON (schema peaks.detection/1) to standard output, or to -o FILE
+            Writes the peak list as JSON (schema peaks.detection/1) to standard output, or to -o FILE \
             (CSV when FILE ends in .csv or with --format csv). Outputs appear complete or not at all.
 
             Examples:
@@ -22,49 +22,49 @@ struct Detect: ParsableCommand {
     @Argument(help: "The image: PNG (8/16-bit, grey or colour) or NPY (2-D numeric array).")
     var input: String
 
-    @Option(help: "The detector (see 'peaks algorithms').")
+    @Option(help: ArgumentHelp("The detector (see 'peaks algorithms').", valueName: "name"))
     var algo = "persistence"
 
-    @Option(help: "Validity mask, PNG or NPY of the image's shape: non-zero = valid pixel.")
+    @Option(help: ArgumentHelp("Validity mask, PNG or NPY of the image's shape: non-zero = valid pixel.", valueName: "file"))
     var mask: String?
 
-    @Option(name: .customLong("min-dist"), parsing: .unconditional, help: "Minimum distance in pixels between peaks; the weaker of two closer peaks is dropped.")
+    @Option(name: .customLong("min-dist"), parsing: .unconditional, help: ArgumentHelp("Minimum distance in pixels between peaks; the weaker of two closer peaks is dropped.", valueName: "px"))
     var minDist: String?
 
-    @Option(name: .customLong("exclude-border"), parsing: .unconditional, help: "Drop peaks within this many pixels of the edge.")
+    @Option(name: .customLong("exclude-border"), parsing: .unconditional, help: ArgumentHelp("Drop peaks within this many pixels of the edge.", valueName: "px"))
     var excludeBorder: String?
 
-    @Option(parsing: .unconditional, help: "Keep peaks whose prominence is strictly greater than this, in image units, or 'auto' (noise-based).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep peaks whose prominence is strictly greater than this, in image units, or 'auto' (noise-based).", valueName: "value|auto"))
     var prominence: String?
 
-    @Option(parsing: .unconditional, help: "Gaussian pre-smoothing sigma in pixels (0 = none).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Gaussian pre-smoothing sigma in pixels (0 = none).", valueName: "sigma"))
     var smooth: String?
 
-    @Option(help: "Noise model for the automatic threshold: gaussian or poisson.")
+    @Option(help: ArgumentHelp("Noise model for the automatic threshold: gaussian or poisson.", valueName: "gaussian|poisson"))
     var noise: String?
 
-    @Option(name: [.customShort("p"), .customLong("param")], help: "Any detector parameter as NAME=VALUE (repeatable).")
+    @Option(name: [.customShort("p"), .customLong("param")], help: ArgumentHelp("Any detector parameter as NAME=VALUE (repeatable).", valueName: "name=value"))
     var params: [String] = []
 
-    @Option(help: "Peak list format: json or csv (default: from the -o extension, else json).")
+    @Option(help: ArgumentHelp("Peak list format: json or csv (default: from the -o extension, else json).", valueName: "json|csv"))
     var format: PeakListFormat?
 
-    @Option(name: .shortAndLong, help: "Write the peak list to this file instead of standard output.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the peak list to this file instead of standard output.", valueName: "file"))
     var output: String?
 
-    @Option(help: "Write a PNG of the image with a marker at every peak.")
+    @Option(help: ArgumentHelp("Write a PNG of the image with a marker at every peak.", valueName: "png"))
     var overlay: String?
 
-    @Option(help: "Overlay display scaling: auto, linear, log or asinh.")
+    @Option(help: ArgumentHelp("Overlay display scaling: auto, linear, log or asinh.", valueName: "auto|linear|log|asinh"))
     var stretch: Stretch = .auto
 
-    @Option(help: "Write the blob label image: .png (16-bit, label k = k-th peak) or .npy (int32).")
+    @Option(help: ArgumentHelp("Write the blob label image: .png (16-bit, label k = k-th peak) or .npy (int32).", valueName: "png|npy"))
     var blobs: String?
 
-    @Option(name: .customLong("blobs-preview"), help: "Write a colour PNG of the blobs for viewing.")
+    @Option(name: .customLong("blobs-preview"), help: ArgumentHelp("Write a colour PNG of the blobs for viewing.", valueName: "png"))
     var blobsPreview: String?
 
-    @Option(help: "NaN or infinite pixels: error (refuse the image) or mask (treat them as invalid).")
+    @Option(help: ArgumentHelp("NaN or infinite pixels: error (refuse the image) or mask (treat them as invalid).", valueName: "error|mask"))
     var nonfinite: NonFinitePolicy = .error
 
     @Flag(help: "Print read, detect and write times in milliseconds on standard error.")

@@ -24,11 +24,9 @@ struct Peaks: ParsableCommand {
             fail("error: \(error.description)", code: 1)
         } catch let error as UsageError {
             fail("usage error: \(error.description)", code: 2)
-        } catch let error as CleanExit {
-            Peaks.exit(withError: error)  // --help, --version
-        } catch let error as ExitCode {
-            Peaks.exit(withError: error)
         } catch {
+            // --help and --version (of any subcommand) arrive as errors with a success code.
+            if Peaks.exitCode(for: error) == .success { Peaks.exit(withError: error) }
             let message = Peaks.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             fail("usage error: \(message) (see 'peaks --help')", code: 2)
         }

@@ -191,3 +191,19 @@ private func json(_ text: String) throws -> [String: Any] {
         #expect(try json(r.stdout)["count"] as? Int == 0)
     }
 }
+
+@Suite struct HelpAndVersion {
+    @Test(arguments: [["--help"], ["detect", "--help"], ["algorithms", "--help"], ["--version"], ["help", "detect"]])
+    func printsToStandardOutputAndSucceeds(_ arguments: [String]) throws {
+        let r = try PeaksExecutable.run(arguments)
+        #expect(r.status == 0, "\(arguments): \(r.stderr)")
+        #expect(!r.stdout.isEmpty && r.stderr.isEmpty)
+    }
+
+    @Test func detectHelpReadsLikeTheCommand() throws {
+        let r = try PeaksExecutable.run(["detect", "--help"])
+        for option in ["--mask", "--min-dist", "--exclude-border", "--prominence", "--smooth", "--noise", "--format", "--output", "--overlay", "--blobs", "--timings"] {
+            #expect(r.stdout.contains(option), "help lacks \(option)")
+        }
+    }
+}

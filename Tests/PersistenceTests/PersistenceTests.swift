@@ -285,3 +285,21 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         #expect(poisson.diagnostic("noise_model") == .string("poisson"))
     }
 }
+
+/// The table behind the default noise_factor (docs/algorithms/persistence.md): how many maxima of
+/// unit white Gaussian noise (1024 x 1024) have a prominence above k noise sigmas.
+@Test func noiseMaximaProminences() throws {
+    var rng = SeededRandom(seed: 1)
+    var image = Image(width: 1024, height: 1024)
+    SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+    for smooth in [0.0, 1.0, 2.0] {
+        let filtered = smooth > 0 ? GaussianFilter.apply(image, sigma: smooth) : image
+        let sigma = NoiseEstimate.sigma(image) * (smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1)
+        let pairs = SuperlevelPersistence.diagram(of: filtered).pairs.filter { !$0.isEssential }
+        let above = [3.0, 4, 4.5, 5, 6].map { k in pairs.filter { Double($0.persistence) > k * sigma }.count }
+        print("smooth \(smooth): \(pairs.count) maxima; above 3, 4, 4.5, 5, 6 sigma: \(above)")
+        #expect(above[0] > 100, "noise should make many 3-sigma peaks")
+        #expect(above[3] <= 2, "the default 5 sigma should pass at most a couple of noise peaks per megapixel")
+        #expect(above[4] == 0)
+    }
+}
