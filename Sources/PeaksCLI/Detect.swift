@@ -67,7 +67,7 @@ struct Detect: ParsableCommand {
     @Option(help: ArgumentHelp("NaN or infinite pixels: error (refuse the image) or mask (treat them as invalid).", valueName: "error|mask"))
     var nonfinite: NonFinitePolicy = .error
 
-    @Flag(help: "Print read, detect and write times in milliseconds on standard error.")
+    @Flag(help: "Print read, detect, render and write times in milliseconds on standard error.")
     var timings = false
 
     func run() throws {
@@ -111,6 +111,7 @@ struct Detect: ParsableCommand {
             if let blobs { files.append((blobs, try BlobFile.encode(labels, path: blobs))) }
             if let blobsPreview { files.append((blobsPreview, try LabelPreview.png(labels: labels))) }
         }
+        let afterRender = clock.now
         try AtomicFile.writeAll(files)
         if output == nil { FileHandle.standardOutput.write(Data(text.utf8)) }
         let end = clock.now
@@ -118,7 +119,7 @@ struct Detect: ParsableCommand {
         if timings {
             func ms(_ d: Duration) -> String { String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
             FileHandle.standardError.write(Data(
-                "peaks: timings: read \(ms(afterRead - start)) ms, detect \(ms(afterDetect - afterRead)) ms, write \(ms(end - afterDetect)) ms\n".utf8))
+                "peaks: timings: read \(ms(afterRead - start)) ms, detect \(ms(afterDetect - afterRead)) ms, render \(ms(afterRender - afterDetect)) ms, write \(ms(end - afterRender)) ms\n".utf8))
         }
     }
 
