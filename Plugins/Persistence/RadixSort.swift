@@ -1,14 +1,16 @@
 import PeakKit
 
-/// Sorting pixels by value for the filtration, in O(N) time.
+/// Sorting pixels by value for the filtration, in O(N) time and 8 bytes per pixel.
 ///
 /// Each valid pixel becomes one 64-bit word `key << 32 | index`, where `key` is the pixel's Float
 /// value mapped to a UInt32 whose unsigned order is the *descending* order of the floats (flip
-/// the sign bit of positives, all bits of negatives, then complement). A least-significant-digit
-/// radix sort on the key's three 11-bit digits (passes whose digit is the same for every pixel are
-/// skipped) is stable, and the words start in ascending index order, so equal values end up in
-/// ascending index order: the total order "value descending, then raster index ascending" that
-/// the union-find relies on to break ties.
+/// the sign bit of positives, all bits of negatives, then complement). Sorting the words as
+/// unsigned integers therefore gives "value descending, then raster index ascending": the total
+/// order the union-find relies on to break ties. Because the index is part of the word, the sort
+/// need not be stable, so an in-place most-significant-digit radix sort (American flag sort,
+/// McIlroy, Bostic & McIlroy 1993) does it without a second buffer: byte by byte from the top,
+/// permuting each bucket in place by cycles, recursing into buckets, finishing buckets of at most
+/// 32 words by insertion sort. A byte that is the same for a whole bucket costs one counting pass.
 enum PixelOrder {
     /// Maps a finite Float to a UInt32 that sorts ascending in the order of descending values.
     @inline(__always)
@@ -19,54 +21,81 @@ enum PixelOrder {
     }
 
     /// The raster indices of the valid pixels, sorted by value descending then index ascending.
-    /// Peak memory: 16 bytes per valid pixel while sorting, 12 while copying out, 4 afterwards.
+    /// Peak memory: 8 bytes per valid pixel while sorting, 12 while copying out, 4 afterwards.
     static func sortedDescending(_ values: UnsafeBufferPointer<Float>, valid: UnsafeBufferPointer<Bool>?) -> [UInt32] {
         var n = 0
         if let valid { for b in valid where b { n &+= 1 } } else { n = values.count }
         if n == 0 { return [] }
-        let a = LargeBuffer.allocate(UInt64.self, count: n)
-        let b = LargeBuffer.allocate(UInt64.self, count: n)
-
-        // Fill and build the three digit histograms in one pass.
-        let radixBits = 11, buckets = 1 << radixBits, digitMask: UInt64 = UInt64(buckets - 1)
-        var histogram = [Int](repeating: 0, count: 3 * buckets)
-        histogram.withUnsafeMutableBufferPointer { hist in
-            var k = 0
-            for i in 0..<values.count {
-                if let valid, !valid[i] { continue }
-                let key = UInt64(descendingKey(values[i]))
-                a[k] = key << 32 | UInt64(i)
-                hist[Int((key) & digitMask)] &+= 1
-                hist[buckets &+ Int((key >> 11) & digitMask)] &+= 1
-                hist[2 &* buckets &+ Int((key >> 22) & digitMask)] &+= 1
-                k &+= 1
-            }
+        let words = LargeBuffer.allocate(UInt64.self, count: n)
+        defer { LargeBuffer.free(words) }
+        var k = 0
+        for i in 0..<values.count {
+            if let valid, !valid[i] { continue }
+            words[k] = UInt64(descendingKey(values[i])) << 32 | UInt64(i)
+            k &+= 1
         }
+        sortInPlace(words, n, shift: 56)
+        return [UInt32](unsafeUninitializedCapacity: n) { out, count in
+            for i in 0..<n { out[i] = UInt32(truncatingIfNeeded: words[i]) }
+            count = n
+        }
+    }
 
-        var src = a, dst = b
-        for pass in 0..<3 {
-            let shift = UInt64(32 + pass * radixBits)
-            // Counts of this digit; skip the pass when one bucket holds everything.
-            var offsets = Array(histogram[(pass * buckets)..<((pass + 1) * buckets)])
-            if offsets.contains(n) { continue }
-            var running = 0
-            for d in 0..<buckets { let c = offsets[d]; offsets[d] = running; running &+= c }
-            offsets.withUnsafeMutableBufferPointer { off in
-                for i in 0..<n {
-                    let w = src[i]
-                    let d = Int((w >> shift) & digitMask)
-                    dst[off[d]] = w
-                    off[d] &+= 1
+    /// Sorts `a[0..<n]` ascending by the byte at `shift` and every byte below it (the words are
+    /// already ordered by the bytes above). Recursion depth is at most 8.
+    static func sortInPlace(_ a: UnsafeMutablePointer<UInt64>, _ n: Int, shift: Int) {
+        if n <= 32 {
+            insertionSort(a, n)
+            return
+        }
+        let s = UInt64(shift)
+        // Scratch on the stack: counts, bucket starts (257), next free slot per bucket.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256 + 257 + 256) { scratch in
+            let counts = scratch.baseAddress!, starts = counts + 256, next = starts + 257
+            counts.initialize(repeating: 0, count: 256)
+            for i in 0..<n { counts[Int((a[i] &>> s) & 0xFF)] &+= 1 }
+            // One bucket holds everything: nothing to permute at this byte.
+            if counts[Int((a[0] &>> s) & 0xFF)] == n {
+                if shift > 0 { sortInPlace(a, n, shift: shift - 8) }
+                return
+            }
+            starts[0] = 0
+            for d in 0..<256 { starts[d + 1] = starts[d] &+ counts[d]; next[d] = starts[d] }
+            // American flag permutation: each misplaced word is swapped into the next free slot
+            // of its own bucket until the slot being filled receives a word that belongs there.
+            for d in 0..<256 {
+                let end = starts[d + 1]
+                while next[d] < end {
+                    var w = a[next[d]]
+                    var digit = Int((w &>> s) & 0xFF)
+                    while digit != d {
+                        let slot = next[digit]
+                        next[digit] &+= 1
+                        let displaced = a[slot]
+                        a[slot] = w
+                        w = displaced
+                        digit = Int((w &>> s) & 0xFF)
+                    }
+                    a[next[d]] = w
+                    next[d] &+= 1
                 }
             }
-            swap(&src, &dst)
+            if shift == 0 { return }
+            for d in 0..<256 {
+                let size = starts[d + 1] &- starts[d]
+                if size > 1 { sortInPlace(a + starts[d], size, shift: shift - 8) }
+            }
         }
-        // Free the scratch buffer before the result is allocated: peak stays at 16 bytes/pixel.
-        LargeBuffer.free(dst)
-        defer { LargeBuffer.free(src) }
-        return [UInt32](unsafeUninitializedCapacity: n) { out, count in
-            for i in 0..<n { out[i] = UInt32(truncatingIfNeeded: src[i]) }
-            count = n
+    }
+
+    @inline(__always)
+    static func insertionSort(_ a: UnsafeMutablePointer<UInt64>, _ n: Int) {
+        if n < 2 { return }
+        for i in 1..<n {
+            let w = a[i]
+            var j = i
+            while j > 0 && a[j - 1] > w { a[j] = a[j - 1]; j -= 1 }
+            a[j] = w
         }
     }
 }
