@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "PeakKit", exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"]),
-        .target(name: "Spectral", dependencies: ["CFFTW"]),
+        .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit"], exclude: ["README.md"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
         .target(name: "Harness", dependencies: ["PeakKit"], exclude: ["README.md"]),
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"]),
         .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit"]),
-        .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
+        .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(
             name: "PersistenceTests",

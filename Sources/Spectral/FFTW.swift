@@ -1,0 +1,150 @@
+import CFFTW
+
+/// The two precisions FFTW is linked in: `double` (libfftw3) and `float` (libfftw3f).
+public enum FFTPrecision: String, Sendable, Hashable, CaseIterable {
+    case float, double
+}
+
+/// A scalar type Spectral can transform: `Float` (single-precision FFTW) or `Double`.
+/// Other conformances are refused at run time (the FFTW calls are chosen by `fftPrecision`).
+public protocol FFTScalar: BinaryFloatingPoint, Sendable {
+    static var fftPrecision: FFTPrecision { get }
+}
+
+extension Float: FFTScalar {
+    public static var fftPrecision: FFTPrecision { .float }
+}
+
+extension Double: FFTScalar {
+    public static var fftPrecision: FFTPrecision { .double }
+}
+
+/// Thin wrappers over the FFTW C API, chosen by precision. Everything that calls into FFTW lives
+/// in this file. Planning functions (`planR2C`, `planC2R`, `destroy`, `setPlannerThreads`,
+/// `initThreads`) must only be called with `Planner`'s lock held: the FFTW planner is not
+/// thread-safe (PLATFORM.md: 64 concurrent unprotected plans crashed or hung every time).
+/// The `execute*` functions are thread-safe and are called without the lock.
+enum FFTW {
+    /// FFTW_ESTIMATE: plans depend only on the shape, never on timing, so results are
+    /// bit-identical between runs, processes and thread counts (see README.md, "Determinism").
+    static let planFlags: UInt32 = UInt32(FFTW_ESTIMATE)
+
+    /// Stops with a clear message when a type other than Float or Double claims FFTScalar.
+    static func checkScalar<T: FFTScalar>(_: T.Type) {
+        switch T.fftPrecision {
+        case .float:
+            precondition(T.self == Float.self, "Spectral: \(T.self) claims .float precision; only Float and Double are supported")
+        case .double:
+            precondition(T.self == Double.self, "Spectral: \(T.self) claims .double precision; only Float and Double are supported")
+        }
+    }
+
+    // MARK: Memory (SIMD-aligned; every buffer that meets a plan comes from here)
+
+    /// `count` real scalars of the given precision, uninitialised.
+    static func allocReal(_ p: FFTPrecision, count: Int) -> UnsafeMutableRawPointer {
+        let n = max(1, count)
+        let raw: UnsafeMutableRawPointer?
+        switch p {
+        case .double: raw = UnsafeMutableRawPointer(fftw_alloc_real(n))
+        case .float: raw = UnsafeMutableRawPointer(fftwf_alloc_real(n))
+        }
+        guard let raw else { fatalError("Spectral: FFTW could not allocate \(n) \(p) reals") }
+        return raw
+    }
+
+    /// `count` complex values (2 * count scalars, interleaved re, im), uninitialised.
+    static func allocComplex(_ p: FFTPrecision, count: Int) -> UnsafeMutableRawPointer {
+        let n = max(1, count)
+        let raw: UnsafeMutableRawPointer?
+        switch p {
+        case .double: raw = UnsafeMutableRawPointer(fftw_alloc_complex(n))
+        case .float: raw = UnsafeMutableRawPointer(fftwf_alloc_complex(n))
+        }
+        guard let raw else { fatalError("Spectral: FFTW could not allocate \(n) \(p) complex values") }
+        return raw
+    }
+
+    static func free(_ p: FFTPrecision, _ raw: UnsafeMutableRawPointer) {
+        switch p {
+        case .double: fftw_free(raw)
+        case .float: fftwf_free(raw)
+        }
+    }
+
+    // MARK: Planning (lock held)
+
+    static func initThreads() {
+        precondition(fftw_init_threads() != 0, "Spectral: fftw_init_threads failed")
+        precondition(fftwf_init_threads() != 0, "Spectral: fftwf_init_threads failed")
+    }
+
+    static func setPlannerThreads(_ p: FFTPrecision, _ n: Int) {
+        switch p {
+        case .double: fftw_plan_with_nthreads(Int32(n))
+        case .float: fftwf_plan_with_nthreads(Int32(n))
+        }
+    }
+
+    /// An out-of-place 2-D r2c plan for `rows x cols` reals -> `rows x (cols/2+1)` complex values.
+    static func planR2C(
+        _ p: FFTPrecision, rows: Int, cols: Int, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer
+    ) -> OpaquePointer? {
+        switch p {
+        case .double:
+            return fftw_plan_dft_r2c_2d(
+                Int32(rows), Int32(cols), input.assumingMemoryBound(to: Double.self),
+                output.assumingMemoryBound(to: fftw_complex.self), planFlags)
+        case .float:
+            return fftwf_plan_dft_r2c_2d(
+                Int32(rows), Int32(cols), input.assumingMemoryBound(to: Float.self),
+                output.assumingMemoryBound(to: fftwf_complex.self), planFlags)
+        }
+    }
+
+    /// An out-of-place 2-D c2r plan (destroys its input when executed).
+    static func planC2R(
+        _ p: FFTPrecision, rows: Int, cols: Int, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer
+    ) -> OpaquePointer? {
+        switch p {
+        case .double:
+            return fftw_plan_dft_c2r_2d(
+                Int32(rows), Int32(cols), input.assumingMemoryBound(to: fftw_complex.self),
+                output.assumingMemoryBound(to: Double.self), planFlags)
+        case .float:
+            return fftwf_plan_dft_c2r_2d(
+                Int32(rows), Int32(cols), input.assumingMemoryBound(to: fftwf_complex.self),
+                output.assumingMemoryBound(to: Float.self), planFlags)
+        }
+    }
+
+    static func destroy(_ p: FFTPrecision, _ plan: OpaquePointer) {
+        switch p {
+        case .double: fftw_destroy_plan(plan)
+        case .float: fftwf_destroy_plan(plan)
+        }
+    }
+
+    // MARK: Execution (thread-safe; new-array interface)
+
+    /// Runs an r2c plan on new arrays. Both must come from `allocReal`/`allocComplex` (same SIMD
+    /// alignment as the arrays the plan was made with) and have the plan's shape.
+    static func executeR2C(_ p: FFTPrecision, _ plan: OpaquePointer, _ input: UnsafeMutableRawPointer, _ output: UnsafeMutableRawPointer) {
+        switch p {
+        case .double:
+            fftw_execute_dft_r2c(plan, input.assumingMemoryBound(to: Double.self), output.assumingMemoryBound(to: fftw_complex.self))
+        case .float:
+            fftwf_execute_dft_r2c(plan, input.assumingMemoryBound(to: Float.self), output.assumingMemoryBound(to: fftwf_complex.self))
+        }
+    }
+
+    /// Runs a c2r plan on new arrays; `input` is overwritten.
+    static func executeC2R(_ p: FFTPrecision, _ plan: OpaquePointer, _ input: UnsafeMutableRawPointer, _ output: UnsafeMutableRawPointer) {
+        switch p {
+        case .double:
+            fftw_execute_dft_c2r(plan, input.assumingMemoryBound(to: fftw_complex.self), output.assumingMemoryBound(to: Double.self))
+        case .float:
+            fftwf_execute_dft_c2r(plan, input.assumingMemoryBound(to: fftwf_complex.self), output.assumingMemoryBound(to: Float.self))
+        }
+    }
+}

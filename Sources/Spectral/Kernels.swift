@@ -1,0 +1,143 @@
+import PeakKit
+
+/// The element loops of Spectral. Each entry point is generic for callers but switches on the
+/// precision once and runs a loop specialised for Float or Double (generic code called from
+/// another module would otherwise run unspecialised, element by element through witness tables).
+/// Loops run on buffer pointers with wrapping index arithmetic. Large loops are split into row
+/// blocks over `Parallel.forEach`; every element is computed the same way whichever thread runs
+/// it, so results do not depend on the thread count.
+enum Kernels {
+    /// Elements below which a loop runs on the calling thread only.
+    static let parallelThreshold = 1 << 18
+
+    // MARK: Dispatch
+
+    static func scale<T: FFTScalar>(_ raw: UnsafeMutableRawPointer, count: Int, by factor: Double, as _: T.Type) {
+        switch T.fftPrecision {
+        case .float: scaleImpl(raw.assumingMemoryBound(to: Float.self), count, Float(factor))
+        case .double: scaleImpl(raw.assumingMemoryBound(to: Double.self), count, factor)
+        }
+    }
+
+    /// Copies a `width x height` row-major source into the top-left corner of a zeroed
+    /// `paddedWidth x paddedHeight` destination; with `flip`, the source is reversed along both axes
+    /// (for correlation).
+    static func pad<T: FFTScalar>(
+        _ src: UnsafeRawPointer, width: Int, height: Int,
+        into dst: UnsafeMutableRawPointer, paddedWidth: Int, paddedHeight: Int, flip: Bool, as _: T.Type
+    ) {
+        switch T.fftPrecision {
+        case .float:
+            padImpl(src.assumingMemoryBound(to: Float.self), width, height,
+                    dst.assumingMemoryBound(to: Float.self), paddedWidth, paddedHeight, flip)
+        case .double:
+            padImpl(src.assumingMemoryBound(to: Double.self), width, height,
+                    dst.assumingMemoryBound(to: Double.self), paddedWidth, paddedHeight, flip)
+        }
+    }
+
+    /// `b[k] = a[k] * b[k] * factor` for `count` interleaved complex values.
+    static func multiply<T: FFTScalar>(
+        _ a: UnsafeRawPointer, into b: UnsafeMutableRawPointer, count: Int, factor: Double, as _: T.Type
+    ) {
+        switch T.fftPrecision {
+        case .float:
+            multiplyImpl(a.assumingMemoryBound(to: Float.self), b.assumingMemoryBound(to: Float.self), count, Float(factor))
+        case .double:
+            multiplyImpl(a.assumingMemoryBound(to: Double.self), b.assumingMemoryBound(to: Double.self), count, factor)
+        }
+    }
+
+    /// The `width x height` window at (x0, y0) of a row-major array with `stride` columns.
+    static func extract<T: FFTScalar>(
+        _ src: UnsafeRawPointer, stride: Int, x0: Int, y0: Int, width: Int, height: Int, as _: T.Type
+    ) -> [T] {
+        let n = width * height
+        return [T](unsafeUninitializedCapacity: n) { buf, count in
+            if n > 0 {
+                let s = src.assumingMemoryBound(to: T.self) + (y0 * stride + x0)
+                let d = buf.baseAddress!
+                for y in 0..<height {
+                    UnsafeMutableRawPointer(d + y * width).copyMemory(
+                        from: s + y * stride, byteCount: width * MemoryLayout<T>.stride)
+                }
+            }
+            count = n
+        }
+    }
+
+    // MARK: Loops
+
+    /// Runs `body(rowStart, rowEnd)` over row blocks, in parallel when the work is large.
+    @inline(__always)
+    static func rowBlocks(rows: Int, elements: Int, _ body: (Int, Int) -> Void) {
+        if elements < parallelThreshold || rows < 2 {
+            body(0, rows)
+            return
+        }
+        let blocks = min(rows, 16)
+        Parallel.forEach(blocks) { b in
+            body(rows * b / blocks, rows * (b + 1) / blocks)
+        }
+    }
+
+    static func scaleImpl<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, _ count: Int, _ f: S) {
+        let sp = SharedPointer(p)
+        let rows = max(1, count >> 12)
+        rowBlocks(rows: rows, elements: count) { r0, r1 in
+            let start = count * r0 / rows, end = count * r1 / rows
+            var i = start
+            while i < end {
+                sp[i] = sp[i] * f
+                i &+= 1
+            }
+        }
+    }
+
+    static func padImpl<S: BinaryFloatingPoint>(
+        _ src: UnsafePointer<S>, _ w: Int, _ h: Int,
+        _ dst: UnsafeMutablePointer<S>, _ pw: Int, _ ph: Int, _ flip: Bool
+    ) {
+        let s = SharedPointer(src), d = SharedPointer(dst)
+        rowBlocks(rows: ph, elements: pw &* ph) { r0, r1 in
+            var y = r0
+            while y < r1 {
+                let row = d.base + y &* pw
+                if y < h {
+                    if flip {
+                        let from = s.base + (h &- 1 &- y) &* w
+                        var x = 0
+                        while x < w {
+                            row[x] = from[w &- 1 &- x]
+                            x &+= 1
+                        }
+                    } else {
+                        row.update(from: s.base + y &* w, count: w)
+                    }
+                    (row + w).update(repeating: 0, count: pw &- w)
+                } else {
+                    row.update(repeating: 0, count: pw)
+                }
+                y &+= 1
+            }
+        }
+    }
+
+    static func multiplyImpl<S: BinaryFloatingPoint>(
+        _ a: UnsafePointer<S>, _ b: UnsafeMutablePointer<S>, _ count: Int, _ f: S
+    ) {
+        let ap = SharedPointer(a), bp = SharedPointer(b)
+        let rows = max(1, count >> 12)
+        rowBlocks(rows: rows, elements: count) { r0, r1 in
+            let start = count * r0 / rows, end = count * r1 / rows
+            var k = start &* 2
+            let stop = end &* 2
+            while k < stop {
+                let ar = ap[k], ai = ap[k &+ 1], br = bp[k], bi = bp[k &+ 1]
+                bp[k] = (ar * br - ai * bi) * f
+                bp[k &+ 1] = (ar * bi + ai * br) * f
+                k &+= 2
+            }
+        }
+    }
+}
