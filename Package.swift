@@ -44,7 +44,7 @@ let package = Package(
         // MARK: Toolkit
         .target(name: "PeakKit", exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
-        .target(name: "Filters", dependencies: ["PeakKit"]),
+        .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit"], exclude: ["README.md"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
