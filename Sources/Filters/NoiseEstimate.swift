@@ -57,35 +57,3 @@ public enum NoiseEstimate {
         return (Double.pi / 2).squareRoot() * mean / 6
     }
 }
-
-/// Order statistics in expected linear time (quickselect with median-of-three pivots).
-public enum Selection {
-    /// The element that would be at index `k` if `values` were sorted ascending. Reorders `values`.
-    public static func select(_ values: inout [Float], _ k: Int) -> Float {
-        precondition(k >= 0 && k < values.count)
-        return values.withUnsafeMutableBufferPointer { a in
-            var lo = 0, hi = a.count - 1
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2
-                // median of three as pivot
-                if a[mid] < a[lo] { a.swapAt(mid, lo) }
-                if a[hi] < a[lo] { a.swapAt(hi, lo) }
-                if a[hi] < a[mid] { a.swapAt(hi, mid) }
-                let pivot = a[mid]
-                var i = lo, j = hi
-                while i <= j {
-                    while a[i] < pivot { i &+= 1 }
-                    while a[j] > pivot { j &-= 1 }
-                    if i <= j { a.swapAt(i, j); i &+= 1; j &-= 1 }
-                }
-                if k <= j { hi = j } else if k >= i { lo = i } else { return a[k] }
-            }
-            return a[k]
-        }
-    }
-
-    /// The median (lower median for even counts). Reorders `values`.
-    public static func median(_ values: inout [Float]) -> Float {
-        select(&values, (values.count - 1) / 2)
-    }
-}

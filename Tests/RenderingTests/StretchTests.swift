@@ -149,7 +149,7 @@ func referencePercentile(_ values: [Float], _ p: Double) -> Double {
                 let values: [Float] = (0..<n).map { _ in
                     duplicates ? Float(rng.next() % 5) : Float(rng.uniform() * 1000 - 500)
                 }
-                var sel = Selector(values: values)
+                var sel = OrderStatistics(values: values)
                 for p in [0.0, 0.5, 25, 50, 99.5, 99.9, 100] {
                     let got = sel.percentile(p)
                     let want = referencePercentile(values, p)
