@@ -9,11 +9,29 @@ import _PeaksIntrinsics
 /// For an *essential* class, which never merges (the highest peak of each connected part of the
 /// valid domain), `death` is the lowest pixel of that part, so its persistence is max - min.
 public struct PersistencePair: Sendable, Equatable {
-    public var birth: Int
-    public var death: Int
+    // Stored as 32-bit indices (20 bytes a pair): on noise there is a pair every ~9 pixels.
+    private var birthIndex: Int32
+    private var deathIndex: Int32
     public var birthLevel: Float
     public var deathLevel: Float
     public var isEssential: Bool
+
+    public var birth: Int {
+        get { Int(birthIndex) }
+        set { birthIndex = Int32(truncatingIfNeeded: newValue) }
+    }
+    public var death: Int {
+        get { Int(deathIndex) }
+        set { deathIndex = Int32(truncatingIfNeeded: newValue) }
+    }
+
+    public init(birth: Int, death: Int, birthLevel: Float, deathLevel: Float, isEssential: Bool) {
+        birthIndex = Int32(truncatingIfNeeded: birth)
+        deathIndex = Int32(truncatingIfNeeded: death)
+        self.birthLevel = birthLevel
+        self.deathLevel = deathLevel
+        self.isEssential = isEssential
+    }
 
     /// birth level - death level: the peak's prominence.
     public var persistence: Float { birthLevel - deathLevel }
@@ -134,7 +152,6 @@ public enum SuperlevelPersistence {
             let parent = LargeBuffer.allocate(Int32.self, count: n)
             parent.initialize(repeating: -1, count: n)
             let birth = LargeBuffer.allocate(Int32.self, count: n)
-            defer { LargeBuffer.free(parent); LargeBuffer.free(birth) }
             // The loop is bound by cache misses at random pixels; prefetching the neighbourhood
             // of the pixel `lookahead` steps ahead in the order overlaps many of them.
             let lookahead = 12
@@ -262,8 +279,28 @@ public enum SuperlevelPersistence {
             }
             }
 
+            // Essential classes: one per connected part; its death is the part's lowest pixel,
+            // the first pixel of the part met when walking the order backwards.
+            var essential: [PersistencePair] = []
+            var found: Set<Int> = []
+            var r = order.count - 1
+            while found.count < components && r >= 0 {
+                let p = Int(order[r])
+                let b = Int(order[Int(birth[find(p)])])
+                if !found.contains(b) {
+                    found.insert(b)
+                    essential.append(PersistencePair(
+                        birth: b, death: p, birthLevel: values[b], deathLevel: values[p], isEssential: true))
+                }
+                r -= 1
+            }
+            // The union-find is no longer needed: free it before the pairs are built, so the
+            // peak memory stays at the loop's (12 bytes per pixel plus the deaths).
+            LargeBuffer.free(parent)
+            LargeBuffer.free(birth)
+
             var pairs: [PersistencePair] = []
-            pairs.reserveCapacity(deaths.count + components)
+            pairs.reserveCapacity(deaths.count + essential.count)
             for (birthPosition, saddle) in deaths {
                 let b = Int(order[Int(birthPosition)]), d = Int(saddle)
                 let birthLevel = values[b], deathLevel = values[d]
@@ -272,21 +309,8 @@ public enum SuperlevelPersistence {
                 }
             }
             deaths = []
+            pairs.append(contentsOf: essential)
 
-            // Essential classes: one per connected part; its death is the part's lowest pixel,
-            // the first pixel of the part met when walking the order backwards.
-            var found: Set<Int> = []
-            var r = order.count - 1
-            while found.count < components && r >= 0 {
-                let p = Int(order[r])
-                let b = Int(order[Int(birth[find(p)])])
-                if !found.contains(b) {
-                    found.insert(b)
-                    pairs.append(PersistencePair(
-                        birth: b, death: p, birthLevel: values[b], deathLevel: values[p], isEssential: true))
-                }
-                r -= 1
-            }
             let diagram = PersistenceDiagram(width: width, height: height, pairs: pairs, componentCount: components)
             return (diagram, recordMergeTree
                 ? MergeTree(joined: joined, mergedInto: mergedInto, mergeLevel: mergeLevel, values: image.pixels) : nil)
