@@ -49,7 +49,7 @@ public struct EvaluationCase: Sendable {
 public struct EvaluationSettings: Sendable, Equatable {
     /// Pair distance limit in pixels (pair allowed when distance <= tolerance).
     public var tolerance: Double = 3
-    /// Number of positive thresholds of the prominence sweep (besides 0), log-spaced.
+    /// Steps of each of the sweep's two threshold grids (see `Evaluation`); duplicates are dropped.
     public var sweepSteps: Int = 16
     /// Worker threads: nil = one per core, 1 = serial. Results do not depend on it.
     public var threads: Int? = nil
@@ -126,10 +126,14 @@ public struct EvaluationResult: Sendable {
 /// For every case and algorithm: `detect` with the default parameters (timed), then
 /// `Matching.match` within `tolerance`, then `Scores`. For every class and algorithm whose
 /// detector has a real parameter named `prominence`: a threshold sweep. A probe run at
-/// prominence 0 on each case of the class gives the prominences present (peak attribute
-/// `prominence`, else `strength`); the sweep thresholds are 0 and `sweepSteps` values
-/// `t_k = lo (hi / lo)^(k / (sweepSteps - 1))`, k = 0..<sweepSteps, with hi = the largest
-/// prominence and lo = max(smallest positive prominence, hi 1e-6); at each threshold the
+/// prominence 0 (or the parameter's lower bound) on each case of the class gives the
+/// prominences present (peak attribute `prominence`, else `strength`). Pooled over the class and
+/// sorted into distinct values s_0 > s_1 > ... > s_(N-1), the thresholds are 0 and
+/// `s_r` for the ranks `r_k = round(N^(k / (sweepSteps - 1)))`, k = 0..<sweepSteps (r < N),
+/// so that the number of surviving peaks (prominence > s_r keeps the r strongest) is spread
+/// log-uniformly from 1 to N, dense where the few strong peaks are; plus a value grid
+/// `lo (hi / lo)^(k / (sweepSteps - 1))` with hi = s_0, lo = max(s_(N-1), 1e-6 hi), dense in
+/// the values between noise and signal. At each threshold the
 /// detector is run again and scored (scores summed over the class's cases). The best operating
 /// point is the highest F1 (lowest threshold among ties).
 ///
@@ -207,18 +211,28 @@ public enum Evaluation {
         var thresholdTable: [Int: [String: [Double]]] = [:]
         for a in 0..<nA where probeThreshold[a] != nil {
             for cls in classes {
-                var hi = 0.0, lo = Double.infinity
+                var pooled: [Double] = []
                 for (k, job) in sweepJobs.enumerated() where job.a == a && cases[job.ci].className == cls {
-                    for v in probeValues[k].strengths { hi = max(hi, v); lo = min(lo, v) }
+                    pooled += probeValues[k].strengths
                 }
-                var list = [probeThreshold[a] ?? 0]
-                if hi > 0 {
-                    lo = max(lo, hi * 1e-6)
-                    for k in 0..<settings.sweepSteps {
-                        let t = lo * pow(hi / lo, Double(k) / Double(settings.sweepSteps - 1))
-                        if let last = list.last, t > last { list.append(t) }
+                let base = probeThreshold[a] ?? 0
+                // Distinct prominences, strongest first; threshold s[r] keeps the r strongest.
+                var distinct: [Double] = []
+                for v in pooled.sorted(by: >) where v > base && v != distinct.last { distinct.append(v) }
+                var set = Set<Double>([base])
+                let n = Double(distinct.count)
+                for k in 0..<settings.sweepSteps where !distinct.isEmpty {
+                    let r = Int(pow(n, Double(k) / Double(settings.sweepSteps - 1)).rounded())
+                    if r < distinct.count { set.insert(distinct[r]) }
+                }
+                // And a value grid: log-spaced from the weakest to the strongest prominence.
+                if let hi = distinct.first, let lowest = distinct.last {
+                    let lo = max(lowest, hi * 1e-6)
+                    for k in 0..<settings.sweepSteps where hi > lo {
+                        set.insert(lo * pow(hi / lo, Double(k) / Double(settings.sweepSteps - 1)))
                     }
                 }
+                let list = set.sorted()
                 thresholdTable[a, default: [:]][cls] = list
             }
         }

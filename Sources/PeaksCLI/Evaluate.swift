@@ -54,7 +54,7 @@ struct Evaluate: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Worker threads (default: one per core). Results do not depend on it.", valueName: "n"))
     var threads: Int?
 
-    @Option(name: .customLong("sweep-steps"), parsing: .unconditional, help: ArgumentHelp("Positive thresholds in the prominence sweep (\(Evaluation.sweepStepsRange.lowerBound)...\(Evaluation.sweepStepsRange.upperBound); default 16).", valueName: "n"))
+    @Option(name: .customLong("sweep-steps"), parsing: .unconditional, help: ArgumentHelp("Steps of each of the prominence sweep's two threshold grids (\(Evaluation.sweepStepsRange.lowerBound)...\(Evaluation.sweepStepsRange.upperBound); default 16).", valueName: "n"))
     var sweepSteps: Int = 16
 
     @Flag(name: .customLong("no-overlays"), help: "Do not draw an overlay per case and algorithm.")

@@ -38,12 +38,15 @@ struct MaximaDetector: PeakDetector {
         #expect(s.truePositives == 1 && s.falsePositives == 1 && s.falseNegatives == 1)
         #expect(s.rmse == 0.5 && s.biasX == -0.5 && s.biasY == 0)
         let sweep = try #require(r.sweeps.first)
-        // Probe at 0 finds all three; thresholds then run from 3 to 10 (log-spaced, 4 steps).
-        #expect(sweep.points.first?.threshold == 0)
-        #expect(sweep.points.first?.scores.truePositives == 2 && sweep.points.first?.scores.falsePositives == 1)
-        #expect(sweep.points.map(\.threshold).dropFirst().first == 3)
-        #expect(abs((sweep.points.last?.threshold ?? 0) - 10) < 1e-9)
-        // Above 10 nothing survives; at 3 < t < 8: (5,5) and (10,3); best F1 is at threshold 0 (2 TP, 1 FP).
+        // Probe at 0 finds all three (prominences 10, 8, 3); ranks round(3^(k/3)) = 1, 1, 2, 3
+        // give thresholds 8 (keeps the strongest) and 3 (keeps two); the value grid adds
+        // 3 (10/3)^(k/3) = 3, 4.48, 6.69, 10; plus 0.
+        let expected = [0, 3, 3 * pow(10.0 / 3, 1.0 / 3), 3 * pow(10.0 / 3, 2.0 / 3), 8, 10]
+        #expect(sweep.points.count == expected.count)
+        #expect(zip(sweep.points.map(\.threshold), expected).allSatisfy { abs($0 - $1) < 1e-9 })
+        #expect(sweep.points.map(\.scores.truePositives) == [2, 1, 1, 1, 1, 0])
+        #expect(sweep.points.map(\.scores.falsePositives) == [1, 1, 1, 1, 0, 0])
+        // F1: 0.8 at 0, 0.5 at 3 to 6.69, 2/3 at 8, 0 at 10; the best is at threshold 0.
         #expect(sweep.best == 0 && abs(sweep.points[0].scores.f1 - 0.8) < 1e-12)
         #expect(sweep.defaultScores == s)
     }
