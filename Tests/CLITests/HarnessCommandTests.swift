@@ -119,3 +119,15 @@ import PeakKit
         #expect(files(in: dir.appendingPathComponent("bad")) == ["case1"])
     }
 }
+
+@Suite struct HarnessHelp {
+    @Test(arguments: [["generate", "--help"], ["evaluate", "--help"]])
+    func helpReadsLikeTheCommand(_ arguments: [String]) throws {
+        let r = try PeaksExecutable.run(arguments)
+        #expect(r.status == 0 && r.stderr.isEmpty)
+        let options = arguments[0] == "generate"
+            ? ["--class", "--size", "--seed", "--out", "--no-beam-stop"]
+            : ["--algos", "--classes", "--count", "--size", "--seed", "--tolerance", "--dataset", "--out", "--threads", "--sweep-steps"]
+        for o in options { #expect(r.stdout.contains(o), "\(arguments[0]) help lacks \(o)") }
+    }
+}
