@@ -48,7 +48,10 @@ let package = Package(
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit"], exclude: ["README.md"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
-        .target(name: "Harness", dependencies: ["PeakKit"], exclude: ["README.md"]),
+        // Also matching, scores, evaluation runs, reports and run manifests.
+        .target(
+            name: "Harness", dependencies: ["PeakKit", "ImageIO", "Rendering", "Spectral"],
+            exclude: ["README.md"]),
 
         // MARK: Detectors (plugins): each depends on the toolkit, never on another detector.
         .target(
@@ -60,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
-                "PeakKit", "ImageIO", "Rendering", "Detectors",
+                "PeakKit", "ImageIO", "Rendering", "Detectors", "Harness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -70,7 +73,7 @@ let package = Package(
         .testTarget(name: "PeakKitTests", dependencies: ["PeakKit"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"]),
         .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit", "ImageIO", "Rendering", "Detectors"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(

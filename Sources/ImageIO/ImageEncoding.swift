@@ -1,3 +1,4 @@
+import CPNG
 import PeakKit
 
 /// Float images to file bytes (write them with `AtomicFile.write`, or use `ImageFile.write...`).
@@ -55,5 +56,14 @@ public enum ImageEncoding {
             }
             initialized = n
         }
+    }
+}
+
+/// Library versions, for run manifests.
+public enum LibPNGInfo {
+    /// libpng's run-time version, e.g. "1.6.39" (from `png_access_version_number`).
+    public static var version: String {
+        let v = Int(cpng_libpng_version())
+        return "\(v / 10000).\(v / 100 % 100).\(v % 100)"
     }
 }

@@ -14,7 +14,7 @@ struct Peaks: ParsableCommand {
             Exit codes: 0 success, 1 bad input, 2 bad usage.
             """,
         version: PeaksVersion.string,
-        subcommands: [Detect.self, Algorithms.self])
+        subcommands: [Detect.self, Algorithms.self, Generate.self, Evaluate.self])
 
     static func main() {
         do {
