@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "Filters", targets: ["Filters"]),
         .library(name: "Spectral", targets: ["Spectral"]),
+        .library(name: "Correlation", targets: ["Correlation"]),
         .library(name: "Rendering", targets: ["Rendering"]),
         .library(name: "Detectors", targets: ["Detectors"]),
         .library(name: "Harness", targets: ["Harness"]),
@@ -46,6 +47,8 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit"], exclude: ["README.md"]),
+        // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
+        .target(name: "Correlation", dependencies: ["PeakKit", "Spectral", "Filters"], exclude: ["README.md"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
         .target(name: "Harness", dependencies: ["PeakKit"], exclude: ["README.md"]),
@@ -72,6 +75,7 @@ let package = Package(
         .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Spectral", "Filters", "PeakKit", "Harness"]),
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(
             name: "PersistenceTests",
