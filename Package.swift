@@ -57,9 +57,12 @@ let package = Package(
         .target(
             name: "Persistence", dependencies: ["PeakKit", "Filters", "_PeaksIntrinsics"],
             path: "Plugins/Persistence", exclude: ["README.md"]),
+        .target(
+            name: "HighSymmetry", dependencies: ["PeakKit", "Filters", "Correlation"],
+            path: "Plugins/HighSymmetry", exclude: ["README.md"]),
 
         // MARK: Registry and executable
-        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence"], exclude: ["README.md"]),
+        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence", "HighSymmetry"], exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
@@ -80,6 +83,9 @@ let package = Package(
         .testTarget(
             name: "PersistenceTests",
             dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
+        .testTarget(
+            name: "HighSymmetryTests",
+            dependencies: ["HighSymmetry", "Correlation", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
             dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"]),
