@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
-                "PeakKit", "ImageIO", "Rendering", "Detectors",
+                "PeakKit", "ImageIO", "Rendering", "Detectors", "Correlation", "Spectral",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -88,6 +88,6 @@ let package = Package(
             dependencies: ["HighSymmetry", "Correlation", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
-            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"]),
+            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness", "Correlation", "Spectral"]),
     ]
 )
