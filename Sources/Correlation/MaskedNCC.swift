@@ -73,24 +73,37 @@ public enum MaskedNCC {
             height = image.height
             let n = image.count
             var m = [Double](repeating: 1, count: n)
-            if let mask { for i in 0..<n where !mask.isValid[i] { m[i] = 0 } }
-            var sum = 0.0, count = 0.0
-            for i in 0..<n where m[i] != 0 {
-                let v = Double(image.pixels[i])
-                guard v.isFinite else {
-                    throw PeaksError.invalidImage(reason: "\(what) has a NaN or infinite valid pixel at x=\(i % width), y=\(i / width); mask it")
-                }
-                sum += v
-                count += 1
-            }
-            let mean = count > 0 ? sum / count : 0
             var v = [Double](repeating: 0, count: n), s = [Double](repeating: 0, count: n)
-            var e = 0.0
-            for i in 0..<n where m[i] != 0 {
-                let c = Double(image.pixels[i]) - mean
-                v[i] = c
-                s[i] = c * c
-                e += c * c
+            var sum = 0.0, count = 0.0, e = 0.0
+            var bad = -1
+            image.pixels.withUnsafeBufferPointer { px in
+                m.withUnsafeMutableBufferPointer { pm in
+                    if let mask {
+                        mask.isValid.withUnsafeBufferPointer { valid in
+                            for i in 0..<n where !valid[i] { pm[i] = 0 }
+                        }
+                    }
+                    for i in 0..<n where pm[i] != 0 {
+                        let x = Double(px[i])
+                        if !x.isFinite { bad = i; return }
+                        sum += x
+                        count += 1
+                    }
+                    let mean = count > 0 ? sum / count : 0
+                    v.withUnsafeMutableBufferPointer { pv in
+                        s.withUnsafeMutableBufferPointer { ps in
+                            for i in 0..<n where pm[i] != 0 {
+                                let c = Double(px[i]) - mean
+                                pv[i] = c
+                                ps[i] = c * c
+                                e += c * c
+                            }
+                        }
+                    }
+                }
+            }
+            if bad >= 0 {
+                throw PeaksError.invalidImage(reason: "\(what) has a NaN or infinite valid pixel at x=\(bad % image.width), y=\(bad / image.width); mask it")
             }
             values = v
             squares = s
@@ -100,74 +113,98 @@ public enum MaskedNCC {
     }
 
     /// The window [fullX0, fullX0 + w) x [fullY0, fullY0 + h) of the full masked NCC.
+    ///
+    /// One scratch real array serves every forward transform and one scratch spectrum every
+    /// product; the six inverse transforms stay in their padded arrays and the final pass reads
+    /// the window from them directly (the transform size guarantees no wrap-around inside it).
     static func compute(_ f: MaskedInput, _ g: MaskedInput, inversion: Bool, fullX0: Int, fullY0: Int, w: Int, h: Int, overlapRatio: Double) -> CorrelationMap {
         let px = SpectralWork.transformLength(n: f.width, k: g.width, start: fullX0, count: w)
         let py = SpectralWork.transformLength(n: f.height, k: g.height, start: fullY0, count: h)
         let work = SpectralWork(width: px, height: py)
+        let scratch = FFTRealArray<Double>(uninitializedWidth: px, height: py)
+        let prod = FFTHalfSpectrum<Double>(uninitializedWidth: px, height: py)
         func spec(_ a: [Double], _ x: MaskedInput, flip: Bool) -> FFTHalfSpectrum<Double> {
-            a.withUnsafeBufferPointer { work.spectrum(of: $0, width: x.width, height: x.height, flip: flip) }
+            a.withUnsafeBufferPointer { work.spectrum(of: $0, width: x.width, height: x.height, flip: flip, scratch: scratch) }
         }
-        func window(_ s: FFTHalfSpectrum<Double>) -> [Double] {
-            work.inverseWindow(s, x0: fullX0, y0: fullY0, w: w, h: h)
+        func inverse(_ a: FFTHalfSpectrum<Double>, _ b: FFTHalfSpectrum<Double>) -> FFTRealArray<Double> {
+            work.multiply(a, b, into: prod)
+            let out = FFTRealArray<Double>(uninitializedWidth: px, height: py)
+            work.plan.inverse(prod, into: out, normalize: false)
+            return out
         }
         // Correlation = convolution with the moving image reversed. For the point inversion the
         // reversed moving image is the fixed image itself, so its spectra are reused.
         let fm = spec(f.mask, f, flip: false)
         let gm = inversion ? fm : spec(g.mask, g, flip: true)
-        var overlap = window(work.product(fm, gm))
+        let overlap = inverse(fm, gm)
         let f1 = spec(f.values, f, flip: false)
-        var sf = window(work.product(f1, gm))
+        let sf = inverse(f1, gm)
         let g1 = inversion ? f1 : spec(g.values, g, flip: true)
-        var sg = inversion ? sf : window(work.product(fm, g1))
-        var num = window(work.product(f1, g1))
+        let sg = inversion ? sf : inverse(fm, g1)
+        let num = inverse(f1, g1)
         let f2 = spec(f.squares, f, flip: false)
-        var vf = window(work.product(f2, gm))
-        var vg: [Double]
-        if inversion {
-            vg = vf
-        } else {
-            let g2 = spec(g.squares, g, flip: true)
-            vg = window(work.product(fm, g2))
-        }
+        let vf = inverse(f2, gm)
+        let vg = inversion ? vf : inverse(fm, spec(g.squares, g, flip: true))
+
         let eps = Double.ulpOfOne
         let tolF = 1000 * eps * max(f.energy, Double.leastNormalMagnitude)
         let tolG = 1000 * eps * max(g.energy, Double.leastNormalMagnitude)
+        let scale = 1 / (Double(px) * Double(py))
         let n = w * h
-        var maxN = 0.0
-        for i in 0..<n {
-            let v = overlap[i].rounded()
-            overlap[i] = v
-            if v > maxN { maxN = v }
-        }
-        let minN = max(1, overlapRatio * maxN)
         var out = [Double](repeating: 0, count: n)
-        overlap.withUnsafeMutableBufferPointer { pN in
-            sf.withUnsafeMutableBufferPointer { pF in
-                sg.withUnsafeMutableBufferPointer { pG in
-                    num.withUnsafeMutableBufferPointer { pFG in
-                        vf.withUnsafeMutableBufferPointer { pFF in
-                            vg.withUnsafeMutableBufferPointer { pGG in
-                                out.withUnsafeMutableBufferPointer { pO in
-                                    var i = 0
-                                    while i < n {
-                                        let nn = pN[i]
-                                        if nn >= minN {
-                                            let a = pF[i], b = pG[i]
-                                            let varF = pFF[i] - a * a / nn
-                                            let varG = pGG[i] - b * b / nn
-                                            if varF > tolF && varG > tolG {
-                                                let r = (pFG[i] - a * b / nn) / (varF * varG).squareRoot()
-                                                pO[i] = r.isFinite ? min(1, max(-1, r)) : 0
-                                            }
-                                        }
-                                        i &+= 1
-                                    }
+        withExtendedLifetime((overlap, sf, sg, num, vf, vg)) {
+            overlap.withUnsafeMutableBufferPointer { bN in
+            sf.withUnsafeMutableBufferPointer { bF in
+            sg.withUnsafeMutableBufferPointer { bG in
+            num.withUnsafeMutableBufferPointer { bFG in
+            vf.withUnsafeMutableBufferPointer { bFF in
+            vg.withUnsafeMutableBufferPointer { bGG in
+            out.withUnsafeMutableBufferPointer { bO in
+                guard let pN = bN.baseAddress, let pF = bF.baseAddress, let pG = bG.baseAddress, let pFG = bFG.baseAddress,
+                      let pFF = bFF.baseAddress, let pGG = bGG.baseAddress, let pO = bO.baseAddress else { return }
+                let sN = SharedPointer(pN), sF = SharedPointer(pF), sG = SharedPointer(pG), sFG = SharedPointer(pFG)
+                let sFF = SharedPointer(pFF), sGG = SharedPointer(pGG), sO = SharedPointer(pO)
+                // Pass 1: the largest overlap in the window (per-block maxima, then their maximum).
+                let blocks = h >= 16 && n >= 1 << 17 ? 16 : 1
+                var maxima = [Double](repeating: 0, count: blocks)
+                maxima.withUnsafeMutableBufferPointer { bm in
+                    guard let pm = bm.baseAddress else { return }
+                    let sm = SharedPointer(pm)
+                    Parallel.forEach(blocks) { b in
+                        var m = 0.0
+                        for y in (h * b / blocks)..<(h * (b + 1) / blocks) {
+                            let base = (fullY0 &+ y) &* px &+ fullX0
+                            var x = 0
+                            while x < w { m = max(m, (sN[base &+ x] * scale).rounded()); x &+= 1 }
+                        }
+                        sm[b] = m
+                    }
+                }
+                let minN = max(1, overlapRatio * (maxima.max() ?? 0))
+                // Pass 2: the correlation.
+                Parallel.forEach(blocks) { b in
+                    for y in (h * b / blocks)..<(h * (b + 1) / blocks) {
+                        let base = (fullY0 &+ y) &* px &+ fullX0, row = y &* w
+                        var x = 0
+                        while x < w {
+                            let k = base &+ x
+                            let nn = (sN[k] * scale).rounded()
+                            var r = 0.0
+                            if nn >= minN {
+                                let a = sF[k] * scale, c = sG[k] * scale
+                                let varF = sFF[k] * scale - a * a / nn
+                                let varG = sGG[k] * scale - c * c / nn
+                                if varF > tolF && varG > tolG {
+                                    let q = (sFG[k] * scale - a * c / nn) / (varF * varG).squareRoot()
+                                    r = q.isFinite ? min(1, max(-1, q)) : 0
                                 }
                             }
+                            sO[row &+ x] = r
+                            x &+= 1
                         }
                     }
                 }
-            }
+            } } } } } } }
         }
         return CorrelationMap(width: w, height: h, values: out,
                               originX: fullX0 - (g.width - 1), originY: fullY0 - (g.height - 1))

@@ -47,9 +47,22 @@ public enum PhaseCorrelation {
         }
         let w = reference.width, h = reference.height
         let work = SpectralWork(width: w, height: h)
-        let a = reference.pixels.map(Double.init), b = moving.pixels.map(Double.init)
-        let fa = a.withUnsafeBufferPointer { work.spectrum(of: $0, width: w, height: h, flip: false) }
-        let fb = b.withUnsafeBufferPointer { work.spectrum(of: $0, width: w, height: h, flip: false) }
+        func spectrum(_ img: Image) -> FFTHalfSpectrum<Double> {
+            let real = FFTRealArray<Double>(uninitializedWidth: w, height: h)
+            real.withUnsafeMutableBufferPointer { d in
+                img.pixels.withUnsafeBufferPointer { s in
+                    guard let dp = d.baseAddress, let sp = s.baseAddress else { return }
+                    let sd = SharedPointer(dp), ss = SharedPointer(sp)
+                    let count = w &* h
+                    SpectralWork.blocks(count) { a, b in
+                        var i = a
+                        while i < b { sd[i] = Double(ss[i]); i &+= 1 }
+                    }
+                }
+            }
+            return work.plan.forward(real)
+        }
+        let fa = spectrum(reference), fb = spectrum(moving)
         let product = work.product(fa, fb, conjugateB: true)
         let sw = w / 2 + 1
         if normalization == .phase {
@@ -77,11 +90,13 @@ public enum PhaseCorrelation {
         }
 
         // Whole-pixel peak of the circular cross-correlation.
-        let copy = FFTHalfSpectrum<Double>(width: w, height: h)
+        let copy = FFTHalfSpectrum<Double>(uninitializedWidth: w, height: h)
         copy.withUnsafeMutableBufferPointer { d in product.withUnsafeMutableBufferPointer { s in _ = d.update(fromContentsOf: s) } }
-        let cc = work.inverseWindow(copy, x0: 0, y0: 0, w: w, h: h)
-        var best = 0, bestAbs = -1.0
-        for i in 0..<cc.count where abs(cc[i]) > bestAbs { bestAbs = abs(cc[i]); best = i }
+        let ccRaw = work.plan.inverse(copy, normalize: false)   // n * cc
+        var best = 0, bestAbs = -1.0, bestValue = 0.0
+        ccRaw.withUnsafeMutableBufferPointer { p in
+            for i in 0..<p.count where abs(p[i]) > bestAbs { bestAbs = abs(p[i]); best = i; bestValue = p[i] }
+        }
         var sx = Double(best % w), sy = Double(best / w)
         if sx > Double(w / 2) { sx -= Double(w) }
         if sy > Double(h / 2) { sy -= Double(h) }
@@ -91,7 +106,7 @@ public enum PhaseCorrelation {
         let n = Double(w) * Double(h)
         var error: Double
         if upsample == 1 {
-            ccMax = (cc[best], 0)
+            ccMax = (bestValue / (Double(w) * Double(h)), 0)
             error = 1 - (ccMax.re * ccMax.re) / ((ampA / n) * (ampB / n))
         } else {
             let k = Double(upsample)
@@ -158,10 +173,13 @@ public enum PhaseCorrelation {
                 kxi[rx * pairs + u - 1] = sin(a)
             }
         }
-        // A[v, rx] = sum_{u=1}^{pairs} R[v, u] kx[rx, u]
+        // A[v, rx] = sum_{u=1}^{pairs} R[v, u] kx[rx, u]: the dominant cost (h * pairs * region
+        // complex products). Rows are taken 8 at a time so that each kernel row (2 * pairs doubles)
+        // is read from cache once per 8 dot products; 2-wide SIMD accumulators.
         var ar = [Double](repeating: 0, count: h * region), ai = ar
         guard let rBase = r.baseAddress else { return ([], []) }
         let rb = SharedPointer(rBase)
+        let group = 8
         kxr.withUnsafeBufferPointer { pkr in
             kxi.withUnsafeBufferPointer { pki in
                 ar.withUnsafeMutableBufferPointer { par in
@@ -170,39 +188,66 @@ public enum PhaseCorrelation {
                               let ar0 = par.baseAddress, let ai0 = pai.baseAddress, pairs > 0 else { return }
                         let skr = SharedPointer(kr0), ski = SharedPointer(ki0)
                         let sar = SharedPointer(ar0), sai = SharedPointer(ai0)
-                        let blocks = min(h, 32)
+                        let groups = (h + group - 1) / group
+                        let blocks = min(groups, 32)
                         Parallel.forEach(blocks) { blk in
-                            var re = [Double](repeating: 0, count: pairs), im = re
+                            var re = [Double](repeating: 0, count: group * pairs), im = re
                             re.withUnsafeMutableBufferPointer { pre in
                                 im.withUnsafeMutableBufferPointer { pim in
                                     guard let xr = pre.baseAddress, let xi = pim.baseAddress else { return }
-                                    for v in (h * blk / blocks)..<(h * (blk + 1) / blocks) {
-                                        let row = v &* sw &* 2
-                                        var u = 0
-                                        while u < pairs {
-                                            xr[u] = rb[row &+ 2 &* (u &+ 1)]
-                                            xi[u] = rb[row &+ 2 &* (u &+ 1) &+ 1]
-                                            u &+= 1
+                                    for g in (groups * blk / blocks)..<(groups * (blk + 1) / blocks) {
+                                        let v0 = g &* group, rows = min(group, h &- v0)
+                                        for b in 0..<rows {
+                                            let row = (v0 &+ b) &* sw &* 2
+                                            let dr = xr + b &* pairs, di = xi + b &* pairs
+                                            var u = 0
+                                            while u < pairs {
+                                                dr[u] = rb[row &+ 2 &* (u &+ 1)]
+                                                di[u] = rb[row &+ 2 &* (u &+ 1) &+ 1]
+                                                u &+= 1
+                                            }
                                         }
-                                        for rx in 0..<region {
-                                            let kr = skr.base + rx &* pairs, ki = ski.base + rx &* pairs
-                                            var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-                                            var t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0
-                                            var j = 0
-                                            while j &+ 1 < pairs {
-                                                s0 += xr[j] * kr[j]; s1 -= xi[j] * ki[j]
-                                                t0 += xr[j] * ki[j]; t1 += xi[j] * kr[j]
-                                                let j1 = j &+ 1
-                                                s2 += xr[j1] * kr[j1]; s3 -= xi[j1] * ki[j1]
-                                                t2 += xr[j1] * ki[j1]; t3 += xi[j1] * kr[j1]
-                                                j &+= 2
+                                        // Two kernel rows per pass: each data load feeds four products.
+                                        var rx = 0
+                                        while rx < region {
+                                            let two = rx &+ 1 < region
+                                            let k0 = rx, k1 = two ? rx &+ 1 : rx
+                                            let kr0 = UnsafeRawPointer(skr.base + k0 &* pairs), ki0 = UnsafeRawPointer(ski.base + k0 &* pairs)
+                                            let kr1 = UnsafeRawPointer(skr.base + k1 &* pairs), ki1 = UnsafeRawPointer(ski.base + k1 &* pairs)
+                                            for b in 0..<rows {
+                                                let dr = UnsafeRawPointer(xr + b &* pairs), di = UnsafeRawPointer(xi + b &* pairs)
+                                                var re0 = SIMD2<Double>(), im0 = SIMD2<Double>(), re1 = SIMD2<Double>(), im1 = SIMD2<Double>()
+                                                var j = 0
+                                                while j &+ 1 < pairs {
+                                                    let off = j &* 8
+                                                    let a = dr.loadUnaligned(fromByteOffset: off, as: SIMD2<Double>.self)
+                                                    let c = di.loadUnaligned(fromByteOffset: off, as: SIMD2<Double>.self)
+                                                    let p0 = kr0.loadUnaligned(fromByteOffset: off, as: SIMD2<Double>.self)
+                                                    let q0 = ki0.loadUnaligned(fromByteOffset: off, as: SIMD2<Double>.self)
+                                                    let p1 = kr1.loadUnaligned(fromByteOffset: off, as: SIMD2<Double>.self)
+                                                    let q1 = ki1.loadUnaligned(fromByteOffset: off, as: SIMD2<Double>.self)
+                                                    re0 += a * p0 - c * q0
+                                                    im0 += a * q0 + c * p0
+                                                    re1 += a * p1 - c * q1
+                                                    im1 += a * q1 + c * p1
+                                                    j &+= 2
+                                                }
+                                                var s0 = (re0[0] + re0[1], im0[0] + im0[1]), s1 = (re1[0] + re1[1], im1[0] + im1[1])
+                                                if j < pairs {
+                                                    let x = (xr + b &* pairs)[j], y = (xi + b &* pairs)[j]
+                                                    let p0 = skr[k0 &* pairs &+ j], q0 = ski[k0 &* pairs &+ j]
+                                                    let p1 = skr[k1 &* pairs &+ j], q1 = ski[k1 &* pairs &+ j]
+                                                    s0.0 += x * p0 - y * q0; s0.1 += x * q0 + y * p0
+                                                    s1.0 += x * p1 - y * q1; s1.1 += x * q1 + y * p1
+                                                }
+                                                sar[(v0 &+ b) &* region &+ k0] = s0.0
+                                                sai[(v0 &+ b) &* region &+ k0] = s0.1
+                                                if two {
+                                                    sar[(v0 &+ b) &* region &+ k1] = s1.0
+                                                    sai[(v0 &+ b) &* region &+ k1] = s1.1
+                                                }
                                             }
-                                            if j < pairs {
-                                                s0 += xr[j] * kr[j]; s1 -= xi[j] * ki[j]
-                                                t0 += xr[j] * ki[j]; t1 += xi[j] * kr[j]
-                                            }
-                                            sar[v &* region &+ rx] = (s0 + s2) + (s1 + s3)
-                                            sai[v &* region &+ rx] = (t0 + t2) + (t1 + t3)
+                                            rx &+= 2
                                         }
                                     }
                                 }

@@ -3,8 +3,9 @@ import Spectral
 
 /// Double-precision FFT work for the correlation routines: padded real arrays, half spectra,
 /// products of half spectra and windows of inverse transforms. Loops run on buffer pointers with
-/// wrapping index arithmetic; large ones are split into row blocks over `Parallel.forEach`, each
-/// element computed the same way whichever thread runs it (results do not depend on threads).
+/// wrapping index arithmetic, split into row blocks over `Parallel.forEach` when large; each
+/// element is computed the same way whichever thread runs it (results do not depend on threads).
+/// Buffers are allocated uninitialised and every element is written once.
 struct SpectralWork {
     let width: Int   // padded transform width P_x
     let height: Int  // padded transform height P_y
@@ -16,21 +17,30 @@ struct SpectralWork {
         plan = FFTPlan2D<Double>(width: width, height: height)
     }
 
-    /// Places `values` (w x h, row-major) at the top-left of a zeroed padded array, optionally
+    /// Places `values` (w x h, row-major) at the top-left of a zero-padded array, optionally
     /// reversed along both axes, and returns its half spectrum.
-    func spectrum(of values: UnsafeBufferPointer<Double>, width w: Int, height h: Int, flip: Bool) -> FFTHalfSpectrum<Double> {
-        let real = FFTRealArray<Double>(width: width, height: height)
+    func spectrum(of values: UnsafeBufferPointer<Double>, width w: Int, height h: Int, flip: Bool,
+                  scratch: FFTRealArray<Double>? = nil) -> FFTHalfSpectrum<Double> {
+        let real = scratch ?? FFTRealArray<Double>(uninitializedWidth: width, height: height)
         real.withUnsafeMutableBufferPointer { d in
             guard let dst = d.baseAddress, let src = values.baseAddress else { return }
+            let sd = SharedPointer(dst), ss = SharedPointer(src)
             let pw = width
-            for y in 0..<h {
-                let row = dst + y &* pw
-                if flip {
-                    let from = src + (h &- 1 &- y) &* w
-                    var x = 0
-                    while x < w { row[x] = from[w &- 1 &- x]; x &+= 1 }
-                } else {
-                    row.update(from: src + y &* w, count: w)
+            SpectralWork.rows(height, elements: width &* height) { y0, y1 in
+                for y in y0..<y1 {
+                    let row = sd.base + y &* pw
+                    if y < h {
+                        if flip {
+                            let from = ss.base + (h &- 1 &- y) &* w
+                            var x = 0
+                            while x < w { row[x] = from[w &- 1 &- x]; x &+= 1 }
+                        } else {
+                            row.update(from: ss.base + y &* w, count: w)
+                        }
+                        (row + w).update(repeating: 0, count: pw &- w)
+                    } else {
+                        row.update(repeating: 0, count: pw)
+                    }
                 }
             }
         }
@@ -39,7 +49,13 @@ struct SpectralWork {
 
     /// `a * b` (or `a * conj(b)`) element by element, into a new spectrum.
     func product(_ a: FFTHalfSpectrum<Double>, _ b: FFTHalfSpectrum<Double>, conjugateB: Bool = false) -> FFTHalfSpectrum<Double> {
-        let out = FFTHalfSpectrum<Double>(width: width, height: height)
+        let out = FFTHalfSpectrum<Double>(uninitializedWidth: width, height: height)
+        multiply(a, b, into: out, conjugateB: conjugateB)
+        return out
+    }
+
+    /// `out = a * b` (or `a * conj(b)`) element by element.
+    func multiply(_ a: FFTHalfSpectrum<Double>, _ b: FFTHalfSpectrum<Double>, into out: FFTHalfSpectrum<Double>, conjugateB: Bool = false) {
         a.withUnsafeMutableBufferPointer { pa in
             b.withUnsafeMutableBufferPointer { pb in
                 out.withUnsafeMutableBufferPointer { po in
@@ -60,12 +76,10 @@ struct SpectralWork {
                 }
             }
         }
-        return out
     }
 
     /// The inverse transform of `spectrum` (destroyed), scaled by 1 / (width * height), cropped to
-    /// the window [x0, x0 + w) x [y0, y0 + h) of the circular result (indices taken modulo the
-    /// transform size).
+    /// the window [x0, x0 + w) x [y0, y0 + h) of the circular result (indices modulo the size).
     func inverseWindow(_ spectrum: FFTHalfSpectrum<Double>, x0: Int, y0: Int, w: Int, h: Int) -> [Double] {
         let real = plan.inverse(spectrum, normalize: false)
         let scale = 1 / (Double(width) * Double(height))
@@ -73,16 +87,20 @@ struct SpectralWork {
         return real.withUnsafeMutableBufferPointer { r -> [Double] in
             [Double](unsafeUninitializedCapacity: w * h) { buf, n in
                 if let src = r.baseAddress, let dst = buf.baseAddress {
-                    for y in 0..<h {
-                        var sy = (y0 &+ y) % ph
-                        if sy < 0 { sy &+= ph }
-                        let srow = src + sy &* pw, drow = dst + y &* w
-                        var x = 0
-                        while x < w {
-                            var sx = (x0 &+ x) % pw
-                            if sx < 0 { sx &+= pw }
-                            drow[x] = srow[sx] * scale
-                            x &+= 1
+                    let ss = SharedPointer(src), sd = SharedPointer(dst)
+                    // Columns in one or two contiguous runs of the circular row.
+                    var sx0 = x0 % pw
+                    if sx0 < 0 { sx0 &+= pw }
+                    let first = min(w, pw &- sx0)
+                    SpectralWork.rows(h, elements: w &* h) { r0, r1 in
+                        for y in r0..<r1 {
+                            var sy = (y0 &+ y) % ph
+                            if sy < 0 { sy &+= ph }
+                            let srow = ss.base + sy &* pw, drow = sd.base + y &* w
+                            var x = 0
+                            while x < first { drow[x] = srow[sx0 &+ x] * scale; x &+= 1 }
+                            var k = 0
+                            while x < w { drow[x] = srow[k] * scale; x &+= 1; k = k &+ 1 == pw ? 0 : k &+ 1 }
                         }
                     }
                 }
@@ -96,6 +114,13 @@ struct SpectralWork {
         if count < 1 << 17 { body(0, count); return }
         let n = 16
         Parallel.forEach(n) { b in body(count * b / n, count * (b + 1) / n) }
+    }
+
+    /// Runs `body(rowStart, rowEnd)` over row blocks, in parallel when the work is large.
+    static func rows(_ rows: Int, elements: Int, _ body: (Int, Int) -> Void) {
+        if elements < 1 << 17 || rows < 2 { body(0, rows); return }
+        let n = min(rows, 16)
+        Parallel.forEach(n) { b in body(rows * b / n, rows * (b + 1) / n) }
     }
 
     /// Smallest transform length for the window [s, s + m) of a full linear correlation of
