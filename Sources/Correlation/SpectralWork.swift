@@ -78,37 +78,6 @@ struct SpectralWork {
         }
     }
 
-    /// The inverse transform of `spectrum` (destroyed), scaled by 1 / (width * height), cropped to
-    /// the window [x0, x0 + w) x [y0, y0 + h) of the circular result (indices modulo the size).
-    func inverseWindow(_ spectrum: FFTHalfSpectrum<Double>, x0: Int, y0: Int, w: Int, h: Int) -> [Double] {
-        let real = plan.inverse(spectrum, normalize: false)
-        let scale = 1 / (Double(width) * Double(height))
-        let pw = width, ph = height
-        return real.withUnsafeMutableBufferPointer { r -> [Double] in
-            [Double](unsafeUninitializedCapacity: w * h) { buf, n in
-                if let src = r.baseAddress, let dst = buf.baseAddress {
-                    let ss = SharedPointer(src), sd = SharedPointer(dst)
-                    // Columns in one or two contiguous runs of the circular row.
-                    var sx0 = x0 % pw
-                    if sx0 < 0 { sx0 &+= pw }
-                    let first = min(w, pw &- sx0)
-                    SpectralWork.rows(h, elements: w &* h) { r0, r1 in
-                        for y in r0..<r1 {
-                            var sy = (y0 &+ y) % ph
-                            if sy < 0 { sy &+= ph }
-                            let srow = ss.base + sy &* pw, drow = sd.base + y &* w
-                            var x = 0
-                            while x < first { drow[x] = srow[sx0 &+ x] * scale; x &+= 1 }
-                            var k = 0
-                            while x < w { drow[x] = srow[k] * scale; x &+= 1; k = k &+ 1 == pw ? 0 : k &+ 1 }
-                        }
-                    }
-                }
-                n = w * h
-            }
-        }
-    }
-
     /// Runs `body(start, end)` over blocks of `count` elements, in parallel when large.
     static func blocks(_ count: Int, _ body: (Int, Int) -> Void) {
         if count < 1 << 17 { body(0, count); return }
