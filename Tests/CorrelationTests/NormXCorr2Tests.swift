@@ -148,3 +148,35 @@ private func bruteNCC(template t: Image, image f: Image, mode: ConvolutionMode) 
         #expect(throws: PeaksError.self) { try Autocenter.find(Image(width: 20, height: 20, repeating: 1)) }
     }
 }
+
+@Suite struct HalfPixelGridComparison {
+    /// Without subpixel refinement the inversion lag is whole, so the centre lies on a half-pixel
+    /// grid (scikit-ued's behaviour); the fit is what brings the error below 0.1 px.
+    @Test func wholeLagCentresAreOnAHalfPixelGrid() throws {
+        let (cx, cy) = (100.25, 97.75)
+        let img = symmetricPattern(size: 200, cx: cx, cy: cy, noisy: false)
+        let whole = try Autocenter.find(img, subpixel: .none)
+        let fitted = try Autocenter.find(img, subpixel: .polyFit)
+        #expect((whole.x * 2).rounded() == whole.x * 2 && (whole.y * 2).rounded() == whole.y * 2)
+        let wholeError = max(abs(whole.x - cx), abs(whole.y - cy)), fitError = max(abs(fitted.x - cx), abs(fitted.y - cy))
+        print("autocenter at (100.25, 97.75): whole lag error \(wholeError) px, poly_fit \(fitError) px")
+        #expect(wholeError >= 0.2 && fitError < 0.1)
+    }
+}
+
+@Suite struct Determinism {
+    @Test func sameBitsAcrossRunsAndThreadCounts() throws {
+        let a = texture(width: 300, height: 280, seed: 61), b = texture(width: 300, height: 280, seed: 62)
+        let before = FFTSettings.threadCount
+        defer { FFTSettings.threadCount = before }
+        var results: [[Double]] = []
+        for threads in [1, 2, 1] {
+            FFTSettings.threadCount = threads
+            let m = try MaskedNCC.correlate(fixed: a, moving: b, mode: .same)
+            let p = try PhaseCorrelation.register(reference: a, moving: b, upsample: 50)
+            let n = try NormXCorr2.correlate(template: crop(a, x0: 10, y0: 10, w: 40, h: 30), image: b, mode: .valid)
+            results.append(m.values + [p.dx, p.dy, p.error ?? 0] + n.values)
+        }
+        #expect(results[0] == results[1] && results[1] == results[2])
+    }
+}
