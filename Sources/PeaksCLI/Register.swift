@@ -55,6 +55,9 @@ struct Register: ParsableCommand {
         let rm = try CommandInput.mask(referenceMask, for: ref, what: "reference mask")
         let mm = try CommandInput.mask(movingMask, for: mov, what: "moving mask")
         let masked = rm != nil || mm != nil
+        if masked && upsample != 1 {
+            throw UsageError("--upsample is for phase correlation; with a mask the masked NCC peak is refined by a quadratic fit (leave out --upsample)")
+        }
         let r: Registration
         if masked {
             r = try MaskedNCC.register(reference: ref, moving: mov, referenceMask: rm, movingMask: mm, overlapRatio: overlapRatio)

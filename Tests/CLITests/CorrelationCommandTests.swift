@@ -117,6 +117,7 @@ private func expectOneLineError(_ r: CommandResult, code: Int32, containing: Str
         expectOneLineError(try PeaksExecutable.run(["register", a, a, "--normalization", "magic"]), code: 2, containing: "normalization")
         expectOneLineError(try PeaksExecutable.run(["register", a]), code: 2, containing: "moving")
         expectOneLineError(try PeaksExecutable.run(["register", a, a, "-o", a]), code: 1, containing: "overwrite")
+        expectOneLineError(try PeaksExecutable.run(["register", a, a, "--reference-mask", a, "--upsample", "10"]), code: 2, containing: "upsample")
     }
 }
 
@@ -204,5 +205,34 @@ private func expectOneLineError(_ r: CommandResult, code: Int32, containing: Str
     @Test func badCentres() throws {
         expectOneLineError(try PeaksExecutable.run(["detect", "samples/lattice.png", "--algo", "high-symmetry", "--center", "12"]), code: 1, containing: "center")
         expectOneLineError(try PeaksExecutable.run(["detect", "samples/lattice.png", "--center", "1,2"]), code: 2, containing: "high-symmetry")
+    }
+}
+
+@Suite struct CorrelationCommandDeterminism {
+    @Test func rerunsAreByteIdentical() throws {
+        let dir = try temporaryFolder()
+        let big = texture(width: 150, height: 140, seed: 21)
+        let ref = try write(crop(big, 10, 10, 120, 110), dir, "ref.npy")
+        let mov = try write(crop(big, 13, 8, 120, 110), dir, "mov.npy")
+        var runs: [[Data]] = []
+        for k in 0..<2 {
+            let sub = dir.appendingPathComponent("\(k)")
+            try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+            let a = try PeaksExecutable.run(["register", ref, mov, "--upsample", "50"])
+            let b = try PeaksExecutable.run(["shifts", ref, mov, "--window", "20", "--margin", "5",
+                                             "-o", sub.appendingPathComponent("f.npy").path, "--plot", sub.appendingPathComponent("f.png").path])
+            let c = try PeaksExecutable.run(["match", tplPath(dir, big), ref, "--debug-dir", sub.appendingPathComponent("dbg").path])
+            let e = try PeaksExecutable.run(["center", "samples/lattice.png"])
+            #expect(a.status == 0 && b.status == 0 && c.status == 0 && e.status == 0)
+            runs.append([Data(a.stdout.utf8), Data(b.stdout.utf8), Data(c.stdout.utf8), Data(e.stdout.utf8)]
+                + (try ["f.npy", "f.png", "dbg/correlation.png", "dbg/match.json"].map { try Data(contentsOf: sub.appendingPathComponent($0)) }))
+        }
+        #expect(runs[0] == runs[1])
+    }
+
+    private func tplPath(_ dir: URL, _ big: Image) throws -> String {
+        let path = dir.appendingPathComponent("tpl.npy").path
+        if !FileManager.default.fileExists(atPath: path) { try ImageFile.writeNPY(crop(big, 40, 30, 16, 12), to: path) }
+        return path
     }
 }
