@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "Filters", targets: ["Filters"]),
         .library(name: "Spectral", targets: ["Spectral"]),
+        .library(name: "Correlation", targets: ["Correlation"]),
         .library(name: "Rendering", targets: ["Rendering"]),
         .library(name: "Detectors", targets: ["Detectors"]),
         .library(name: "Harness", targets: ["Harness"]),
@@ -46,6 +47,8 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit"], exclude: ["README.md"]),
+        // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
+        .target(name: "Correlation", dependencies: ["PeakKit", "Spectral", "Filters"], exclude: ["README.md"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
         // Also matching, scores, evaluation runs, reports and run manifests.
@@ -57,13 +60,16 @@ let package = Package(
         .target(
             name: "Persistence", dependencies: ["PeakKit", "Filters", "_PeaksIntrinsics"],
             path: "Plugins/Persistence", exclude: ["README.md"]),
+        .target(
+            name: "HighSymmetry", dependencies: ["PeakKit", "Filters", "Correlation"],
+            path: "Plugins/HighSymmetry", exclude: ["README.md"]),
 
         // MARK: Registry and executable
-        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence"], exclude: ["README.md"]),
+        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence", "HighSymmetry"], exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
-                "PeakKit", "ImageIO", "Rendering", "Detectors", "Harness",
+                "PeakKit", "ImageIO", "Rendering", "Detectors", "Harness", "Correlation", "Spectral",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -75,12 +81,16 @@ let package = Package(
         .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit", "ImageIO", "Rendering", "Detectors"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Spectral", "Filters", "PeakKit", "Harness"]),
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(
             name: "PersistenceTests",
             dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
+            name: "HighSymmetryTests",
+            dependencies: ["HighSymmetry", "Correlation", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
+        .testTarget(
             name: "CLITests",
-            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"]),
+            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness", "Correlation", "Spectral"]),
     ]
 )

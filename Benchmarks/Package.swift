@@ -33,5 +33,16 @@ let package = Package(
             ],
             path: "Benchmarks/PersistenceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "CorrelationBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PeakKit", package: peaksIdentity),
+                .product(name: "Correlation", package: peaksIdentity),
+                .product(name: "Detectors", package: peaksIdentity),
+                .product(name: "Harness", package: peaksIdentity),
+            ],
+            path: "Benchmarks/CorrelationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )

@@ -91,9 +91,28 @@ public enum NPY {
         return out
     }
 
-    /// Magic, version 1.0, header length and the padded header dict, as numpy writes them.
+    /// A float64 array `'<f8'`, C order, of any shape (for example a shift field of shape
+    /// (rows, columns, 2)); `values` are in C order and must number the product of `shape`.
+    public static func encodeFloat64(shape: [Int], values: [Double]) -> [UInt8] {
+        precondition(shape.allSatisfy { $0 >= 0 } && values.count == shape.reduce(1, *),
+                     "NPY.encodeFloat64: \(values.count) values for shape \(shape)")
+        var out = headerBytes(descr: "<f8", shape: shape)
+        out.reserveCapacity(out.count + values.count * 8)
+        for v in values {
+            let b = v.bitPattern.littleEndian
+            for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: b >> (8 * k))) }
+        }
+        return out
+    }
+
     static func headerBytes(descr: String, rows: Int, columns: Int) -> [UInt8] {
-        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(rows), \(columns)), }"
+        headerBytes(descr: descr, shape: [rows, columns])
+    }
+
+    /// Magic, version 1.0, header length and the padded header dict, as numpy writes them.
+    static func headerBytes(descr: String, shape: [Int]) -> [UInt8] {
+        let dims = shape.count == 1 ? "\(shape[0])," : shape.map(String.init).joined(separator: ", ")
+        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(dims)), }"
         let prefix = magic.count + 2 + 2
         let unpadded = prefix + dict.utf8.count + 1 // + "\n"
         let padded = (unpadded + 63) / 64 * 64

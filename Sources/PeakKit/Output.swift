@@ -129,6 +129,14 @@ public enum AtomicFile {
         for (path, bytes) in files {
             let url = URL(fileURLWithPath: path)
             let dir = url.deletingLastPathComponent().path
+            // Renaming over a device or a pipe (`-o /dev/null`, `-o /dev/stdout`) would replace
+            // it with a regular file (as root, /dev/null itself): refuse anything that exists and
+            // is not a regular file.
+            var st = stat()
+            if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+                cleanUp()
+                throw PeaksError.file(path: path, reason: "cannot write: it exists and is not a regular file (leave out the output option to write to standard output)")
+            }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
                 cleanUp()

@@ -17,6 +17,7 @@ struct Detect: ParsableCommand {
               peaks detect samples/lattice.png --noise poisson --overlay overlay.png
               peaks detect image.npy --mask valid.png --min-dist 5 --prominence 120 -o peaks.csv
               peaks detect image.png --smooth 1.5 --blobs basins.png --blobs-preview basins-colour.png
+              peaks detect pattern.png --algo high-symmetry --mask beamstop.png --center 161.3,158.7
             """)
 
     @Argument(help: "The image: PNG (8/16-bit, grey or colour) or NPY (2-D numeric array).")
@@ -42,6 +43,9 @@ struct Detect: ParsableCommand {
 
     @Option(help: ArgumentHelp("Noise model for the automatic threshold: gaussian or poisson.", valueName: "gaussian|poisson"))
     var noise: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("high-symmetry: the pattern centre as x,y (column,row) instead of finding it (autocenter).", valueName: "x,y"))
+    var center: String?
 
     @Option(name: [.customShort("p"), .customLong("param")], help: ArgumentHelp("Any detector parameter as NAME=VALUE (repeatable).", valueName: "name=value"))
     var params: [String] = []
@@ -131,6 +135,17 @@ struct Detect: ParsableCommand {
         if let prominence { texts.append(("prominence", prominence, "--prominence")) }
         if let smooth { texts.append(("smooth", smooth, "--smooth")) }
         if let noise { texts.append(("noise", noise, "--noise")) }
+        if let center {
+            guard detector.allParameterSpecs.contains(where: { $0.name == "center_x" }) else {
+                throw UsageError("--center: the \(detector.name) detector takes no centre (it is for --algo high-symmetry)")
+            }
+            let parts = center.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, Double(parts[0]) != nil, Double(parts[1]) != nil else {
+                throw PeaksError.invalidParameter(name: "center", reason: "expected x,y (two numbers separated by a comma), got '\(center)'")
+            }
+            texts.append(("center_x", parts[0], "--center"))
+            texts.append(("center_y", parts[1], "--center"))
+        }
         for p in params {
             guard let eq = p.firstIndex(of: "="), eq != p.startIndex else {
                 throw UsageError("--param expects NAME=VALUE, got '\(p)'")

@@ -8,13 +8,16 @@ import PeakKit
 struct Peaks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peaks",
-        abstract: "Find peaks in 2-D scientific images.",
+        abstract: "Find peaks in 2-D scientific images, find pattern centres and register images.",
         discussion: """
             Coordinates: x = column, y = row, 0-based; the centre of pixel (0, 0) is (0.0, 0.0).
             Exit codes: 0 success, 1 bad input, 2 bad usage.
             """,
         version: PeaksVersion.string,
-        subcommands: [Detect.self, Algorithms.self, Generate.self, Evaluate.self])
+        subcommands: [
+            Detect.self, Algorithms.self, Center.self, Register.self, Match.self, Shifts.self,
+            Generate.self, Evaluate.self,
+        ])
 
     static func main() {
         do {

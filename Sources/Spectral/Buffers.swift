@@ -9,7 +9,9 @@ public final class FFTRealArray<T: FFTScalar> {
     let raw: UnsafeMutableRawPointer
     var base: UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
 
-    init(uninitializedWidth width: Int, height: Int) {
+    /// An array (or spectrum) whose contents are undefined until written: for callers that
+    /// overwrite every element (saves the zero fill of large buffers).
+    public init(uninitializedWidth width: Int, height: Int) {
         precondition(width > 0 && height > 0, "FFTRealArray: empty shape \(width)x\(height)")
         FFTW.checkScalar(T.self)
         self.width = width
@@ -70,7 +72,9 @@ public final class FFTHalfSpectrum<T: FFTScalar> {
     let raw: UnsafeMutableRawPointer
     var base: UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
 
-    init(uninitializedWidth width: Int, height: Int) {
+    /// An array (or spectrum) whose contents are undefined until written: for callers that
+    /// overwrite every element (saves the zero fill of large buffers).
+    public init(uninitializedWidth width: Int, height: Int) {
         precondition(width > 0 && height > 0, "FFTHalfSpectrum: empty shape \(width)x\(height)")
         FFTW.checkScalar(T.self)
         self.width = width

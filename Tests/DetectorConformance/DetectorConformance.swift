@@ -5,8 +5,19 @@ import PeakKit
 /// returns a list of failures (empty = pass) so any test framework can assert on it; a detector's
 /// test target calls `DetectorConformance.failures(of:)` and expects it empty.
 public enum DetectorConformance {
+    /// The test scene. Detectors built on an assumption about the pattern run the same checks on
+    /// a scene that meets it.
+    public enum Scene: Sendable {
+        /// Seven Gaussian spots of different heights, placed without any symmetry (the default).
+        case spots
+        /// A centrosymmetric diffraction-like scene for detectors that need point symmetry
+        /// (`high-symmetry`): a 2-D lattice of spots c + g around c = (47.6, 39.3), each Friedel
+        /// pair (c + g, c - g) equally bright, every spot at least 6 px inside the image.
+        case centrosymmetric
+    }
+
     /// A deterministic test image: Gaussian spots on a smooth background with mild noise.
-    public static func spotImage(width: Int = 96, height: Int = 80, offsetX: Int = 0, offsetY: Int = 0, seed: UInt64 = 3) -> (Image, [(Double, Double)]) {
+    public static func spotImage(width: Int = 96, height: Int = 80, offsetX: Int = 0, offsetY: Int = 0, seed: UInt64 = 3, scene: Scene = .spots) -> (Image, [(Double, Double)]) {
         // Noise from a hash of the position relative to the content (SplitMix64 finaliser), so a
         // shifted image holds exactly the shifted content; independent of the Harness module.
         func uniform(_ x: Int, _ y: Int) -> Double {
@@ -15,9 +26,24 @@ public enum DetectorConformance {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return Double((z ^ (z >> 31)) >> 11) * 0x1.0p-53
         }
-        let centres: [(Double, Double)] = [(20, 18), (45, 22), (70, 15), (25, 50), (55, 55), (75, 60), (40, 38)]
-            .map { ($0.0 + Double(offsetX), $0.1 + Double(offsetY)) }
-        let amplitudes: [Double] = [100, 80, 60, 120, 90, 70, 50]
+        var base: [(Double, Double)] = [(20, 18), (45, 22), (70, 15), (25, 50), (55, 55), (75, 60), (40, 38)]
+        var amplitudes: [Double] = [100, 80, 60, 120, 90, 70, 50]
+        if scene == .centrosymmetric {
+            let c = (47.6, 39.3), a = (12.3, 1.9), b = (-2.8, 11.6)
+            base = []
+            amplitudes = []
+            for i in -6...6 {
+                for j in -6...6 {
+                    let g = (Double(i) * a.0 + Double(j) * b.0, Double(i) * a.1 + Double(j) * b.1)
+                    let p = (c.0 + g.0, c.1 + g.1), q = (c.0 - g.0, c.1 - g.1)
+                    guard min(p.0, q.0) >= 6, min(p.1, q.1) >= 6, max(p.0, q.0) <= 89, max(p.1, q.1) <= 73 else { continue }
+                    base.append(p)
+                    // Equal for g and -g: depends on |i| + |j| and |g| only.
+                    amplitudes.append(100 * exp(-(g.0 * g.0 + g.1 * g.1).squareRoot() / 60) * (1 + 0.1 * Double((abs(i) + 2 * abs(j)) % 3)))
+                }
+            }
+        }
+        let centres = base.map { ($0.0 + Double(offsetX), $0.1 + Double(offsetY)) }
         let image = Image(width: width, height: height) { x, y in
             var v = 10.0 + 0.5 * uniform(x, y)
             for (k, c) in centres.enumerated() {
@@ -29,7 +55,7 @@ public enum DetectorConformance {
         return (image, centres)
     }
 
-    public static func failures(of detector: any PeakDetector) -> [String] {
+    public static func failures(of detector: any PeakDetector, scene: Scene = .spots) -> [String] {
         var f: [String] = []
         func check(_ ok: Bool, _ message: @autoclosure () -> String) { if !ok { f.append("\(detector.name): \(message())") } }
         func run(_ image: Image, mask: Mask? = nil, _ given: [String: ParameterValue] = [:], nonFinite: NonFinitePolicy = .error, labels: Bool = false) -> Detection? {
@@ -38,7 +64,7 @@ public enum DetectorConformance {
                 return nil
             }
         }
-        let (image, centres) = spotImage()
+        let (image, centres) = spotImage(scene: scene)
 
         // Finds the planted spots on a clean image with default parameters.
         if let d = run(image) {
@@ -101,7 +127,7 @@ public enum DetectorConformance {
         }
 
         // Shifting the image shifts the peaks.
-        let (shifted, _) = spotImage(width: 96 + 7, height: 80 + 4, offsetX: 7, offsetY: 4)
+        let (shifted, _) = spotImage(width: 96 + 7, height: 80 + 4, offsetX: 7, offsetY: 4, scene: scene)
         if let a = run(image), let b = run(shifted) {
             let moved = a.peaks.filter { $0.x > 4 && $0.y > 4 && $0.x < 91 && $0.y < 75 }
             for p in moved {

@@ -250,3 +250,20 @@ struct NPYTests {
         #expect(try NPY.decode(bytes, path: "l.npy") == image)
     }
 }
+
+@Suite struct NPYFloat64Encoding {
+    @Test func anyShapeHeaderAndLittleEndianData() throws {
+        let bytes = NPY.encodeFloat64(shape: [2, 3, 2], values: (0..<12).map { Double($0) + 0.5 })
+        #expect(bytes.count % 64 == (12 * 8) % 64 && bytes.count == 128 + 96)
+        let header = String(decoding: bytes[10..<128], as: UTF8.self)
+        #expect(header.contains("'descr': '<f8'") && header.contains("'shape': (2, 3, 2)") && header.hasSuffix("\n"))
+        var first: UInt64 = 0
+        for k in 0..<8 { first |= UInt64(bytes[128 + k]) << (8 * UInt64(k)) }
+        #expect(Double(bitPattern: first) == 0.5)
+        // A 2-D float64 array reads back as an image.
+        let flat = NPY.encodeFloat64(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        let image = try NPY.decode(flat, path: "x.npy")
+        #expect(image.width == 3 && image.height == 2 && image.pixels == [1, 2, 3, 4, 5, 6])
+        #expect(NPY.encodeFloat64(shape: [4], values: [1, 2, 3, 4]).count == 128 + 32)
+    }
+}

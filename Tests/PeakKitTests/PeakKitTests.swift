@@ -134,6 +134,19 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
         try AtomicFile.writeAll([(good, [1, 2])])
         #expect(try Data(contentsOf: URL(fileURLWithPath: good)) == Data([1, 2]))
     }
+
+    @Test func refusesToReplaceSomethingThatIsNotARegularFile() throws {
+        // A rename over a device or a pipe would replace it (`-o /dev/null` as root replaced
+        // /dev/null with a regular file). A FIFO stands in for the device here.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peakkit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let fifo = dir.appendingPathComponent("pipe").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: PeaksError.self) { try AtomicFile.writeAll([(fifo, [1])]) }
+        var st = stat()
+        #expect(stat(fifo, &st) == 0 && (st.st_mode & S_IFMT) == S_IFIFO)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["pipe"])
+    }
 }
 
 @Suite struct ImageTests {

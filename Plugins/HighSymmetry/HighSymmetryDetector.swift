@@ -1,0 +1,231 @@
+import Correlation
+import Foundation
+import Filters
+import PeakKit
+
+/// `peaks detect --algo high-symmetry`: Bragg spots of a centrosymmetric diffraction pattern, as
+/// scikit-ued's `bragg_peaks` (René de Cotret et al., Adv. Struct. Chem. Imaging 4:11, 2018), with
+/// a subpixel centre (see docs/algorithms/high-symmetry.md).
+///
+/// 1. subtract the minimum of the valid pixels and divide by a wide Gaussian background
+///    (`background_sigma`, default min(width, height) / 20, truncated at 2 sigma);
+/// 2. the masked autocorrelation of that image (masked NCC with itself, mode same, |value|);
+///    its lag-0 element sits at (width / 2, height / 2);
+/// 3. shift it (whole pixels) so that lag 0 lands on the pattern centre: given by
+///    `center_x`/`center_y` or found by `Autocenter`; a lattice vector g of the pattern then lies
+///    at centre + g, where the Bragg spots are;
+/// 4. negative Laplacian (5-point), triangle threshold, AND the mask, binary erosion with a disc of
+///    radius `erosion_radius`, 8-connected labelling;
+/// 5. each region's intensity-weighted centroid (weights: the normalised image of step 1) is a peak;
+///    regions whose convex area exceeds `max_region_fraction` of the image are dropped (the
+///    background), as are regions whose centroid lies outside them;
+/// 6. shared post-processing (mask, border, min_dist; strength = the region's summed normalised
+///    intensity).
+///
+/// The centre used is reported in the diagnostics (`center_x`, `center_y`, `center_method`).
+public struct HighSymmetryDetector: PeakDetector {
+    public init() {}
+
+    public let name = "high-symmetry"
+    public let summary = "Bragg spots of a centrosymmetric pattern: masked autocorrelation recentred on the pattern centre (autocenter), -Laplacian, triangle threshold, region centroids."
+
+    public var parameterSpecs: [ParameterSpec] {
+        [
+            ParameterSpec(
+                name: "center_x", kind: .real, defaultValue: .auto, range: -1e6...1e6, allowsAuto: true,
+                help: "Column of the pattern centre (pixel centres at integers); auto = found by autocenter. Give center_x and center_y together (CLI: --center x,y)."),
+            ParameterSpec(
+                name: "center_y", kind: .real, defaultValue: .auto, range: -1e6...1e6, allowsAuto: true,
+                help: "Row of the pattern centre; auto = found by autocenter."),
+            ParameterSpec(
+                name: "background_sigma", kind: .real, defaultValue: .auto, range: 0...1e6, allowsAuto: true,
+                help: "Sigma in pixels of the Gaussian background the image is divided by (0 = no division); auto = min(width, height) / 20."),
+            ParameterSpec(
+                name: "erosion_radius", kind: .real, defaultValue: .real(2), range: 0...100,
+                help: "Radius of the disc the thresholded regions are eroded with (removes noise specks)."),
+            ParameterSpec(
+                name: "max_region_fraction", kind: .real, defaultValue: .real(0.2), range: 0...1,
+                help: "Drop regions whose convex area exceeds this fraction of the image (the diffuse background)."),
+            ParameterSpec(
+                name: "refine_sigma", kind: .real, defaultValue: .real(1.5), range: 0...100,
+                help: "Refine each region centroid by a Gaussian-windowed centroid of this sigma in pixels, iterated to its fixed point (0 = keep the region centroid)."),
+            ParameterSpec(
+                name: "overlap_ratio", kind: .real, defaultValue: .real(0.3), range: 0...1,
+                help: "Masked autocorrelation: lags whose overlap is below this fraction of the largest are set to 0."),
+        ]
+    }
+
+    public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+        let w = image.width, h = image.height, n = image.count
+        let attributeNames = ["area", "intensity"]
+        var diagnostics: [(String, Value)] = []
+
+        // Centre: given or automatic.
+        let givenX = parameters.real("center_x"), givenY = parameters.real("center_y")
+        if (givenX == nil) != (givenY == nil) {
+            throw PeaksError.invalidParameter(name: givenX == nil ? "center_x" : "center_y", reason: "give center_x and center_y together (or neither)")
+        }
+        var lo = Float.infinity, hi = -Float.infinity
+        for i in 0..<n where mask.isValid[i] { lo = min(lo, image.pixels[i]); hi = max(hi, image.pixels[i]) }
+        let empty = Detection(peaks: [], attributeNames: attributeNames, strengthName: "intensity", labels: options.wantsLabels ? LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: n)) : nil,
+                              diagnostics: [("center_x", .null), ("center_y", .null), ("center_method", .string("none")), ("regions", .integer(0))])
+        guard lo < hi else { return empty }  // no valid pixel, or a flat image: nothing to find
+
+        let cx: Double, cy: Double
+        if let gx = givenX, let gy = givenY {
+            cx = gx; cy = gy
+            diagnostics.append(("center_x", .number(cx)))
+            diagnostics.append(("center_y", .number(cy)))
+            diagnostics.append(("center_method", .string("given")))
+        } else {
+            do {
+                let c = try Autocenter.find(image, mask: mask)
+                cx = c.x; cy = c.y
+                diagnostics.append(("center_x", .number(cx)))
+                diagnostics.append(("center_y", .number(cy)))
+                diagnostics.append(("center_method", .string(c.cropSize > 1 ? "autocenter" : "centroid")))
+                diagnostics.append(("center_symmetry", .number(c.peak)))
+            } catch {
+                cx = Double(w - 1) / 2; cy = Double(h - 1) / 2
+                diagnostics.append(("center_x", .number(cx)))
+                diagnostics.append(("center_y", .number(cy)))
+                diagnostics.append(("center_method", .string("image-centre (autocenter failed: \(error))")))
+            }
+        }
+
+        // 1. Normalised image.
+        var normalised = Image(width: w, height: h)
+        for i in 0..<n where mask.isValid[i] { normalised.pixels[i] = image.pixels[i] - lo }
+        let sigma = parameters.isAuto("background_sigma") ? Double(min(w, h)) / 20 : (parameters.real("background_sigma") ?? 0)
+        if sigma > 0 { normalised = try BackgroundNormalization.divide(normalised, mask: mask, sigma: sigma, truncate: 2) }
+        diagnostics.append(("background_sigma", .number(sigma)))
+
+        // 2-3. Masked autocorrelation, recentred on the pattern centre.
+        let ratio = parameters.real("overlap_ratio") ?? 0.3
+        let auto = try MaskedNCC.correlate(fixed: normalised, fixedMask: mask, moving: normalised, movingMask: mask, mode: .same, overlapRatio: ratio)
+        // Lag 0 is 1 by definition (every pixel, noise included, matches itself): that one-pixel
+        // spike would punch a hole in the -Laplacian of the direct beam's region, so it is replaced
+        // by the even parabola a + b r^2 through the means of its neighbours at distance 1 and 2
+        // along the axes: (4 m1 - m2) / 3.
+        var autoValues = auto.values
+        let lx = w - 1 - (w - 1) / 2, ly = h - 1 - (h - 1) / 2, l0 = ly * w + lx
+        if lx >= 2, ly >= 2, lx + 2 < w, ly + 2 < h {
+            let m1 = (autoValues[l0 - 1] + autoValues[l0 + 1] + autoValues[l0 - w] + autoValues[l0 + w]) / 4
+            let m2 = (autoValues[l0 - 2] + autoValues[l0 + 2] + autoValues[l0 - 2 * w] + autoValues[l0 + 2 * w]) / 4
+            autoValues[l0] = (4 * m1 - m2) / 3
+        }
+        // Shift by t = centre - lag-0 position, bilinearly (the centre is subpixel).
+        let tx = cx - Double(lx), ty = cy - Double(ly)
+        let fx = tx - tx.rounded(.down), fy = ty - ty.rounded(.down)
+        let ix = Int(tx.rounded(.down)), iy = Int(ty.rounded(.down))
+        var recentred = Image(width: w, height: h)
+        autoValues.withUnsafeBufferPointer { a in
+            func at(_ x: Int, _ y: Int) -> Double { x >= 0 && y >= 0 && x < w && y < h ? abs(a[y &* w &+ x]) : 0 }
+            for y in 0..<h {
+                for x in 0..<w {
+                    // recentred(x) = |A|(x - t)
+                    let sx = x - ix, sy = y - iy
+                    let v = (1 - fx) * (1 - fy) * at(sx, sy) + fx * (1 - fy) * at(sx - 1, sy)
+                        + (1 - fx) * fy * at(sx, sy - 1) + fx * fy * at(sx - 1, sy - 1)
+                    recentred.pixels[y &* w &+ x] = Float(v)
+                }
+            }
+        }
+
+        // 4. Regions.
+        var lap = LaplaceFilter.apply(recentred)
+        lap.pixels = lap.pixels.map { -$0 }
+        let threshold = Threshold.triangle(lap)
+        var regions = [Bool](repeating: false, count: n)
+        if threshold.isFinite { for i in 0..<n { regions[i] = mask.isValid[i] && Double(lap.pixels[i]) > threshold } }
+        let radius = parameters.real("erosion_radius") ?? 2
+        if radius > 0 {
+            // Opening: the erosion removes specks thinner than the disc; the dilation gives the
+            // surviving regions back their extent, so the centroid sees the whole spot.
+            let opened = Morphology.dilate(Morphology.erode(regions, width: w, height: h, radius: radius), width: w, height: h, radius: radius)
+            for i in 0..<n { regions[i] = regions[i] && opened[i] }
+        }
+        let (labels, count) = ConnectedComponents.label(regions, width: w, height: h, connectivity: .eight)
+        diagnostics.append(("laplacian_threshold", .number(threshold)))
+        diagnostics.append(("regions", .integer(count)))
+
+        // 5. Centroids, weighted by the normalised intensity above the region's minimum (the
+        //    local background), so the region's outline barely moves them.
+        var minimum = [Float](repeating: .infinity, count: count + 1)
+        for i in 0..<n where labels.labels[i] > 0 { let l = Int(labels.labels[i]); minimum[l] = min(minimum[l], normalised.pixels[i]) }
+        var sums = [Double](repeating: 0, count: count + 1), sx = sums, sy = sums, area = [Int](repeating: 0, count: count + 1)
+        for i in 0..<n where labels.labels[i] > 0 {
+            let l = Int(labels.labels[i])
+            let v = Double(normalised.pixels[i] - minimum[l])
+            sums[l] += v; sx[l] += v * Double(i % w); sy[l] += v * Double(i / w); area[l] += 1
+        }
+        let props = try RegionProperties.measure(labels)
+        let maxArea = (parameters.real("max_region_fraction") ?? 0.2) * Double(n)
+        let refineSigma = parameters.real("refine_sigma") ?? 1.5
+        var peaks: [Peak] = []
+        var labelOfRegion = [Int32](repeating: 0, count: count + 1)
+        var dropped = 0
+        for r in props where r.area > 0 {
+            let l = r.label
+            var c = sums[l] > 0 ? (x: sx[l] / sums[l], y: sy[l] / sums[l]) : (x: r.centroid.x, y: r.centroid.y)
+            guard c.x.isFinite, c.y.isFinite, r.convexArea <= maxArea else { dropped += 1; continue }
+            if refineSigma > 0 {
+                c = Self.refine(image, mask: mask, from: c, sigma: refineSigma)
+            }
+            let px = Int(c.x.rounded()), py = Int(c.y.rounded())
+            guard px >= 0, py >= 0, px < w, py < h, labels.labels[py * w + px] == Int32(l) else { dropped += 1; continue }
+            peaks.append(Peak(x: c.x, y: c.y, value: Double(image.pixels[py * w + px]), strength: sums[l],
+                              attributes: ["area": Double(area[l]), "intensity": sums[l]]))
+            labelOfRegion[l] = Int32(peaks.count)
+        }
+        diagnostics.append(("regions_dropped", .integer(dropped)))
+        var detection = Detection(peaks: peaks, attributeNames: attributeNames, strengthName: "intensity", diagnostics: diagnostics)
+        if options.wantsLabels {
+            detection.labels = LabelImage(width: w, height: h, labels: labels.labels.map { labelOfRegion[Int($0)] })
+        }
+        return detection
+    }
+
+    /// The Gaussian-windowed centroid iterated to its fixed point: weights
+    /// max(I - m, 0) exp(-|x - c|^2 / (2 sigma^2)) over valid pixels within 3 sigma of c, m the
+    /// minimum of I within 3 sigma of the start (the local background); at most 20 steps, stopping
+    /// when c moves less than 1e-4 px. Unlike the region's own centroid, the result does not depend
+    /// on where the region's outline happens to fall. Returns the start if the weights vanish.
+    static func refine(_ image: Image, mask: Mask, from start: (x: Double, y: Double), sigma: Double) -> (x: Double, y: Double) {
+        let w = image.width, h = image.height
+        let r = Int((3 * sigma).rounded(.up))
+        func window(_ c: (x: Double, y: Double)) -> (Int, Int, Int, Int) {
+            let x0 = max(0, Int(c.x.rounded()) - r), x1 = min(w - 1, Int(c.x.rounded()) + r)
+            let y0 = max(0, Int(c.y.rounded()) - r), y1 = min(h - 1, Int(c.y.rounded()) + r)
+            return (x0, x1, y0, y1)
+        }
+        var m = Float.infinity
+        let (a0, a1, b0, b1) = window(start)
+        guard a0 <= a1, b0 <= b1 else { return start }
+        for y in b0...b1 { for x in a0...a1 where mask[x, y] { m = min(m, image[x, y]) } }
+        guard m.isFinite else { return start }
+        var c = start
+        let k = -1 / (2 * sigma * sigma)
+        for _ in 0..<20 {
+            let (x0, x1, y0, y1) = window(c)
+            guard x0 <= x1, y0 <= y1 else { return start }
+            var sw = 0.0, sx = 0.0, sy = 0.0
+            for y in y0...y1 {
+                let dy = Double(y) - c.y
+                for x in x0...x1 where mask[x, y] {
+                    let v = Double(image[x, y] - m)
+                    guard v > 0 else { continue }
+                    let dx = Double(x) - c.x
+                    let wgt = v * exp(k * (dx * dx + dy * dy))
+                    sw += wgt; sx += wgt * Double(x); sy += wgt * Double(y)
+                }
+            }
+            guard sw > 0 else { return c }
+            let next = (x: sx / sw, y: sy / sw)
+            let moved = abs(next.x - c.x) + abs(next.y - c.y)
+            c = next
+            if moved < 1e-4 { break }
+        }
+        return c
+    }
+}

@@ -1,0 +1,93 @@
+import CCairo
+import Foundation
+import PeakKit
+
+/// One arrow of a vector-field picture: from (x, y) along (dx, dy), in image pixels.
+public struct FieldArrow: Sendable, Equatable {
+    public var x: Double, y: Double, dx: Double, dy: Double
+    public init(x: Double, y: Double, dx: Double, dy: Double) {
+        self.x = x; self.y = y; self.dx = dx; self.dy = dy
+    }
+}
+
+/// A picture of a shift field: the image in grey (as `Overlay`), one arrow per vector, scaled by
+/// `scale` (image pixels of arrow per pixel of shift), and a title. Arrows with non-finite parts
+/// are drawn as a small cross. Same inputs give identical bytes.
+public enum ShiftFieldPlot {
+    public static func png(
+        image: Image, arrows: [FieldArrow], scale: Double, title: String,
+        stretch: Stretch = .auto, options: OverlayOptions = .init()
+    ) throws -> [UInt8] {
+        guard scale.isFinite, scale > 0 else {
+            throw PeaksError.invalidParameter(name: "scale", reason: "must be a positive number, got \(scale)")
+        }
+        let layout = try OverlayLayout(imageWidth: image.width, imageHeight: image.height, options: options)
+        let mapping = try DisplayMapping(image: image, mask: nil, stretch: stretch)
+        let levels = mapping.levels(of: image)
+        let w = image.width, h = image.height
+        let grey = try Cairo.imageSurface(CAIRO_FORMAT_RGB24, width: w, height: h, "image")
+        defer { cairo_surface_destroy(grey) }
+        try levels.withUnsafeBufferPointer { lv in
+            try Cairo.writePixels(grey) { row, y in
+                let base = y &* w
+                for x in 0..<w { row[x] = UInt32(lv[base &+ x]) &* 0x010101 }
+            }
+        }
+        let canvas = try Cairo.imageSurface(CAIRO_FORMAT_RGB24, width: layout.canvasWidth, height: layout.canvasHeight, "shift field")
+        defer { cairo_surface_destroy(canvas) }
+        let cr = try Cairo.context(canvas, "shift field")
+        defer { cairo_destroy(cr) }
+        options.backgroundColour.set(on: cr)
+        cairo_paint(cr)
+        cairo_save(cr)
+        cairo_translate(cr, Double(layout.originX), Double(layout.originY))
+        cairo_scale(cr, layout.scaleX, layout.scaleY)
+        cairo_set_source_surface(cr, grey, 0, 0)
+        if let pattern = cairo_get_source(cr) {
+            cairo_pattern_set_filter(pattern, layout.isReduced ? CAIRO_FILTER_GOOD : CAIRO_FILTER_NEAREST)
+            cairo_pattern_set_extend(pattern, CAIRO_EXTEND_PAD)
+        }
+        cairo_rectangle(cr, 0, 0, Double(w), Double(h))
+        cairo_fill(cr)
+        cairo_restore(cr)
+
+        cairo_save(cr)
+        cairo_rectangle(cr, Double(layout.originX), Double(layout.originY), Double(layout.scaledWidth), Double(layout.scaledHeight))
+        cairo_clip(cr)
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND)
+        for a in arrows where a.x.isFinite && a.y.isFinite {
+            let p = layout.screenPoint(x: a.x, y: a.y)
+            if a.dx.isFinite && a.dy.isFinite {
+                let q = layout.screenPoint(x: a.x + a.dx * scale, y: a.y + a.dy * scale)
+                for pass in 0..<2 {
+                    (pass == 0 ? options.outlineColour : options.markerColour).set(on: cr)
+                    cairo_set_line_width(cr, options.markerLineWidth + (pass == 0 ? 2 * options.outlineWidth : 0))
+                    cairo_new_path(cr)
+                    cairo_move_to(cr, p.x, p.y)
+                    cairo_line_to(cr, q.x, q.y)
+                    let len = hypot(q.x - p.x, q.y - p.y)
+                    if len > 1 {
+                        let ux = (q.x - p.x) / len, uy = (q.y - p.y) / len
+                        let head = min(8, 0.4 * len)
+                        cairo_move_to(cr, q.x - head * (ux - 0.5 * uy), q.y - head * (uy + 0.5 * ux))
+                        cairo_line_to(cr, q.x, q.y)
+                        cairo_line_to(cr, q.x - head * (ux + 0.5 * uy), q.y - head * (uy - 0.5 * ux))
+                    }
+                    cairo_stroke(cr)
+                }
+                cairo_arc(cr, p.x, p.y, options.centreDotRadius, 0, 2 * Double.pi)
+                cairo_fill(cr)
+            } else {
+                Colour(red: 1, green: 0.2, blue: 0.2).set(on: cr)
+                cairo_set_line_width(cr, options.markerLineWidth)
+                cairo_move_to(cr, p.x - 3, p.y - 3); cairo_line_to(cr, p.x + 3, p.y + 3)
+                cairo_move_to(cr, p.x - 3, p.y + 3); cairo_line_to(cr, p.x + 3, p.y - 3)
+                cairo_stroke(cr)
+            }
+        }
+        cairo_restore(cr)
+        if layout.titleBarHeight > 0 { Overlay.drawTitle(cr, title, layout: layout, options: options) }
+        try Cairo.check(cairo_status(cr), "shift field drawing")
+        return try Cairo.pngBytes(canvas)
+    }
+}
