@@ -54,9 +54,13 @@ let package = Package(
         .target(
             name: "Persistence", dependencies: ["PeakKit", "Filters", "_PeaksIntrinsics"],
             path: "Plugins/Persistence", exclude: ["README.md"]),
+        .target(
+            name: "LaplacianOfGaussian", dependencies: ["PeakKit", "Filters", "Spectral"],
+            path: "Plugins/LaplacianOfGaussian", exclude: ["README.md"]),
 
         // MARK: Registry and executable
-        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence"], exclude: ["README.md"]),
+        .target(
+            name: "Detectors", dependencies: ["PeakKit", "Persistence", "LaplacianOfGaussian"], exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
@@ -76,6 +80,9 @@ let package = Package(
         .testTarget(
             name: "PersistenceTests",
             dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
+        .testTarget(
+            name: "LaplacianOfGaussianTests",
+            dependencies: ["LaplacianOfGaussian", "PeakKit", "Filters", "Spectral", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
             dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"]),
