@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
-                "PeakKit", "ImageIO", "Rendering", "Detectors",
+                "PeakKit", "ImageIO", "Filters", "Rendering", "Detectors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),

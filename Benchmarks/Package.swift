@@ -33,5 +33,17 @@ let package = Package(
             ],
             path: "Benchmarks/PersistenceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "LoGBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PeakKit", package: peaksIdentity),
+                .product(name: "Detectors", package: peaksIdentity),
+                .product(name: "Filters", package: peaksIdentity),
+                .product(name: "Spectral", package: peaksIdentity),
+                .product(name: "Harness", package: peaksIdentity),
+            ],
+            path: "Benchmarks/LoGBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )

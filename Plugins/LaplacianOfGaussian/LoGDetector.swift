@@ -46,6 +46,12 @@ public struct LoGDetector: PeakDetector {
                 name: "noise_factor", kind: .real, defaultValue: .real(Self.defaultNoiseFactor), range: 0...1e6,
                 help: "With prominence=auto: the threshold in units of the response noise at each scale."),
             ParameterSpec(
+                name: "local_noise", kind: .boolean, defaultValue: .boolean(true),
+                help: "With prominence=auto: scale the threshold by the local pixel noise (tiles of 32 px, robust), for noise that varies across the image (counting data, bright regions)."),
+            ParameterSpec(
+                name: "edge_ratio", kind: .real, defaultValue: .real(10), range: 1...1e6,
+                help: "Drop maxima whose response is elongated: ratio of the principal curvatures above this (Lowe's edge test; rings around blobs of the other polarity, edges, ridges)."),
+            ParameterSpec(
                 name: "overlap", kind: .real, defaultValue: .real(0.5), range: 0...1,
                 help: "Of two blobs whose discs (radius sqrt(2) sigma) share more than this fraction of the smaller disc, the weaker is dropped (1 = keep all)."),
         ]
@@ -64,6 +70,9 @@ public struct LoGDetector: PeakDetector {
         let auto = parameters.isAuto("prominence")
         let fixedThreshold = parameters.real("prominence") ?? 0
         let overlap = parameters.real("overlap") ?? 0.5
+        let edgeRatio = parameters.real("edge_ratio") ?? 10
+        let edgeLimit = (edgeRatio + 1) * (edgeRatio + 1) / edgeRatio
+        let useLocalNoise = auto && (parameters.bool("local_noise") ?? true)
         let sigmas = (0..<scales).map { sigma0 * pow(k, Double($0)) }
         let signs: [Float] = polarity == "both" ? [1, -1] : (polarity == "dark" ? [-1] : [1])
         let attributeNames = ["sigma", "radius", "response", "snr", "polarity"]
@@ -77,23 +86,24 @@ public struct LoGDetector: PeakDetector {
         let hasInvalid = validCount < image.count
         let median = Self.median(of: image, mask: mask)
         let filled = hasInvalid ? MaskFill.fill(image, mask: mask, median: median) : image
+        // Rounding floor scale: a float FFT convolution errs by ~1e-7 of max|I| sum|K|.
         var spread: Float = 0
-        for (i, v) in filled.pixels.enumerated() where mask.isValid[i] { spread = max(spread, abs(v - median)) }
+        for (i, v) in filled.pixels.enumerated() where mask.isValid[i] { spread = max(spread, abs(v)) }
         let plane = BackgroundPlane.fit(filled, mask: mask)
+        let local = useLocalNoise ? LocalNoise.estimate(filled, mask: mask) : LocalNoise.uniform(width: w, height: h)
 
         let space = try LoGScaleSpace(image: filled, sigmas: sigmas, truncate: Self.truncate, plane: plane)
         let frame = ResponseFrame(width: w, height: h, pad: space.pad, stride: space.stride)
         var noise = [Double](repeating: 0, count: scales)
         var thresholds = [Double](repeating: 0, count: scales)
         func prepare(_ i: Int, _ response: [Float]) {
-            noise[i] = Self.robustNoise(response, frame: frame, mask: mask)
-            // Rounding floor: a float FFT convolution errs by ~1e-7 of max|I - offset| sum|K|.
+            noise[i] = Self.robustNoise(response, frame: frame, mask: mask, local: local)
             let floor = 1e-6 * Double(spread) * space.kernelNorms(scale: i).l1
             thresholds[i] = max(auto ? factor * noise[i] : fixedThreshold, floor)
         }
 
         var blobs: [Blob] = []
-        var candidates = 0, rejectedByMask = 0
+        var candidates = 0, rejectedByMask = 0, rejectedAsEdges = 0
         var prev: [Float]? = nil
         var cur: [Float]? = try space.response(scale: 0)
         if let cur { prepare(0, cur) }
@@ -104,10 +114,15 @@ public struct LoGDetector: PeakDetector {
             for sign in signs {
                 let found = ScaleSpaceExtrema.maxima(
                     prev: prev, cur: current, next: next, sign: sign, threshold: Float(thresholds[i]),
-                    frame: frame, valid: mask.isValid)
+                    frame: frame, valid: mask.isValid, noise: local)
                 candidates += found.count
                 for m in found {
-                    let r = ScaleSpaceExtrema.refine(m, prev: prev, cur: current, next: next, sign: sign, frame: frame)
+                    let r = ScaleSpaceExtrema.refine(
+                        m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k))
+                    if !(r.edgeness <= edgeLimit) {
+                        rejectedAsEdges += 1
+                        continue
+                    }
                     let s = sigma0 * pow(k, Double(i) + r.ds)
                     if hasInvalid && Self.centreLobeTouchesInvalid(x: Int(m.x), y: Int(m.y), radius: 2.0.squareRoot() * s, mask: mask) {
                         rejectedByMask += 1
@@ -115,7 +130,7 @@ public struct LoGDetector: PeakDetector {
                     }
                     blobs.append(Blob(
                         x: Double(m.x) + r.dx, y: Double(m.y) + r.dy, sigma: s, response: r.value,
-                        snr: noise[i] > 0 ? r.value / noise[i] : .infinity,
+                        snr: noise[i] > 0 ? r.value / (noise[i] * Double(local.ratio[Int(m.y) * w + Int(m.x)])) : .infinity,
                         polarity: Double(sign), scaleIndex: i))
                 }
             }
@@ -140,9 +155,11 @@ public struct LoGDetector: PeakDetector {
                 ("scales", list(sigmas)),
                 ("response_noise", list(noise)),
                 ("thresholds", list(thresholds)),
-                ("threshold_rule", .string(auto ? "noise_factor x 1.4826 MAD of the response, per scale" : "fixed")),
+                ("threshold_rule", .string(auto ? (useLocalNoise ? "noise_factor x 1.4826 MAD of the response per scale x local noise ratio" : "noise_factor x 1.4826 MAD of the response per scale") : "fixed")),
+                ("local_noise_range", .string(useLocalNoise ? "\(NumberFormat.string(Double(local.minimum))) \(NumberFormat.string(Double(local.ratio.max() ?? 1)))" : "off")),
                 ("maxima_above_threshold", .integer(candidates)),
                 ("rejected_near_mask", .integer(rejectedByMask)),
+                ("rejected_as_edges", .integer(rejectedAsEdges)),
                 ("pruned_by_overlap", .integer(blobs.count - kept.count)),
             ])
         if options.wantsLabels {
@@ -174,7 +191,7 @@ public struct LoGDetector: PeakDetector {
     /// 1.4826 x the median absolute deviation from the median of the response over the valid
     /// pixels, sampled on a regular grid of at most ~2^18 pixels: the standard deviation of the
     /// response's noise for Gaussian noise, unmoved by the few pixels that blobs occupy.
-    static func robustNoise(_ response: [Float], frame f: ResponseFrame, mask: Mask) -> Double {
+    static func robustNoise(_ response: [Float], frame f: ResponseFrame, mask: Mask, local: LocalNoise) -> Double {
         let count = f.width * f.height
         let step = max(1, Int((Double(count) / Double(1 << 18)).squareRoot()))
         var values: [Float] = []
@@ -183,7 +200,7 @@ public struct LoGDetector: PeakDetector {
             mask.isValid.withUnsafeBufferPointer { v in
                 for y in Swift.stride(from: 0, to: f.height, by: step) {
                     for x in Swift.stride(from: 0, to: f.width, by: step) where v[y &* f.width &+ x] {
-                        values.append(r[f.index(x, y)])
+                        values.append(r[f.index(x, y)] / local.ratio[y &* f.width &+ x])
                     }
                 }
             }

@@ -155,7 +155,7 @@ struct BackgroundPlane: Sendable, Equatable {
         if points.isEmpty { return .zero }
         var values = points.map { Float($0.v) }
         var plane = BackgroundPlane(a: Double(Selection.median(&values)), b: 0, c: 0)
-        for _ in 0..<3 {
+        for _ in 0..<10 {
             var residuals = points.map { Float(abs($0.v - (plane.a + plane.b * $0.x + plane.c * $0.y))) }
             let limit = 3 * 1.4826 * Double(Selection.median(&residuals))
             // Normal equations of the least-squares plane over the inliers.
@@ -168,7 +168,9 @@ struct BackgroundPlane: Sendable, Equatable {
                 }
             }
             guard let solution = solve3(m, r) else { break }
-            plane = BackgroundPlane(a: solution[0], b: solution[1], c: solution[2])
+            let next = BackgroundPlane(a: solution[0], b: solution[1], c: solution[2])
+            if next == plane { break }
+            plane = next
         }
         return plane
     }
