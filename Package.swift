@@ -85,6 +85,6 @@ let package = Package(
             dependencies: ["LaplacianOfGaussian", "PeakKit", "Filters", "Spectral", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
-            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness"]),
+            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Filters", "Rendering", "Detectors", "Harness"]),
     ]
 )

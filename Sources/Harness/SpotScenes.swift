@@ -1,23 +1,22 @@
 import Foundation
-import Harness
 import PeakKit
 
-/// The synthetic scene of the quality tests: Gaussian spots of several sizes (sigma 1 to 4 px)
+/// The synthetic scene of the LoG quality tests and docs/algorithms/log.md: Gaussian spots of several sizes (sigma 1 to 4 px)
 /// at amplitudes of 5 to 20 local noise sigmas, on a sloped background, with a bright central
 /// beam 1000 times the median spot amplitude, and Poisson counting noise. The local noise sigma
 /// of a spot is sqrt(background + beam) at its centre (Poisson: variance = mean).
-struct QualityScene {
-    var image: Image
-    var clean: Image
-    var spots: [Spot]
+public struct QualityScene: Sendable {
+    public var image: Image
+    public var clean: Image
+    public var spots: [Spot]
     /// Amplitude of each spot in local noise sigmas.
-    var snr: [Double]
-    var beam: Spot
+    public var snr: [Double]
+    public var beam: Spot
 
-    static let sigmas: [Double] = [1, 1.5, 2, 3, 4]
-    static let multiples: [Double] = [5, 7, 10, 20]
+    public static let sigmas: [Double] = [1, 1.5, 2, 3, 4]
+    public static let multiples: [Double] = [5, 7, 10, 20]
 
-    static func make(size: Int = 512, seed: UInt64 = 7, noisy: Bool = true) -> QualityScene {
+    public static func make(size: Int = 512, seed: UInt64 = 7, noisy: Bool = true) -> QualityScene {
         var rng = SeededRandom(seed: seed)
         let centre = Double(size) / 2 - 0.3
         func background(_ x: Double, _ y: Double) -> Double { 200 + 0.3 * x + 0.2 * y }
