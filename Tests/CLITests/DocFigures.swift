@@ -80,6 +80,14 @@ import Testing
         if GoldenTests.updating { try AtomicFile.write(png, to: Self.images.appendingPathComponent("pixel-locking.png").path) }
     }
 
+    /// docs/images/log-lattice-overlay.png is a copy of the golden overlay of `log` on the sample.
+    @Test func logSampleOverlayIsTheGoldenOne() throws {
+        let golden = PeaksExecutable.packageRoot.appendingPathComponent("Golden/lattice/log-overlay.png")
+        let copy = Self.images.appendingPathComponent("log-lattice-overlay.png")
+        if GoldenTests.updating { try AtomicFile.write([UInt8](Data(contentsOf: golden)), to: copy.path) }
+        #expect(try Data(contentsOf: golden) == Data(contentsOf: copy), "refresh with PEAKS_UPDATE_GOLDEN=1")
+    }
+
     /// The overlay of `log` on the quality scene (circles of radius sqrt(2) sigma).
     @Test func logSceneOverlay() throws {
         let scene = QualityScene.make()
