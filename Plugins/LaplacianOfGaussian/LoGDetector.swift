@@ -88,7 +88,11 @@ public struct LoGDetector: PeakDetector {
         let filled = hasInvalid ? MaskFill.fill(image, mask: mask, median: median) : image
         // Rounding floor scale: a float FFT convolution errs by ~1e-7 of max|I| sum|K|.
         var spread: Float = 0
-        for (i, v) in filled.pixels.enumerated() where mask.isValid[i] { spread = max(spread, abs(v)) }
+        filled.pixels.withUnsafeBufferPointer { p in
+            mask.isValid.withUnsafeBufferPointer { v in
+                for i in 0..<p.count where v[i] { spread = max(spread, abs(p[i])) }
+            }
+        }
         let plane = BackgroundPlane.fit(filled, mask: mask)
         let local = useLocalNoise ? LocalNoise.estimate(filled, mask: mask) : LocalNoise.uniform(width: w, height: h)
 

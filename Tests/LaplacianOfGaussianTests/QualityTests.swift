@@ -192,3 +192,4 @@ import Testing
         #expect(d.peaks.count == 1, "\(d.peaks.map { ($0.x, $0.y, $0["sigma"] ?? 0) })")
     }
 }
+
