@@ -4,7 +4,7 @@
 // `swift build` / `swift test` of peaks itself do not build the benchmark tooling.
 //
 //   cd Benchmarks && swift package benchmark                 # run all
-//   cd Benchmarks && swift package benchmark --filter 2048   # one size
+//   cd Benchmarks && swift package benchmark --filter ".*2048.*"   # one size (regex, whole name)
 //
 // Figures and how to read them: docs/performance.md.
 import Foundation
