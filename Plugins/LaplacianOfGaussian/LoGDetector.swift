@@ -74,7 +74,10 @@ public struct LoGDetector: PeakDetector {
         let edgeLimit = (edgeRatio + 1) * (edgeRatio + 1) / edgeRatio
         let useLocalNoise = auto && (parameters.bool("local_noise") ?? true)
         let sigmas = (0..<scales).map { sigma0 * pow(k, Double($0)) }
-        let signs: [Float] = polarity == "both" ? [1, -1] : (polarity == "dark" ? [-1] : [1])
+        // Both signs are always searched: maxima of the unrequested polarity are only used to
+        // recognise the rings the LoG draws around them (`BlobPruning.ringArtefacts`).
+        let signs: [Float] = [1, -1]
+        let wanted: Set<Float> = polarity == "both" ? [1, -1] : (polarity == "dark" ? [-1] : [1])
         let attributeNames = ["sigma", "radius", "response", "snr", "polarity"]
 
         let validCount = mask.validCount
@@ -119,17 +122,17 @@ public struct LoGDetector: PeakDetector {
                 let found = ScaleSpaceExtrema.maxima(
                     prev: prev, cur: current, next: next, sign: sign, threshold: Float(thresholds[i]),
                     frame: frame, valid: mask.isValid, noise: local)
-                candidates += found.count
+                if wanted.contains(sign) { candidates += found.count }
                 for m in found {
                     let r = ScaleSpaceExtrema.refine(
                         m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k))
                     if !(r.edgeness <= edgeLimit) {
-                        rejectedAsEdges += 1
+                        if wanted.contains(sign) { rejectedAsEdges += 1 }
                         continue
                     }
                     let s = sigma0 * pow(k, Double(i) + r.ds)
                     if hasInvalid && Self.centreLobeTouchesInvalid(x: Int(m.x), y: Int(m.y), radius: 2.0.squareRoot() * s, mask: mask) {
-                        rejectedByMask += 1
+                        if wanted.contains(sign) { rejectedByMask += 1 }
                         continue
                     }
                     blobs.append(Blob(
@@ -142,7 +145,9 @@ public struct LoGDetector: PeakDetector {
             cur = next
         }
 
-        let kept = BlobPruning.prune(blobs, overlap: overlap)
+        let rings = BlobPruning.ringArtefacts(blobs)
+        let requested = blobs.indices.filter { !rings.contains($0) && wanted.contains(Float(blobs[$0].polarity)) }.map { blobs[$0] }
+        let kept = BlobPruning.prune(requested, overlap: overlap)
         let peaks = kept.map { b -> Peak in
             let px = min(w - 1, max(0, Int(b.x.rounded()))), py = min(h - 1, max(0, Int(b.y.rounded())))
             return Peak(
@@ -164,7 +169,8 @@ public struct LoGDetector: PeakDetector {
                 ("maxima_above_threshold", .integer(candidates)),
                 ("rejected_near_mask", .integer(rejectedByMask)),
                 ("rejected_as_edges", .integer(rejectedAsEdges)),
-                ("pruned_by_overlap", .integer(blobs.count - kept.count)),
+                ("rejected_as_rings", .integer(rings.filter { wanted.contains(Float(blobs[$0].polarity)) }.count)),
+                ("pruned_by_overlap", .integer(requested.count - kept.count)),
             ])
         if options.wantsLabels {
             // Discs are drawn for the blobs that survive the shared post-processing.

@@ -168,6 +168,18 @@ import Testing
         #expect(both.peaks.allSatisfy { $0.strength > 0 })
     }
 
+    /// `polarity=both` on the bundled sample: the 159 spots and the beam, and not the maxima the
+    /// LoG leaves on the dark rings around them (310 before `BlobPruning.ringArtefacts`).
+    @Test func bothPolaritiesOnTheSampleReportNoRings() throws {
+        let sample = SampleImages.lattice()
+        let d = try LoGDetector().detect(in: sample.image, ["polarity": .string("both")])
+        let bright = d.peaks.filter { $0["polarity"] == 1 }, dark = d.peaks.filter { $0["polarity"] == -1 }
+        #expect(bright.count == sample.spots.count + 1)
+        #expect(dark.count <= 5, "\(dark.count) dark blobs")
+        let brightOnly = try LoGDetector().detect(in: sample.image)
+        #expect(brightOnly.peaks.map(\.x) == bright.map(\.x))
+    }
+
     /// Masks: a blob next to a masked bright region is found where it is without the region; a
     /// blob whose centre lobe reaches invalid pixels is not reported; nothing appears along the
     /// mask's edge.
