@@ -43,7 +43,7 @@ enum ScaleSpaceExtrema {
     /// result is in raster order whatever the thread count.
     static func maxima(
         prev: [Float]?, cur: [Float], next: [Float]?, sign: Float, threshold: Float,
-        frame f: ResponseFrame, valid: [Bool], noise: LocalNoise
+        frame f: ResponseFrame, valid: [Bool], noise: LocalNoise, gains: (x: [Float], y: [Float])
     ) -> [GridMaximum] {
         let w = f.width, h = f.height
         let bandRows = 64
@@ -59,8 +59,10 @@ enum ScaleSpaceExtrema {
                     nextArray.withUnsafeBufferPointer { nb in
                         valid.withUnsafeBufferPointer { vb in
                           noise.ratio.withUnsafeBufferPointer { rb in
+                           gains.x.withUnsafeBufferPointer { gxb in
                             let ratio = SharedPointer(rb.baseAddress!)
-                            let quick = threshold * noise.minimum
+                            let gx = SharedPointer(gxb.baseAddress!)
+                            let quick = threshold * noise.minimum * (gains.x.min() ?? 1) * (gains.y.min() ?? 1)
                             let c = SharedPointer(cb.baseAddress!)
                             let p = hasPrev ? SharedPointer(pb.baseAddress!) : c
                             let n = hasNext ? SharedPointer(nb.baseAddress!) : c
@@ -69,13 +71,14 @@ enum ScaleSpaceExtrema {
                                 var found: [GridMaximum] = []
                                 let y0 = band * bandRows, y1 = min(h, y0 + bandRows)
                                 for y in y0..<y1 {
+                                    let rowThreshold = threshold * gains.y[y]
                                     let up = y > 0, down = y < h - 1
                                     var i = f.index(0, y)
                                     let vrow = y &* w
                                     for x in 0..<w {
                                         defer { i &+= 1 }
                                         let value = sign * c[i]
-                                        guard value > quick, value > threshold * ratio[vrow &+ x], v[vrow &+ x] else { continue }
+                                        guard value > quick, value > rowThreshold * ratio[vrow &+ x] * gx[x], v[vrow &+ x] else { continue }
                                         let left = x > 0, right = x < w - 1
                                         if !isMaximum(value, c, i, f.stride, left, right, up, down, sign) { continue }
                                         if hasPrev && !isMaximumStrict(value, p, i, f.stride, left, right, up, down, sign) { continue }
@@ -85,6 +88,7 @@ enum ScaleSpaceExtrema {
                                 }
                                 out[band] = found
                             }
+                           }
                           }
                         }
                     }

@@ -103,8 +103,12 @@ public struct LoGDetector: PeakDetector {
         let frame = ResponseFrame(width: w, height: h, pad: space.pad, stride: space.stride)
         var noise = [Double](repeating: 0, count: scales)
         var thresholds = [Double](repeating: 0, count: scales)
+        // Per scale: how the reflective border raises the response noise near the edges (only
+        // with the automatic threshold; a fixed threshold is taken as given).
+        var gains = [(x: [Float], y: [Float])](repeating: ([], []), count: scales)
         func prepare(_ i: Int, _ response: [Float]) {
-            noise[i] = Self.robustNoise(response, frame: frame, mask: mask, local: local)
+            gains[i] = auto ? space.borderGains(scale: i) : ([Float](repeating: 1, count: w), [Float](repeating: 1, count: h))
+            noise[i] = Self.robustNoise(response, frame: frame, mask: mask, local: local, gains: gains[i])
             let floor = 1e-6 * Double(spread) * space.kernelNorms(scale: i).l1
             thresholds[i] = max(auto ? factor * noise[i] : fixedThreshold, floor)
         }
@@ -121,7 +125,7 @@ public struct LoGDetector: PeakDetector {
             for sign in signs {
                 let found = ScaleSpaceExtrema.maxima(
                     prev: prev, cur: current, next: next, sign: sign, threshold: Float(thresholds[i]),
-                    frame: frame, valid: mask.isValid, noise: local)
+                    frame: frame, valid: mask.isValid, noise: local, gains: gains[i])
                 if wanted.contains(sign) { candidates += found.count }
                 for m in found {
                     let r = ScaleSpaceExtrema.refine(
@@ -137,7 +141,9 @@ public struct LoGDetector: PeakDetector {
                     }
                     blobs.append(Blob(
                         x: Double(m.x) + r.dx, y: Double(m.y) + r.dy, sigma: s, response: r.value,
-                        snr: noise[i] > 0 ? r.value / (noise[i] * Double(local.ratio[Int(m.y) * w + Int(m.x)])) : .infinity,
+                        snr: noise[i] > 0
+                            ? r.value / (noise[i] * Double(local.ratio[Int(m.y) * w + Int(m.x)] * gains[i].x[Int(m.x)] * gains[i].y[Int(m.y)]))
+                            : .infinity,
                         polarity: Double(sign), scaleIndex: i))
                 }
             }
@@ -201,7 +207,9 @@ public struct LoGDetector: PeakDetector {
     /// 1.4826 x the median absolute deviation from the median of the response over the valid
     /// pixels, sampled on a regular grid of at most ~2^18 pixels: the standard deviation of the
     /// response's noise for Gaussian noise, unmoved by the few pixels that blobs occupy.
-    static func robustNoise(_ response: [Float], frame f: ResponseFrame, mask: Mask, local: LocalNoise) -> Double {
+    static func robustNoise(
+        _ response: [Float], frame f: ResponseFrame, mask: Mask, local: LocalNoise, gains: (x: [Float], y: [Float])
+    ) -> Double {
         let count = f.width * f.height
         let step = max(1, Int((Double(count) / Double(1 << 18)).squareRoot()))
         var values: [Float] = []
@@ -210,7 +218,7 @@ public struct LoGDetector: PeakDetector {
             mask.isValid.withUnsafeBufferPointer { v in
                 for y in Swift.stride(from: 0, to: f.height, by: step) {
                     for x in Swift.stride(from: 0, to: f.width, by: step) where v[y &* f.width &+ x] {
-                        values.append(r[f.index(x, y)] / local.ratio[y &* f.width &+ x])
+                        values.append(r[f.index(x, y)] / (local.ratio[y &* f.width &+ x] * gains.x[x] * gains.y[y]))
                     }
                 }
             }

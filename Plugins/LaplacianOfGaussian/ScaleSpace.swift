@@ -58,6 +58,44 @@ final class LoGScaleSpace {
         return (l1, l2)
     }
 
+    /// How much the reflective border raises the response's noise at scale `i`, per column and
+    /// per row: near the edge a mirrored pixel enters the kernel twice, so white noise of unit
+    /// variance gives a response variance `sum_m (sum_{j -> m} K_j)^2` instead of `sum K^2`.
+    /// `x[c]` is the ratio of standard deviations for column c with the reflection in x alone
+    /// (rows likewise, with the same kernel turned); 1 further than the kernel radius from both
+    /// edges. A corner uses the product. Exact for white noise along one edge.
+    func borderGains(scale i: Int) -> (x: [Float], y: [Float]) {
+        let k = LaplacianOfGaussian.kernel(sigma: sigmas[i], truncate: truncate, scaleNormalized: true)
+        let r = k.radius, size = k.size
+        let norm = k.weights.reduce(0) { $0 + $1 * $1 }
+        func gains(_ n: Int) -> [Float] {
+            var out = [Float](repeating: 1, count: n)
+            guard norm > 0 else { return out }
+            var folded = [Double](repeating: 0, count: n)
+            var touched: [Int] = []
+            touched.reserveCapacity(size)
+            for c in 0..<n where c < r || c >= n - r {
+                var variance = 0.0
+                for dy in 0..<size {
+                    for dx in 0..<size {
+                        let m = Self.reflect(c + dx - r, n)
+                        if folded[m] == 0 { touched.append(m) }
+                        folded[m] += k.weights[dy * size + dx]
+                    }
+                    for m in touched {
+                        variance += folded[m] * folded[m]
+                        folded[m] = 0
+                    }
+                    touched.removeAll(keepingCapacity: true)
+                }
+                out[c] = Float((variance / norm).squareRoot())
+            }
+            return out
+        }
+        let gx = gains(width)
+        return (gx, height == width ? gx : gains(height))
+    }
+
     /// Half-sample symmetric index (scipy "reflect"), periodic for any offset.
     @inline(__always) static func reflect(_ i: Int, _ n: Int) -> Int {
         if i >= 0 && i < n { return i }

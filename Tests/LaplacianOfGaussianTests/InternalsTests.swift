@@ -31,6 +31,38 @@ import Testing
         }
     }
 
+    /// The border gains against the measured standard deviation of the response of white noise
+    /// (400 images) at the edge, one pixel in, and in the interior.
+    @Test func borderGainsMatchMeasuredNoise() throws {
+        var rng = SeededRandom(seed: 12)
+        let w = 48, h = 40, sigma = 2.0
+        var sums = [Double](repeating: 0, count: w * h)
+        var gains: (x: [Float], y: [Float]) = ([], [])
+        let trials = 400
+        for _ in 0..<trials {
+            let image = Image(width: w, height: h) { _, _ in Float(rng.normal()) }
+            let space = try LoGScaleSpace(image: image, sigmas: [sigma], truncate: 4, plane: .zero)
+            gains = space.borderGains(scale: 0)
+            let r = try space.response(scale: 0)
+            for y in 0..<h { for x in 0..<w { let v = Double(r[(y + space.pad) * space.stride + x + space.pad]); sums[y * w + x] += v * v } }
+        }
+        func sd(_ x: Int, _ y: Int) -> Double { (sums[y * w + x] / Double(trials)).squareRoot() }
+        // The interior level: the mean variance over every pixel further than the kernel radius
+        // (8) from the edges.
+        var interiorVariance = 0.0, count = 0
+        for y in 9..<(h - 9) { for x in 9..<(w - 9) { interiorVariance += sums[y * w + x] / Double(trials); count += 1 } }
+        let interior = (interiorVariance / Double(count)).squareRoot()
+        // Along one edge the gain is exact (sampling error of 400 trials: ~5%); in a corner the
+        // product of the two is an approximation.
+        for (x, y, tolerance) in [(0, 20, 0.1), (1, 20, 0.1), (3, 20, 0.1), (24, 0, 0.1), (24, 2, 0.1), (0, 0, 0.25)] {
+            let predicted = Double(gains.x[x] * gains.y[y])
+            let measured = sd(x, y) / interior
+            print("border gain at (\(x), \(y)): measured \(measured), predicted \(predicted)")
+            #expect(abs(measured / predicted - 1) < tolerance, "(\(x), \(y)): measured \(measured), predicted \(predicted)")
+        }
+        #expect(gains.x[0] > 1.2 && gains.x[24] == 1)
+    }
+
     @Test func planeFitIgnoresSpotsAndRecoversTheSlope() {
         var image = Image(width: 80, height: 60) { x, y in Float(20 + 0.5 * Double(x) - 0.25 * Double(y)) }
         SpotRenderer.add([Spot(x: 40, y: 30, amplitude: 5000, sigma: 3), Spot(x: 10, y: 50, amplitude: 800, sigma: 2)], to: &image)
@@ -63,7 +95,8 @@ import Testing
                     let fast = ScaleSpaceExtrema.maxima(
                         prev: s > 0 ? cube[s - 1] : nil, cur: cube[s], next: s + 1 < scales ? cube[s + 1] : nil,
                         sign: sign, threshold: sign > 0 ? threshold : -5, frame: frame, valid: valid,
-                        noise: .uniform(width: w, height: h))
+                        noise: .uniform(width: w, height: h),
+                        gains: ([Float](repeating: 1, count: w), [Float](repeating: 1, count: h)))
                     var slow: [GridMaximum] = []
                     for y in 0..<h { for x in 0..<w where valid[y * w + x] {
                         let v = sign * cube[s][frame.index(x, y)]
