@@ -287,17 +287,19 @@ enum ScaleSpaceExtrema {
         p[0] = (9 * sfr - sf * sr) / det
         p[1] = (sr - p[0] * sf) / 9
         for _ in 0..<8 {
-            var jtj = [Double](repeating: 0, count: 16), jtr = [Double](repeating: 0, count: 4)
+            // Normal equations J^T J step = J^T r, rows accumulated in SIMD registers (no heap).
+            var j0 = SIMD4<Double>(), j1 = SIMD4<Double>(), j2 = SIMD4<Double>(), j3 = SIMD4<Double>()
+            var jr = SIMD4<Double>()
             for k in 0..<9 {
                 let b = basis(Double(k % 3 - 1), Double(k / 3 - 1), p[2], p[3])
-                let row = [b.f, 1, p[0] * b.dfx, p[0] * b.dfy]
+                let row = SIMD4<Double>(b.f, 1, p[0] * b.dfx, p[0] * b.dfy)
                 let residual = values[k] - (p[0] * b.f + p[1])
-                for a in 0..<4 {
-                    jtr[a] += row[a] * residual
-                    for c in 0..<4 { jtj[a * 4 + c] += row[a] * row[c] }
-                }
+                jr += row * residual
+                j0 += row * row[0]; j1 += row * row[1]; j2 += row * row[2]; j3 += row * row[3]
             }
-            guard let step = solveSymmetric4(jtj, jtr) else { return nil }
+            let jtj = [j0[0], j0[1], j0[2], j0[3], j1[0], j1[1], j1[2], j1[3],
+                       j2[0], j2[1], j2[2], j2[3], j3[0], j3[1], j3[2], j3[3]]
+            guard let step = solveSymmetric4(jtj, [jr[0], jr[1], jr[2], jr[3]]) else { return nil }
             for a in 0..<4 { p[a] += step[a] }
             guard p.allSatisfy(\.isFinite), abs(p[2]) <= 1, abs(p[3]) <= 1 else { return nil }
             if abs(step[2]) < 1e-7 && abs(step[3]) < 1e-7 { return (p[2], p[3]) }
