@@ -63,13 +63,18 @@ let package = Package(
         .target(
             name: "HighSymmetry", dependencies: ["PeakKit", "Filters", "Correlation"],
             path: "Plugins/HighSymmetry", exclude: ["README.md"]),
+        .target(
+            name: "LaplacianOfGaussian", dependencies: ["PeakKit", "Filters", "Spectral"],
+            path: "Plugins/LaplacianOfGaussian", exclude: ["README.md"]),
 
         // MARK: Registry and executable
-        .target(name: "Detectors", dependencies: ["PeakKit", "Persistence", "HighSymmetry"], exclude: ["README.md"]),
+        .target(
+            name: "Detectors", dependencies: ["PeakKit", "Persistence", "LaplacianOfGaussian", "HighSymmetry"],
+            exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
-                "PeakKit", "ImageIO", "Rendering", "Detectors", "Harness", "Correlation", "Spectral",
+                "PeakKit", "ImageIO", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -90,7 +95,12 @@ let package = Package(
             name: "HighSymmetryTests",
             dependencies: ["HighSymmetry", "Correlation", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
+            name: "LaplacianOfGaussianTests",
+            dependencies: ["LaplacianOfGaussian", "PeakKit", "Filters", "Spectral", "Harness", "DetectorConformance"]),
+        .testTarget(
             name: "CLITests",
-            dependencies: ["PeaksCLI", "ImageIO", "PeakKit", "Rendering", "Detectors", "Harness", "Correlation", "Spectral"]),
+            dependencies: [
+                "PeaksCLI", "ImageIO", "PeakKit", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral",
+            ]),
     ]
 )

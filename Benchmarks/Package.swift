@@ -4,7 +4,7 @@
 // `swift build` / `swift test` of peaks itself do not build the benchmark tooling.
 //
 //   cd Benchmarks && swift package benchmark                 # run all
-//   cd Benchmarks && swift package benchmark --filter 2048   # one size
+//   cd Benchmarks && swift package benchmark --filter ".*2048.*"   # one size (regex, whole name)
 //
 // Figures and how to read them: docs/performance.md.
 import Foundation
@@ -43,6 +43,18 @@ let package = Package(
                 .product(name: "Harness", package: peaksIdentity),
             ],
             path: "Benchmarks/CorrelationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "LoGBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PeakKit", package: peaksIdentity),
+                .product(name: "Detectors", package: peaksIdentity),
+                .product(name: "Filters", package: peaksIdentity),
+                .product(name: "Spectral", package: peaksIdentity),
+                .product(name: "Harness", package: peaksIdentity),
+            ],
+            path: "Benchmarks/LoGBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )

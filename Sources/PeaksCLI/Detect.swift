@@ -1,5 +1,6 @@
 import ArgumentParser
 import Detectors
+import Filters
 import Foundation
 import ImageIO
 import PeakKit
@@ -71,6 +72,12 @@ struct Detect: ParsableCommand {
     @Option(help: ArgumentHelp("NaN or infinite pixels: error (refuse the image) or mask (treat them as invalid).", valueName: "error|mask"))
     var nonfinite: NonFinitePolicy = .error
 
+    @Option(help: ArgumentHelp("Subpixel refinement of every peak: none, com, parabolic, quadratic or gaussian (see docs/cli.md).", valueName: "method"))
+    var refine: RefineChoice = .none
+
+    @Option(name: .customLong("refine-size"), parsing: .unconditional, help: ArgumentHelp("Window side in pixels for --refine com and quadratic (odd, 3...101; default 3).", valueName: "n"))
+    var refineSize: String?
+
     @Flag(help: "Print read, detect, render and write times in milliseconds on standard error.")
     var timings = false
 
@@ -82,6 +89,7 @@ struct Detect: ParsableCommand {
             throw UsageError("unknown --algo '\(algo)' (known: \(builtinDetectors.names.joined(separator: ", ")))")
         }
         let parameters = try detector.resolveParameters(try givenParameters(for: detector))
+        let windowSize = try refinementWindow()
         try checkOutputPaths()
 
         // Read.
@@ -91,9 +99,16 @@ struct Detect: ParsableCommand {
 
         // Detect.
         let wantsLabels = blobs != nil || blobsPreview != nil
-        let detection = try detector.detect(
+        var detection = try detector.detect(
             in: image, mask: validity, parameters: parameters, nonFinite: nonfinite,
             options: DetectionOptions(wantsLabels: wantsLabels))
+        if let method = refine.method {
+            var valid = validity
+            if nonfinite == .mask, image.firstNonFinitePixel() != nil {
+                valid = (validity ?? Mask(width: image.width, height: image.height)).intersection(Mask(finitePixelsOf: image))
+            }
+            detection = PeakRefinement.apply(to: detection, image: image, mask: valid, method: method, size: windowSize)
+        }
         let afterDetect = clock.now
 
         // Render every output in memory, then write them all or none.
@@ -165,6 +180,21 @@ struct Detect: ParsableCommand {
         return given
     }
 
+    /// The `--refine-size` value: an odd whole number in 3...101, only with a method that uses it.
+    func refinementWindow() throws -> Int {
+        guard let refineSize else { return 3 }
+        guard let n = Int(refineSize.trimmingCharacters(in: .whitespaces)) else {
+            throw PeaksError.invalidParameter(name: "refine-size", reason: "'\(refineSize)' is not a whole number")
+        }
+        guard n >= 3, n <= 101, n % 2 == 1 else {
+            throw PeaksError.invalidParameter(name: "refine-size", reason: "must be an odd number in 3...101, got \(n)")
+        }
+        guard refine == .com || refine == .quadratic else {
+            throw UsageError("--refine-size applies to --refine com or quadratic, not '\(refine.rawValue)'")
+        }
+        return n
+    }
+
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
     func checkOutputPaths() throws {
         let outputs = [output, overlay, blobs, blobsPreview].compactMap { $0 }
@@ -208,6 +238,13 @@ enum BlobFile {
             return try PNGEncoder.gray16(width: labels.width, height: labels.height, samples: labels.labels.map { UInt16($0) })
         }
     }
+}
+
+/// `--refine`: no refinement or one of the `SubpixelMethod`s.
+enum RefineChoice: String, CaseIterable, ExpressibleByArgument {
+    case none, com, parabolic, quadratic, gaussian
+
+    var method: SubpixelMethod? { SubpixelMethod(rawValue: rawValue) }
 }
 
 extension PeakListFormat: ExpressibleByArgument {}

@@ -151,6 +151,13 @@ private func json(_ text: String) throws -> [String: Any] {
         Case(name: "unknown option", arguments: ["detect", sample, "--frobnicate"], code: 2, message: "frobnicate"),
         Case(name: "missing input", arguments: ["detect"], code: 2, message: "input"),
         Case(name: "bad format", arguments: ["detect", sample, "--format", "xml"], code: 2, message: "xml"),
+        Case(name: "unknown refine method", arguments: ["detect", sample, "--refine", "spline"], code: 2, message: "spline"),
+        Case(name: "even refine size", arguments: ["detect", sample, "--refine", "com", "--refine-size", "4"], code: 1, message: "refine-size"),
+        Case(name: "refine size not a number", arguments: ["detect", sample, "--refine", "com", "--refine-size", "big"], code: 1, message: "refine-size"),
+        Case(name: "refine size without a windowed method", arguments: ["detect", sample, "--refine", "parabolic", "--refine-size", "5"], code: 2, message: "refine-size"),
+        Case(name: "log scale ratio out of range", arguments: ["detect", sample, "--algo", "log", "-p", "k=0.5"], code: 1, message: "k"),
+        Case(name: "log has no smoothing", arguments: ["detect", sample, "--algo", "log", "--smooth", "1"], code: 2, message: "smooth"),
+        Case(name: "log polarity", arguments: ["detect", sample, "--algo", "log", "-p", "polarity=grey"], code: 1, message: "polarity"),
     ]
 
     @Test(arguments: cases)

@@ -1,0 +1,70 @@
+import Benchmark
+import Detectors
+import Filters
+import Foundation
+import Harness
+import PeakKit
+import Spectral
+
+/// The `log` detector and the filters under it, on the same kind of noisy image as the
+/// persistence benchmarks: integrated Gaussian spots (sigma 2, amplitude 50, every 32 px) on a
+/// background of 100 with white Gaussian noise of sigma 3.
+func noisySpotImage(size: Int) -> Image {
+    var rng = SeededRandom(seed: UInt64(size))
+    var image = Image(width: size, height: size, repeating: 100)
+    var spots: [Spot] = []
+    let step = 32
+    for gy in stride(from: step / 2, to: size, by: step) {
+        for gx in stride(from: step / 2, to: size, by: step) {
+            spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5), amplitude: 50, sigma: 2))
+        }
+    }
+    SpotRenderer.add(spots, to: &image)
+    SpotRenderer.addGaussianNoise(&image, sigma: 3, rng: &rng)
+    return image
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .peakMemoryResident, .peakMemoryResidentDelta, .mallocCountTotal],
+        warmupIterations: 1,
+        scalingFactor: .one,
+        maxDuration: .seconds(10),
+        maxIterations: 10)
+
+    guard let detector = builtinDetectors.detector(named: "log") else { fatalError("no log detector") }
+    let image = noisySpotImage(size: 2048)
+    // 18 scales over the same sigma range (1 ... 15.6): the same kernels' sizes and padding, twice
+    // the scales. Peak memory must be the same as with 9 (three responses in memory at a time).
+    Benchmark("log 2048x2048 noisy, 18 scales (k 1.1746)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try detector.detect(in: image, ["k": .real(1.1746), "max_power": .integer(18)]))
+        }
+    }
+    Benchmark("log 2048x2048 noisy, defaults (9 scales)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try detector.detect(in: image))
+        }
+    }
+    Benchmark("log 2048x2048 noisy, 9 scales, blob labels") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try detector.detect(in: image, options: .init(wantsLabels: true)))
+        }
+    }
+    let kernel = Image(width: 31, height: 31) { x, y in
+        let dx = Double(x - 15), dy = Double(y - 15)
+        return Float(exp(-(dx * dx + dy * dy) / 50))
+    }
+    Benchmark("fft convolution 2048x2048 * 31x31, same") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try FFTConvolution.convolve(image, kernel, mode: .same))
+        }
+    }
+    for sigma in [2.0, 10.0] {
+        Benchmark("gaussian filter 2048x2048 sigma \(Int(sigma))") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(GaussianFilter.apply(image, sigma: sigma))
+            }
+        }
+    }
+}

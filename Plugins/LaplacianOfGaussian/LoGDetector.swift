@@ -1,0 +1,248 @@
+import Foundation
+import Filters
+import PeakKit
+
+/// `peaks detect --algo log`: blobs as maxima of the scale-normalised Laplacian of Gaussian in
+/// scale space (Lindeberg 1998), as skimage's `blob_log` finds them, computed by FFT one scale at
+/// a time (see docs/algorithms/log.md).
+///
+/// For scales sigma_i = sigma k^i, i = 0 ..< max_power, the response is
+/// `R_i = -sigma_i^2 (LoG_sigma_i * I)` (bright blobs positive; `polarity=dark` uses -R_i).
+/// A blob is a maximum of R over its 3x3x3 neighbourhood in (x, y, scale) whose value exceeds
+/// the threshold of its scale; position and sigma are refined by a quadratic fit in
+/// (x, y, log sigma). With `prominence=auto` the threshold at scale i is
+/// `noise_factor x 1.4826 MAD(R_i)` over the valid pixels, a robust estimate of the response's
+/// noise at that scale, so neither contrast nor an offset nor the dynamic range of the image
+/// changes which blobs are found. Overlapping blobs are pruned (the weaker of two blobs whose
+/// discs of radius sqrt(2) sigma share more than `overlap` of the smaller disc's area is dropped).
+public struct LoGDetector: PeakDetector {
+    public init() {}
+
+    public let name = "log"
+    public let summary = "Blobs as scale-space maxima of the scale-normalised Laplacian of Gaussian (by FFT), with sigma and radius."
+
+    /// Default multiple of the response noise for the automatic threshold: see
+    /// docs/algorithms/log.md for the false-blob rates on white noise behind it.
+    public static let defaultNoiseFactor = 4.5
+
+    public var parameterSpecs: [ParameterSpec] {
+        [
+            ParameterSpec(
+                name: "sigma", kind: .real, defaultValue: .real(1), range: 0.3...1000,
+                help: "Smallest scale in pixels (the first Gaussian sigma)."),
+            ParameterSpec(
+                name: "k", kind: .real, defaultValue: .real(1.41), range: 1.05...10,
+                help: "Ratio between consecutive scales: sigma_i = sigma * k^i."),
+            ParameterSpec(
+                name: "max_power", kind: .integer, defaultValue: .integer(9), range: 1...64,
+                help: "Number of scales (i = 0 ..< max_power)."),
+            ParameterSpec(
+                name: "polarity", kind: .choice(["bright", "dark", "both"]), defaultValue: .string("bright"),
+                help: "Which blobs: bright (maxima of -LoG), dark (maxima of LoG) or both."),
+            ParameterSpec(
+                name: "prominence", kind: .real, defaultValue: .auto, range: 0...1e38, allowsAuto: true,
+                help: "Report blobs whose scale-normalised response is strictly greater than this (image units). auto = noise_factor x the robust (MAD) noise of the response at each scale."),
+            ParameterSpec(
+                name: "noise_factor", kind: .real, defaultValue: .real(Self.defaultNoiseFactor), range: 0...1e6,
+                help: "With prominence=auto: the threshold in units of the response noise at each scale."),
+            ParameterSpec(
+                name: "local_noise", kind: .boolean, defaultValue: .boolean(true),
+                help: "With prominence=auto: scale the threshold by the local pixel noise (tiles of 32 px, robust), for noise that varies across the image (counting data, bright regions)."),
+            ParameterSpec(
+                name: "edge_ratio", kind: .real, defaultValue: .real(10), range: 1...1e6,
+                help: "Drop maxima whose response is elongated: ratio of the principal curvatures above this (Lowe's edge test; rings around blobs of the other polarity, edges, ridges)."),
+            ParameterSpec(
+                name: "overlap", kind: .real, defaultValue: .real(0.5), range: 0...1,
+                help: "Of two blobs whose discs (radius sqrt(2) sigma) share more than this fraction of the smaller disc, the weaker is dropped (1 = keep all)."),
+        ]
+    }
+
+    /// Gaussian truncation of the LoG kernels, in sigmas (scipy's and skimage's default).
+    public static let truncate = 4.0
+
+    public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+        let w = image.width, h = image.height
+        let sigma0 = parameters.real("sigma") ?? 1
+        let k = parameters.real("k") ?? 1.41
+        let scales = parameters.integer("max_power") ?? 9
+        let polarity = parameters.string("polarity") ?? "bright"
+        let factor = parameters.real("noise_factor") ?? Self.defaultNoiseFactor
+        let auto = parameters.isAuto("prominence")
+        let fixedThreshold = parameters.real("prominence") ?? 0
+        let overlap = parameters.real("overlap") ?? 0.5
+        let edgeRatio = parameters.real("edge_ratio") ?? 10
+        let edgeLimit = (edgeRatio + 1) * (edgeRatio + 1) / edgeRatio
+        let useLocalNoise = auto && (parameters.bool("local_noise") ?? true)
+        let sigmas = (0..<scales).map { sigma0 * pow(k, Double($0)) }
+        // Both signs are always searched: maxima of the unrequested polarity are only used to
+        // recognise the rings the LoG draws around them (`BlobPruning.ringArtefacts`).
+        let signs: [Float] = [1, -1]
+        let wanted: Set<Float> = polarity == "both" ? [1, -1] : (polarity == "dark" ? [-1] : [1])
+        let attributeNames = ["sigma", "radius", "response", "snr", "polarity"]
+
+        let validCount = mask.validCount
+        guard validCount > 0 else {
+            return Detection(peaks: [], attributeNames: attributeNames, strengthName: "response",
+                             labels: options.wantsLabels ? LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: w * h)) : nil,
+                             diagnostics: [("valid_pixels", .integer(0))])
+        }
+        let hasInvalid = validCount < image.count
+        let median = Self.median(of: image, mask: mask)
+        let filled = hasInvalid ? MaskFill.fill(image, mask: mask, median: median) : image
+        // Rounding floor scale: a float FFT convolution errs by ~1e-7 of max|I| sum|K|.
+        var spread: Float = 0
+        filled.pixels.withUnsafeBufferPointer { p in
+            mask.isValid.withUnsafeBufferPointer { v in
+                for i in 0..<p.count where v[i] { spread = max(spread, abs(p[i])) }
+            }
+        }
+        let plane = BackgroundPlane.fit(filled, mask: mask)
+        let local = useLocalNoise ? LocalNoise.estimate(filled, mask: mask) : LocalNoise.uniform(width: w, height: h)
+
+        let space = try LoGScaleSpace(image: filled, sigmas: sigmas, truncate: Self.truncate, plane: plane)
+        let frame = ResponseFrame(width: w, height: h, pad: space.pad, stride: space.stride)
+        var noise = [Double](repeating: 0, count: scales)
+        var thresholds = [Double](repeating: 0, count: scales)
+        // Per scale: how the reflective border raises the response noise near the edges (only
+        // with the automatic threshold; a fixed threshold is taken as given).
+        var gains = [(x: [Float], y: [Float])](repeating: ([], []), count: scales)
+        func prepare(_ i: Int, _ response: [Float]) {
+            gains[i] = auto ? space.borderGains(scale: i) : ([Float](repeating: 1, count: w), [Float](repeating: 1, count: h))
+            noise[i] = Self.robustNoise(response, frame: frame, mask: mask, local: local, gains: gains[i])
+            let floor = 1e-6 * Double(spread) * space.kernelNorms(scale: i).l1
+            thresholds[i] = max(auto ? factor * noise[i] : fixedThreshold, floor)
+        }
+
+        var blobs: [Blob] = []
+        var candidates = 0, rejectedByMask = 0, rejectedAsEdges = 0
+        var prev: [Float]? = nil
+        var cur: [Float]? = try space.response(scale: 0)
+        if let cur { prepare(0, cur) }
+        for i in 0..<scales {
+            guard let current = cur else { break }
+            let next: [Float]? = i + 1 < scales ? try space.response(scale: i + 1) : nil
+            if let next { prepare(i + 1, next) }
+            for sign in signs {
+                let found = ScaleSpaceExtrema.maxima(
+                    prev: prev, cur: current, next: next, sign: sign, threshold: Float(thresholds[i]),
+                    frame: frame, valid: mask.isValid, noise: local, gains: gains[i])
+                if wanted.contains(sign) { candidates += found.count }
+                for m in found {
+                    let r = ScaleSpaceExtrema.refine(
+                        m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k))
+                    if !(r.edgeness <= edgeLimit) {
+                        if wanted.contains(sign) { rejectedAsEdges += 1 }
+                        continue
+                    }
+                    let s = sigma0 * pow(k, Double(i) + r.ds)
+                    if hasInvalid && Self.centreLobeTouchesInvalid(x: Int(m.x), y: Int(m.y), radius: 2.0.squareRoot() * s, mask: mask) {
+                        if wanted.contains(sign) { rejectedByMask += 1 }
+                        continue
+                    }
+                    blobs.append(Blob(
+                        x: Double(m.x) + r.dx, y: Double(m.y) + r.dy, sigma: s, response: r.value,
+                        snr: noise[i] > 0
+                            ? r.value / (noise[i] * Double(local.ratio[Int(m.y) * w + Int(m.x)] * gains[i].x[Int(m.x)] * gains[i].y[Int(m.y)]))
+                            : .infinity,
+                        polarity: Double(sign), scaleIndex: i))
+                }
+            }
+            prev = current
+            cur = next
+        }
+
+        let rings = BlobPruning.ringArtefacts(blobs)
+        let requested = blobs.indices.filter { !rings.contains($0) && wanted.contains(Float(blobs[$0].polarity)) }.map { blobs[$0] }
+        let kept = BlobPruning.prune(requested, overlap: overlap)
+        let peaks = kept.map { b -> Peak in
+            let px = min(w - 1, max(0, Int(b.x.rounded()))), py = min(h - 1, max(0, Int(b.y.rounded())))
+            return Peak(
+                x: b.x, y: b.y, value: Double(image.pixels[py * w + px]), strength: b.response,
+                attributes: [
+                    "sigma": b.sigma, "radius": 2.0.squareRoot() * b.sigma, "response": b.response,
+                    "snr": b.snr.isFinite ? b.snr : 0, "polarity": b.polarity,
+                ])
+        }
+        func list(_ values: [Double]) -> Value { .string(values.map { NumberFormat.string($0) }.joined(separator: " ")) }
+        var detection = Detection(
+            peaks: peaks, attributeNames: attributeNames, strengthName: "response",
+            diagnostics: [
+                ("scales", list(sigmas)),
+                ("response_noise", list(noise)),
+                ("thresholds", list(thresholds)),
+                ("threshold_rule", .string(auto ? (useLocalNoise ? "noise_factor x 1.4826 MAD of the response per scale x local noise ratio" : "noise_factor x 1.4826 MAD of the response per scale") : "fixed")),
+                ("local_noise_range", .string(useLocalNoise ? "\(NumberFormat.string(Double(local.minimum))) \(NumberFormat.string(Double(local.ratio.max() ?? 1)))" : "off")),
+                ("maxima_above_threshold", .integer(candidates)),
+                ("rejected_near_mask", .integer(rejectedByMask)),
+                ("rejected_as_edges", .integer(rejectedAsEdges)),
+                ("rejected_as_rings", .integer(rings.filter { wanted.contains(Float(blobs[$0].polarity)) }.count)),
+                ("pruned_by_overlap", .integer(requested.count - kept.count)),
+            ])
+        if options.wantsLabels {
+            // Discs are drawn for the blobs that survive the shared post-processing.
+            detection = PostProcessing.apply(
+                to: detection, mask: mask, width: w, height: h,
+                minDistance: parameters.real(SharedParameters.minDistance.name) ?? 0,
+                excludeBorder: parameters.integer(SharedParameters.excludeBorder.name) ?? 0)
+            detection.labels = BlobPruning.discLabels(detection.peaks, width: w, height: h)
+        }
+        return detection
+    }
+
+    /// The median of the valid pixels (sampled on a regular grid of at most ~2^20 pixels).
+    static func median(of image: Image, mask: Mask) -> Float {
+        let step = max(1, Int((Double(image.count) / Double(1 << 20)).squareRoot()))
+        var values: [Float] = []
+        for y in Swift.stride(from: 0, to: image.height, by: step) {
+            for x in Swift.stride(from: 0, to: image.width, by: step) where mask.isValid[y * image.width + x] {
+                values.append(image.pixels[y * image.width + x])
+            }
+        }
+        if values.isEmpty {
+            for i in 0..<image.count where mask.isValid[i] { values.append(image.pixels[i]) }
+        }
+        return values.isEmpty ? 0 : Selection.median(&values)
+    }
+
+    /// 1.4826 x the median absolute deviation from the median of the response over the valid
+    /// pixels, sampled on a regular grid of at most ~2^18 pixels: the standard deviation of the
+    /// response's noise for Gaussian noise, unmoved by the few pixels that blobs occupy.
+    static func robustNoise(
+        _ response: [Float], frame f: ResponseFrame, mask: Mask, local: LocalNoise, gains: (x: [Float], y: [Float])
+    ) -> Double {
+        let count = f.width * f.height
+        let step = max(1, Int((Double(count) / Double(1 << 18)).squareRoot()))
+        var values: [Float] = []
+        values.reserveCapacity(count / (step * step) + f.width + f.height)
+        response.withUnsafeBufferPointer { r in
+            mask.isValid.withUnsafeBufferPointer { v in
+                for y in Swift.stride(from: 0, to: f.height, by: step) {
+                    for x in Swift.stride(from: 0, to: f.width, by: step) where v[y &* f.width &+ x] {
+                        values.append(r[f.index(x, y)] / (local.ratio[y &* f.width &+ x] * gains.x[x] * gains.y[y]))
+                    }
+                }
+            }
+        }
+        guard !values.isEmpty else { return 0 }
+        let centre = Selection.median(&values)
+        for i in 0..<values.count { values[i] = abs(values[i] - centre) }
+        return 1.482602218505602 * Double(Selection.median(&values))
+    }
+
+    /// Whether an invalid pixel lies within `radius` of (x, y): the LoG kernel's negative centre
+    /// lobe (r < sqrt(2) sigma), the part of the support that measures the blob itself.
+    static func centreLobeTouchesInvalid(x: Int, y: Int, radius: Double, mask: Mask) -> Bool {
+        let r = Int(radius.rounded(.down))
+        let r2 = radius * radius
+        for dy in -r...r {
+            let yy = y + dy
+            guard yy >= 0, yy < mask.height else { continue }
+            for dx in -r...r where Double(dx * dx + dy * dy) <= r2 {
+                let xx = x + dx
+                guard xx >= 0, xx < mask.width else { continue }
+                if !mask.isValid[yy * mask.width + xx] { return true }
+            }
+        }
+        return false
+    }
+}
