@@ -119,6 +119,18 @@ private func bruteNCC(template t: Image, image f: Image, mode: ConvolutionMode) 
 }
 
 @Suite struct AutocenterTests {
+    /// Lattice patterns are point-symmetric about every lattice point; the envelope (beam, radial
+    /// fall-off) must decide. Regression: with the background divided out before the search,
+    /// these generated diffraction patterns (beam stop masked) were centred 40-80 px off.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func latticePatternsBehindABeamStop(seed: UInt64) throws {
+        let g = try SyntheticGenerator.generate(.symmetric, size: 256, seed: seed, beamStop: true)
+        let truth = try #require(g.center)
+        let r = try Autocenter.find(g.image, mask: g.mask)
+        #expect(abs(r.x - truth.x) < 0.1 && abs(r.y - truth.y) < 0.1,
+                "seed \(seed): found (\(r.x), \(r.y)), truth (\(truth.x), \(truth.y))")
+    }
+
     @Test(arguments: [(false, 0.1), (true, 0.1)])
     func subpixelCentreOfSymmetricPatterns(noisy: Bool, bound: Double) throws {
         var worst = 0.0
