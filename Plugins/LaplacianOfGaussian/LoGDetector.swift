@@ -211,7 +211,9 @@ public struct LoGDetector: PeakDetector {
         _ response: [Float], frame f: ResponseFrame, mask: Mask, local: LocalNoise, gains: (x: [Float], y: [Float])
     ) -> Double {
         let count = f.width * f.height
-        let step = max(1, Int((Double(count) / Double(1 << 18)).squareRoot()))
+        // About 65k samples: the MAD then has ~0.4% relative error, far inside the threshold's margin,
+        // and the two medians per scale stay cheap (they were a quarter of the time at 512^2).
+        let step = max(1, Int((Double(count) / Double(1 << 16)).squareRoot()))
         var values: [Float] = []
         values.reserveCapacity(count / (step * step) + f.width + f.height)
         response.withUnsafeBufferPointer { r in

@@ -45,6 +45,15 @@ public struct PersistenceDetector: PeakDetector {
         ]
     }
 
+    /// A fixed prominence keeps the pairs with persistence > t (strength = prominence); plateau
+    /// placement does not depend on t, and the shared post-processing (mask, border, greedy
+    /// min-distance strongest first) keeps the same decisions for every peak above t. So a run at
+    /// a higher t is this run cut at t. Not with `auto` (the cut is then in Anscombe units for
+    /// `noise=poisson`).
+    public func prominenceIsFinalFilter(_ parameters: ParameterSet) -> Bool {
+        !parameters.isAuto("prominence")
+    }
+
     public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")

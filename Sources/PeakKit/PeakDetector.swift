@@ -17,6 +17,17 @@ public protocol PeakDetector: Sendable {
     /// post-processing removes; `parameters` hold every detector parameter, defaults filled in.
     /// Blob labels are only required when `options.wantsLabels` is true (they cost memory).
     func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection
+
+    /// True when, with these parameters, running at a higher `prominence` t gives exactly the
+    /// peaks of this run whose `strength` is greater than t: the parameter is a final cut on
+    /// strength, and everything after it (the shared post-processing, greedy by strength)
+    /// commutes with such a cut. Threshold sweeps (`peaks evaluate`) then reuse one run instead
+    /// of rerunning the detector per threshold. Default: false (always safe).
+    func prominenceIsFinalFilter(_ parameters: ParameterSet) -> Bool
+}
+
+extension PeakDetector {
+    public func prominenceIsFinalFilter(_ parameters: ParameterSet) -> Bool { false }
 }
 
 /// What a caller wants besides the peaks.

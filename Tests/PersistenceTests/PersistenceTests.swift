@@ -303,3 +303,40 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         #expect(above[4] == 0)
     }
 }
+
+/// `prominenceIsFinalFilter` lets `peaks evaluate` cut one run at each sweep threshold instead
+/// of rerunning the detector. The promise must hold exactly: the same sweep as with reruns.
+@Suite struct SweepShortcut {
+    /// The persistence detector without the shortcut (the protocol's default: rerun).
+    struct Rerun: PeakDetector {
+        let inner = PersistenceDetector()
+        var name: String { inner.name }
+        var summary: String { inner.summary }
+        var parameterSpecs: [ParameterSpec] { inner.parameterSpecs }
+        func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+            try inner.findPeaks(in: image, mask: mask, parameters: parameters, options: options)
+        }
+    }
+
+    @Test func cutRunsGiveTheSameSweepAsReruns() throws {
+        let cases = try [SyntheticClass.noisy, .crowded, .symmetric].flatMap { c in
+            try (0..<2).map { try EvaluationCase.generated(c, index: $0, size: 96, seed: 5) }
+        }
+        let settings = EvaluationSettings(tolerance: 3, sweepSteps: 8, threads: 1)
+        let cut = try Evaluation.run(cases: cases, detectors: [PersistenceDetector()], settings: settings)
+        let rerun = try Evaluation.run(cases: cases, detectors: [Rerun()], settings: settings)
+        #expect(cut.sweeps.count == rerun.sweeps.count && !cut.sweeps.isEmpty)
+        for (a, b) in zip(cut.sweeps, rerun.sweeps) {
+            #expect(a.points == b.points, "\(a.className): the cut sweep differs from reruns")
+        }
+        // And the detector-level promise directly, with min_dist on.
+        let image = try EvaluationCase.generated(.crowded, index: 0, size: 96, seed: 9).image
+        let low = try PersistenceDetector().detect(in: image, ["prominence": .real(1), "min_dist": .real(4)]).peaks
+        for t in [5.0, 20, 80] {
+            let high = try PersistenceDetector().detect(in: image, ["prominence": .real(t), "min_dist": .real(4)]).peaks
+            #expect(high == low.filter { $0.strength > t }, "threshold \(t)")
+        }
+        #expect(PersistenceDetector().prominenceIsFinalFilter(try PersistenceDetector().resolveParameters(["prominence": .real(3)])))
+        #expect(!PersistenceDetector().prominenceIsFinalFilter(try PersistenceDetector().resolveParameters([:])))
+    }
+}
