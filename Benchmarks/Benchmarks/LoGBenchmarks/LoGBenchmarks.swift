@@ -9,20 +9,7 @@ import Spectral
 /// The `log` detector and the filters under it, on the same kind of noisy image as the
 /// persistence benchmarks: integrated Gaussian spots (sigma 2, amplitude 50, every 32 px) on a
 /// background of 100 with white Gaussian noise of sigma 3.
-func noisySpotImage(size: Int) -> Image {
-    var rng = SeededRandom(seed: UInt64(size))
-    var image = Image(width: size, height: size, repeating: 100)
-    var spots: [Spot] = []
-    let step = 32
-    for gy in stride(from: step / 2, to: size, by: step) {
-        for gx in stride(from: step / 2, to: size, by: step) {
-            spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5), amplitude: 50, sigma: 2))
-        }
-    }
-    SpotRenderer.add(spots, to: &image)
-    SpotRenderer.addGaussianNoise(&image, sigma: 3, rng: &rng)
-    return image
-}
+func noisySpotImage(size: Int) -> Image { BenchmarkImages.noisySpots(size: size) }
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(

@@ -6,20 +6,7 @@ import PeakKit
 /// The persistence detector with its defaults (automatic noise-based threshold, no smoothing) on
 /// noisy images: Gaussian spots on a flat background with white Gaussian noise, so the filtration
 /// meets the worst case for union-find work (a local maximum every few pixels).
-func noisySpotImage(size: Int) -> Image {
-    var rng = SeededRandom(seed: UInt64(size))
-    var image = Image(width: size, height: size, repeating: 100)
-    var spots: [Spot] = []
-    let step = 32
-    for gy in stride(from: step / 2, to: size, by: step) {
-        for gx in stride(from: step / 2, to: size, by: step) {
-            spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5), amplitude: 50, sigma: 2))
-        }
-    }
-    SpotRenderer.add(spots, to: &image)
-    SpotRenderer.addGaussianNoise(&image, sigma: 3, rng: &rng)
-    return image
-}
+func noisySpotImage(size: Int) -> Image { BenchmarkImages.noisySpots(size: size) }
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
