@@ -135,6 +135,37 @@ public enum Overlay {
         if let radii, radii.count != peaks.count {
             throw PeaksError.invalidParameter(name: "radii", reason: "\(radii.count) radii given for \(peaks.count) peaks")
         }
+        let (canvas, cr) = try imageCanvas(image: image, mask: mask, stretch: stretch, layout: layout, options: options, "overlay")
+        defer { cairo_surface_destroy(canvas); cairo_destroy(cr) }
+
+        // Markers, clipped to the image area.
+        cairo_save(cr)
+        cairo_rectangle(cr, Double(layout.originX), Double(layout.originY),
+                        Double(layout.scaledWidth), Double(layout.scaledHeight))
+        cairo_clip(cr)
+        let ringScale = (layout.scaleX + layout.scaleY) / 2
+        for (i, p) in peaks.enumerated() where p.x.isFinite && p.y.isFinite {
+            let c = layout.screenPoint(x: p.x, y: p.y)
+            var r = options.markerRadius
+            if let radii, radii[i].isFinite, radii[i] > 0 { r = radii[i] * ringScale }
+            drawMarker(cr, x: c.x, y: c.y, radius: r, options: options)
+        }
+        cairo_restore(cr)
+
+        if layout.titleBarHeight > 0 {
+            drawTitle(cr, title, layout: layout, options: options)
+        }
+        try Cairo.check(cairo_status(cr), "overlay drawing")
+        return try Cairo.pngBytes(canvas)
+    }
+
+    /// The canvas every overlay-like picture starts from: the background colour, and the image
+    /// (display-stretched, with invalid pixels tinted when a mask is given) painted into the
+    /// layout's image area, enlarged with nearest-neighbour or reduced with a smoothing filter.
+    /// The caller draws on top through the returned context and destroys both.
+    static func imageCanvas(
+        image: Image, mask: Mask?, stretch: Stretch, layout: OverlayLayout, options: OverlayOptions, _ what: String
+    ) throws -> (canvas: OpaquePointer, cr: OpaquePointer) {
         let mapping = try DisplayMapping(image: image, mask: mask, stretch: stretch)
         let levels = mapping.levels(of: image)
         let w = image.width, h = image.height
@@ -168,10 +199,9 @@ public enum Overlay {
         }
 
         let canvas = try Cairo.imageSurface(
-            CAIRO_FORMAT_RGB24, width: layout.canvasWidth, height: layout.canvasHeight, "overlay")
-        defer { cairo_surface_destroy(canvas) }
-        let cr = try Cairo.context(canvas, "overlay")
-        defer { cairo_destroy(cr) }
+            CAIRO_FORMAT_RGB24, width: layout.canvasWidth, height: layout.canvasHeight, what)
+        let cr: OpaquePointer
+        do { cr = try Cairo.context(canvas, what) } catch { cairo_surface_destroy(canvas); throw error }
 
         options.backgroundColour.set(on: cr)
         cairo_paint(cr)
@@ -191,26 +221,7 @@ public enum Overlay {
             cairo_fill(cr)
         }
         cairo_restore(cr)
-
-        // Markers, clipped to the image area.
-        cairo_save(cr)
-        cairo_rectangle(cr, Double(layout.originX), Double(layout.originY),
-                        Double(layout.scaledWidth), Double(layout.scaledHeight))
-        cairo_clip(cr)
-        let ringScale = (layout.scaleX + layout.scaleY) / 2
-        for (i, p) in peaks.enumerated() where p.x.isFinite && p.y.isFinite {
-            let c = layout.screenPoint(x: p.x, y: p.y)
-            var r = options.markerRadius
-            if let radii, radii[i].isFinite, radii[i] > 0 { r = radii[i] * ringScale }
-            drawMarker(cr, x: c.x, y: c.y, radius: r, options: options)
-        }
-        cairo_restore(cr)
-
-        if layout.titleBarHeight > 0 {
-            drawTitle(cr, title, layout: layout, options: options)
-        }
-        try Cairo.check(cairo_status(cr), "overlay drawing")
-        return try Cairo.pngBytes(canvas)
+        return (canvas, cr)
     }
 
     static func drawMarker(_ cr: OpaquePointer, x: Double, y: Double, radius r: Double, options o: OverlayOptions) {

@@ -22,34 +22,8 @@ public enum ShiftFieldPlot {
             throw PeaksError.invalidParameter(name: "scale", reason: "must be a positive number, got \(scale)")
         }
         let layout = try OverlayLayout(imageWidth: image.width, imageHeight: image.height, options: options)
-        let mapping = try DisplayMapping(image: image, mask: nil, stretch: stretch)
-        let levels = mapping.levels(of: image)
-        let w = image.width, h = image.height
-        let grey = try Cairo.imageSurface(CAIRO_FORMAT_RGB24, width: w, height: h, "image")
-        defer { cairo_surface_destroy(grey) }
-        try levels.withUnsafeBufferPointer { lv in
-            try Cairo.writePixels(grey) { row, y in
-                let base = y &* w
-                for x in 0..<w { row[x] = UInt32(lv[base &+ x]) &* 0x010101 }
-            }
-        }
-        let canvas = try Cairo.imageSurface(CAIRO_FORMAT_RGB24, width: layout.canvasWidth, height: layout.canvasHeight, "shift field")
-        defer { cairo_surface_destroy(canvas) }
-        let cr = try Cairo.context(canvas, "shift field")
-        defer { cairo_destroy(cr) }
-        options.backgroundColour.set(on: cr)
-        cairo_paint(cr)
-        cairo_save(cr)
-        cairo_translate(cr, Double(layout.originX), Double(layout.originY))
-        cairo_scale(cr, layout.scaleX, layout.scaleY)
-        cairo_set_source_surface(cr, grey, 0, 0)
-        if let pattern = cairo_get_source(cr) {
-            cairo_pattern_set_filter(pattern, layout.isReduced ? CAIRO_FILTER_GOOD : CAIRO_FILTER_NEAREST)
-            cairo_pattern_set_extend(pattern, CAIRO_EXTEND_PAD)
-        }
-        cairo_rectangle(cr, 0, 0, Double(w), Double(h))
-        cairo_fill(cr)
-        cairo_restore(cr)
+        let (canvas, cr) = try Overlay.imageCanvas(image: image, mask: nil, stretch: stretch, layout: layout, options: options, "shift field")
+        defer { cairo_surface_destroy(canvas); cairo_destroy(cr) }
 
         cairo_save(cr)
         cairo_rectangle(cr, Double(layout.originX), Double(layout.originY), Double(layout.scaledWidth), Double(layout.scaledHeight))
