@@ -12,8 +12,8 @@ public enum MatchOverlay {
     public static let missColour = Colour(red: 0.15, green: 0.75, blue: 1.00)
     public static let legendHeight = 26
 
-    /// PNG bytes: `Overlay.png` of the image (same layout and stretch, no peak markers), the
-    /// markers, and a legend bar with the counts. Coordinates: x = column, y = row, pixel (0, 0)
+    /// PNG bytes: the image as `Overlay.png` draws it (same layout, stretch, mask tint and
+    /// title), the match markers, and a legend bar with the counts. Coordinates: x = column, y = row, pixel (0, 0)
     /// centred at (0.0, 0.0).
     public static func png(
         image: Image, mask: Mask?,
@@ -21,19 +21,12 @@ public enum MatchOverlay {
         falsePositives: [(x: Double, y: Double)], misses: [(x: Double, y: Double)],
         title: String, stretch: Stretch = .auto, options: OverlayOptions = .init()
     ) throws -> [UInt8] {
-        let base = try Overlay.png(image: image, mask: mask, peaks: [], title: title, stretch: stretch, options: options)
         let layout = try OverlayLayout(imageWidth: image.width, imageHeight: image.height, options: options)
-        let picture = try Cairo.surface(fromPNG: base)
-        defer { cairo_surface_destroy(picture) }
-        let w = layout.canvasWidth, h = layout.canvasHeight + legendHeight
-        let canvas = try Cairo.imageSurface(CAIRO_FORMAT_RGB24, width: w, height: h, "match overlay")
-        defer { cairo_surface_destroy(canvas) }
-        let cr = try Cairo.context(canvas, "match overlay")
-        defer { cairo_destroy(cr) }
-        options.backgroundColour.set(on: cr)
-        cairo_paint(cr)
-        cairo_set_source_surface(cr, picture, 0, 0)
-        cairo_paint(cr)
+        let (canvas, cr) = try Overlay.imageCanvas(
+            image: image, mask: mask, stretch: stretch, layout: layout, options: options,
+            extraHeight: legendHeight, "match overlay")
+        defer { cairo_surface_destroy(canvas); cairo_destroy(cr) }
+        if layout.titleBarHeight > 0 { Overlay.drawTitle(cr, title, layout: layout, options: options) }
 
         cairo_save(cr)
         cairo_rectangle(cr, Double(layout.originX), Double(layout.originY), Double(layout.scaledWidth), Double(layout.scaledHeight))

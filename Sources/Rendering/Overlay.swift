@@ -162,9 +162,11 @@ public enum Overlay {
     /// The canvas every overlay-like picture starts from: the background colour, and the image
     /// (display-stretched, with invalid pixels tinted when a mask is given) painted into the
     /// layout's image area, enlarged with nearest-neighbour or reduced with a smoothing filter.
-    /// The caller draws on top through the returned context and destroys both.
+    /// The caller draws on top through the returned context and destroys both. `extraHeight`
+    /// adds a band of background below the layout's canvas (for a legend).
     static func imageCanvas(
-        image: Image, mask: Mask?, stretch: Stretch, layout: OverlayLayout, options: OverlayOptions, _ what: String
+        image: Image, mask: Mask?, stretch: Stretch, layout: OverlayLayout, options: OverlayOptions,
+        extraHeight: Int = 0, _ what: String
     ) throws -> (canvas: OpaquePointer, cr: OpaquePointer) {
         let mapping = try DisplayMapping(image: image, mask: mask, stretch: stretch)
         let levels = mapping.levels(of: image)
@@ -199,7 +201,7 @@ public enum Overlay {
         }
 
         let canvas = try Cairo.imageSurface(
-            CAIRO_FORMAT_RGB24, width: layout.canvasWidth, height: layout.canvasHeight, what)
+            CAIRO_FORMAT_RGB24, width: layout.canvasWidth, height: layout.canvasHeight + extraHeight, what)
         let cr: OpaquePointer
         do { cr = try Cairo.context(canvas, what) } catch { cairo_surface_destroy(canvas); throw error }
 

@@ -6,11 +6,8 @@ import Harness
 import PeakKit
 import Spectral
 
-/// The `log` detector and the filters under it, on the same kind of noisy image as the
-/// persistence benchmarks: integrated Gaussian spots (sigma 2, amplitude 50, every 32 px) on a
-/// background of 100 with white Gaussian noise of sigma 3.
-func noisySpotImage(size: Int) -> Image { BenchmarkImages.noisySpots(size: size) }
-
+/// The `log` detector and the filters under it, on the same noisy image as the persistence
+/// benchmarks (`BenchmarkImages.noisySpots`).
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .peakMemoryResident, .peakMemoryResidentDelta, .mallocCountTotal],
@@ -20,7 +17,7 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 10)
 
     guard let detector = builtinDetectors.detector(named: "log") else { fatalError("no log detector") }
-    let image = noisySpotImage(size: 2048)
+    let image = BenchmarkImages.noisySpots(size: 2048)
     // 18 scales over the same sigma range (1 ... 15.6): the same kernels' sizes and padding, twice
     // the scales. Peak memory must be the same as with 9 (three responses in memory at a time).
     Benchmark("log 2048x2048 noisy, 18 scales (k 1.1746)") { benchmark in

@@ -4,10 +4,8 @@ import Harness
 import PeakKit
 
 /// The persistence detector with its defaults (automatic noise-based threshold, no smoothing) on
-/// noisy images: Gaussian spots on a flat background with white Gaussian noise, so the filtration
-/// meets the worst case for union-find work (a local maximum every few pixels).
-func noisySpotImage(size: Int) -> Image { BenchmarkImages.noisySpots(size: size) }
-
+/// `BenchmarkImages.noisySpots`: Gaussian spots on a flat background with white Gaussian noise,
+/// so the filtration meets the worst case for union-find work (a local maximum every few pixels).
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .peakMemoryResident, .peakMemoryResidentDelta, .mallocCountTotal],
@@ -18,14 +16,14 @@ let benchmarks: @Sendable () -> Void = {
 
     guard let detector = builtinDetectors.detector(named: "persistence") else { fatalError("no persistence detector") }
     for size in [512, 1024, 2048, 4096] {
-        let image = noisySpotImage(size: size)
+        let image = BenchmarkImages.noisySpots(size: size)
         Benchmark("persistence \(size)x\(size) noisy, defaults", configuration: .init(maxIterations: size >= 4096 ? 5 : 20)) { benchmark in
             for _ in benchmark.scaledIterations {
                 blackHole(try detector.detect(in: image))
             }
         }
     }
-    let image = noisySpotImage(size: 2048)
+    let image = BenchmarkImages.noisySpots(size: 2048)
     Benchmark("persistence 2048x2048 noisy, with basins") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try detector.detect(in: image, options: .init(wantsLabels: true)))
