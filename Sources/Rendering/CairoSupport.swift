@@ -30,6 +30,20 @@ enum Cairo {
     }
 
     /// A context on `surface`; throws on failure. The caller destroys it.
+    /// Text in every picture: DejaVu Sans with fixed font options (grey antialiasing, slight
+    /// hinting, unhinted metrics), so the text does not depend on the desktop's font settings
+    /// and pictures stay byte-identical between runs.
+    static func useTextFont(_ cr: OpaquePointer) {
+        if let fo = cairo_font_options_create() {
+            cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY)
+            cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_SLIGHT)
+            cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF)
+            cairo_set_font_options(cr, fo)
+            cairo_font_options_destroy(fo)
+        }
+        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+    }
+
     static func context(_ surface: OpaquePointer, _ what: String) throws -> OpaquePointer {
         guard let cr = cairo_create(surface) else {
             throw PeaksError.invalidImage(reason: "cannot render (\(what)): no context")

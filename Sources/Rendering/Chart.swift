@@ -48,14 +48,7 @@ public enum HistogramChart {
         defer { cairo_surface_destroy(surface) }
         let cr = try Cairo.context(surface, "chart")
         defer { cairo_destroy(cr) }
-        if let fo = cairo_font_options_create() {
-            cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY)
-            cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_SLIGHT)
-            cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF)
-            cairo_set_font_options(cr, fo)
-            cairo_font_options_destroy(fo)
-        }
-        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        Cairo.useTextFont(cr)
         cairo_set_source_rgb(cr, 1, 1, 1)
         cairo_paint(cr)
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)

@@ -290,14 +290,7 @@ public enum Charts {
         defer { cairo_destroy(cr) }
         Colour(red: 1, green: 1, blue: 1).set(on: cr)
         cairo_paint(cr)
-        if let fo = cairo_font_options_create() {
-            cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY)
-            cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_SLIGHT)
-            cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF)
-            cairo_set_font_options(cr, fo)
-            cairo_font_options_destroy(fo)
-        }
-        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        Cairo.useTextFont(cr)
         try body(cr)
         try Cairo.check(cairo_status(cr), "chart drawing")
         return try Cairo.pngBytes(surface)

@@ -55,14 +55,7 @@ public enum MatchOverlay {
         cairo_restore(cr)
 
         // Legend bar.
-        if let fo = cairo_font_options_create() {
-            cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY)
-            cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_SLIGHT)
-            cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF)
-            cairo_set_font_options(cr, fo)
-            cairo_font_options_destroy(fo)
-        }
-        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        Cairo.useTextFont(cr)
         let y = Double(layout.canvasHeight) + Double(legendHeight) / 2
         var x = 10.0
         let entries: [(String, Colour, Int)] = [

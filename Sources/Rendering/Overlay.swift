@@ -254,16 +254,7 @@ public enum Overlay {
         defer { cairo_restore(cr) }
         cairo_rectangle(cr, 0, 0, Double(layout.canvasWidth), Double(layout.titleBarHeight))
         cairo_clip(cr)
-        // Fixed font options: grey antialiasing, slight hinting, unhinted metrics, so the text
-        // does not depend on the desktop's font settings.
-        if let fo = cairo_font_options_create() {
-            cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY)
-            cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_SLIGHT)
-            cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF)
-            cairo_set_font_options(cr, fo)
-            cairo_font_options_destroy(fo)
-        }
-        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        Cairo.useTextFont(cr)
         let pad = 8.0
         let available = Double(layout.canvasWidth) - 2 * pad
         var size = o.titleFontSize
