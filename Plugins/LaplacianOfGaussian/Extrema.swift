@@ -1,3 +1,4 @@
+import Filters
 import Foundation
 import PeakKit
 
@@ -299,40 +300,12 @@ enum ScaleSpaceExtrema {
             }
             let jtj = [j0[0], j0[1], j0[2], j0[3], j1[0], j1[1], j1[2], j1[3],
                        j2[0], j2[1], j2[2], j2[3], j3[0], j3[1], j3[2], j3[3]]
-            guard let step = solveSymmetric4(jtj, [jr[0], jr[1], jr[2], jr[3]]) else { return nil }
+            guard let step = LinearSystem.solve(jtj, [jr[0], jr[1], jr[2], jr[3]]) else { return nil }
             for a in 0..<4 { p[a] += step[a] }
             guard p.allSatisfy(\.isFinite), abs(p[2]) <= 1, abs(p[3]) <= 1 else { return nil }
             if abs(step[2]) < 1e-7 && abs(step[3]) < 1e-7 { return (p[2], p[3]) }
         }
         return nil
-    }
-
-    /// Gaussian elimination with partial pivoting on a 4x4 system; nil when singular.
-    static func solveSymmetric4(_ m: [Double], _ r: [Double]) -> [Double]? {
-        var a = m, b = r
-        let n = 4
-        let scale = a.map(abs).max() ?? 0
-        for col in 0..<n {
-            var pivot = col
-            for row in (col + 1)..<n where abs(a[row * n + col]) > abs(a[pivot * n + col]) { pivot = row }
-            guard abs(a[pivot * n + col]) > 1e-12 * scale else { return nil }
-            if pivot != col {
-                for k in 0..<n { a.swapAt(col * n + k, pivot * n + k) }
-                b.swapAt(col, pivot)
-            }
-            for row in (col + 1)..<n {
-                let factor = a[row * n + col] / a[col * n + col]
-                for k in col..<n { a[row * n + k] -= factor * a[col * n + k] }
-                b[row] -= factor * b[col]
-            }
-        }
-        var x = [Double](repeating: 0, count: n)
-        for row in stride(from: n - 1, through: 0, by: -1) {
-            var sum = b[row]
-            for k in (row + 1)..<n { sum -= a[row * n + k] * x[k] }
-            x[row] = sum / a[row * n + row]
-        }
-        return x
     }
 
     /// Solves H o = -g when H (n x n, n <= 3) is negative definite (Cholesky of -H); nil otherwise.

@@ -175,7 +175,7 @@ public enum SubpixelRefinement {
             }
         } }
         if allEqual { return fallback(.flat) }
-        guard let p = solve6(&m, &rhs) else { return fallback(.notAMaximum) }
+        guard let p = LinearSystem.solve(m, rhs) else { return fallback(.notAMaximum) }
         let b = p[1], c = p[2], d = p[3], e = p[4], f = p[5]
         let det = 4 * d * f - e * e
         guard d < 0, det > 0, det.isFinite else { return fallback(.notAMaximum) }
@@ -185,35 +185,6 @@ public enum SubpixelRefinement {
         guard u.isFinite, v.isFinite else { return fallback(.notAMaximum) }
         if u * u + v * v > 1 { return fallback(.movedTooFar) }
         return SubpixelResult(x: Double(x) + u, y: Double(y) + v, outcome: .refined)
-    }
-
-    /// Gaussian elimination with partial pivoting on a 6x6 system; nil if (nearly) singular.
-    static func solve6(_ a: inout [Double], _ b: inout [Double]) -> [Double]? {
-        let n = 6
-        var scale = 0.0
-        for v in a { scale = max(scale, abs(v)) }
-        for col in 0..<n {
-            var pivot = col
-            for r in (col + 1)..<n where abs(a[r * n + col]) > abs(a[pivot * n + col]) { pivot = r }
-            if !(abs(a[pivot * n + col]) > 1e-12 * scale) { return nil }
-            if pivot != col {
-                for k in 0..<n { a.swapAt(col * n + k, pivot * n + k) }
-                b.swapAt(col, pivot)
-            }
-            for r in (col + 1)..<n {
-                let factor = a[r * n + col] / a[col * n + col]
-                if factor == 0 { continue }
-                for k in col..<n { a[r * n + k] -= factor * a[col * n + k] }
-                b[r] -= factor * b[col]
-            }
-        }
-        var x = [Double](repeating: 0, count: n)
-        for r in stride(from: n - 1, through: 0, by: -1) {
-            var s = b[r]
-            for k in (r + 1)..<n { s -= a[r * n + k] * x[k] }
-            x[r] = s / a[r * n + r]
-        }
-        return x
     }
 }
 
