@@ -117,7 +117,6 @@ struct Detect: ParsableCommand {
             detection, algorithm: detector.name, parameters: parameters,
             source: ImageSource(path: input, width: image.width, height: image.height))
         var files: [(path: String, bytes: [UInt8])] = []
-        if let output { files.append((output, Array(text.utf8))) }
         if let overlay {
             let radii = detection.attributeNames.contains("radius") ? detection.peaks.map { $0["radius"] ?? 0 } : nil
             let name = URL(fileURLWithPath: input).lastPathComponent
@@ -131,8 +130,7 @@ struct Detect: ParsableCommand {
             if let blobsPreview { files.append((blobsPreview, try LabelPreview.png(labels: labels))) }
         }
         let afterRender = clock.now
-        try AtomicFile.writeAll(files)
-        if output == nil { FileHandle.standardOutput.write(Data(text.utf8)) }
+        try CommandInput.finish(text: text, output: output, files: files)
         let end = clock.now
 
         if timings {
@@ -197,15 +195,8 @@ struct Detect: ParsableCommand {
 
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
     func checkOutputPaths() throws {
-        let outputs = [output, overlay, blobs, blobsPreview].compactMap { $0 }
-        func canonical(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
-        let inputs = Set([input, mask].compactMap { $0 }.map(canonical))
-        var seen = Set<String>()
-        for o in outputs {
-            let c = canonical(o)
-            if inputs.contains(c) { throw PeaksError.file(path: o, reason: "refusing to overwrite an input file") }
-            if !seen.insert(c).inserted { throw UsageError("'\(o)' is given as two different outputs") }
-        }
+        try CommandInput.checkOutputs(
+            [output, overlay, blobs, blobsPreview].compactMap { $0 }, inputs: [input, mask].compactMap { $0 })
         if let blobs { _ = try BlobFile.kind(of: blobs) }
     }
 }
