@@ -16,11 +16,19 @@ struct Blob: Sendable, Equatable {
     var sigma: Double
     /// The sign-corrected response at the refined position (interpolated).
     var response: Double
-    /// Response / the noise estimate of its scale.
+    /// The detection statistic: the largest response / response noise at the blob's pixel over
+    /// its own scale and the next ones (`LoGDetector`, "Detection statistic"); with a fixed
+    /// threshold, response / noise at its own scale.
     var snr: Double
     /// +1 bright, -1 dark.
     var polarity: Double
     var scaleIndex: Int
+    /// The pixel of the scale-space maximum before refinement.
+    var gridX: Int
+    var gridY: Int
+    /// The fitted peak height above the background (`GaussianSpotFit`), 0 when not fitted.
+    var amplitude: Double = 0
+    var fitted: Bool = false
 }
 
 /// The frame of the padded response arrays (`LoGScaleSpace`): image pixel (x, y) is element

@@ -40,7 +40,7 @@ private func json(_ text: String) throws -> [String: Any] {
         let r = try PeaksExecutable.run(["detect", sample, "--algo", "log", "-o", csv.path, "--blobs", blobs.path])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
-        #expect(lines.first == "x,y,value,sigma,radius,response,snr,polarity")
+        #expect(lines.first == "x,y,value,sigma,radius,response,snr,polarity,amplitude,fitted")
         let labels = try ImageFile.read(blobs.path)
         for (k, line) in lines.dropFirst().enumerated() {
             let cells = line.split(separator: ",").compactMap { Double($0) }

@@ -183,7 +183,7 @@ import Testing
         for _ in 0..<10 {
             let blobs = (0..<150).map { i in
                 Blob(x: rng.uniform(0, 100), y: rng.uniform(0, 100), sigma: rng.uniform(0.8, 8),
-                     response: Double(Int(rng.uniform(0, 40))), snr: 1, polarity: 1, scaleIndex: i % 9)
+                     response: Double(Int(rng.uniform(0, 40))), snr: 1, polarity: 1, scaleIndex: i % 9, gridX: 0, gridY: 0)
             }
             for overlap in [0.0, 0.3, 0.5, 0.9] {
                 let fast = BlobPruning.prune(blobs, overlap: overlap)

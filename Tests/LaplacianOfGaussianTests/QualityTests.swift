@@ -1,3 +1,4 @@
+import Filters
 import Foundation
 import Harness
 import LaplacianOfGaussian
@@ -54,10 +55,10 @@ import Testing
     }
 
     /// Noisy scenes (Poisson, slope, beam), defaults: every spot of >= 5 local noise sigmas and
-    /// sigma >= 1.5 px, and every spot of >= 7 noise sigmas at sigma 1, is found; the sigmas of
-    /// the 20-sigma spots are within 10%; at most 3 detections per scene are neither a spot nor
-    /// the beam. (Spots of sigma 1 at exactly 5 noise sigmas are at the LoG's detection limit:
-    /// see `faintSmallSpotsRecall`.)
+    /// sigma >= 1.5 px is found, and of the sigma-1 spots at exactly 5 noise sigmas (the
+    /// detection limit, see `faintSmallSpotsRecall`) at most one per scene is missed; the sigmas
+    /// of the 10- and 20-sigma spots are within 10%; at most 3 detections per scene are neither
+    /// a spot nor the beam.
     @Test(arguments: [1, 2, 3] as [UInt64]) func noisySceneWithDefaults(seed: UInt64) throws {
         let scene = QualityScene.make(seed: seed)
         let d = try LoGDetector().detect(in: scene.image)
@@ -79,35 +80,133 @@ import Testing
             line += " sigma error at \(Int(m)) noise sigmas: median \(String(format: "%.1f", 100 * sorted[sorted.count / 2]))% max \(String(format: "%.1f", 100 * (sorted.last ?? 0)))%;"
         }
         print(line)
+        #expect(missedFaintSmall <= 1)
         #expect(extra <= 3)
         #expect((sigmaErrors[20] ?? []).allSatisfy { $0 < 0.1 })
+        #expect((sigmaErrors[10] ?? []).allSatisfy { $0 < 0.1 })
     }
 
-    /// Spots of sigma 1 at 5 noise sigmas (unit Gaussian noise), 384 of them: the response
-    /// signal-to-noise ratio at the matched scale is about 6 (theory: A/2 over 0.4 sigma_n), so
-    /// a 4.5-sigma threshold finds about 95% (measured 367/384) and 5 sigmas about 88%.
+    /// Spots of sigma 1 at 5 noise sigmas (unit Gaussian noise), 384 of them, at random subpixel
+    /// offsets. The detection statistic (the best response SNR over the spot's own and the next
+    /// two scales, about 7-8 here against 6 at its own scale) passes the default threshold for
+    /// about 99% of them (measured 379 of 384; the own-scale test found 356 at a 4.5 threshold).
     @Test func faintSmallSpotsRecall() throws {
         var found = 0, total = 0
+        var foundLarger = 0
         for seed in 0..<6 {
             var rng = SeededRandom(seed: UInt64(100 + seed))
-            var image = Image(width: 256, height: 256, repeating: 100)
-            var spots: [Spot] = []
-            for gy in Swift.stride(from: 16, to: 250, by: 32) {
-                for gx in Swift.stride(from: 16, to: 250, by: 32) {
-                    spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5), amplitude: 5, sigma: 1))
+            for sigma in [1.0, 1.5] {
+                var image = Image(width: 256, height: 256, repeating: 100)
+                var spots: [Spot] = []
+                for gy in Swift.stride(from: 16, to: 250, by: 32) {
+                    for gx in Swift.stride(from: 16, to: 250, by: 32) {
+                        spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5), amplitude: 5, sigma: sigma))
+                    }
+                }
+                SpotRenderer.add(spots, to: &image)
+                SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+                let d = try LoGDetector().detect(in: image)
+                for s in spots {
+                    let hit = Self.nearest(d.peaks, s) != nil
+                    if sigma == 1 { total += 1; if hit { found += 1 } } else if hit { foundLarger += 1 }
                 }
             }
-            SpotRenderer.add(spots, to: &image)
-            SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
-            let d = try LoGDetector().detect(in: image)
-            for s in spots { total += 1; if Self.nearest(d.peaks, s) != nil { found += 1 } }
         }
-        print("LoG sigma-1 spots at 5 noise sigmas: found \(found) of \(total)")
-        #expect(Double(found) >= 0.9 * Double(total))
+        print("LoG spots at 5 noise sigmas: sigma 1: found \(found) of \(total); sigma 1.5: found \(foundLarger) of \(total)")
+        #expect(Double(found) >= 0.97 * Double(total))
+        #expect(foundLarger == total)
+    }
+
+    /// Accuracy against the Cramer-Rao bound. For spots of sigma 1, 2 and 4 px at 5 and 20 noise
+    /// sigmas (unit white noise, random subpixel centres), the scatter of the reported sigma and
+    /// position is compared with the bound of the pixel-integrated Gaussian-on-a-plane model
+    /// over the fit's window, computed here from finite differences of `SpotRenderer` (not from
+    /// the fit's own derivatives). No unbiased estimator can beat the bound, and at 5 noise
+    /// sigmas it is 13% in sigma for sigma = 1 px: "sigma within 10%" there is beyond the data.
+    /// The test asserts RMS errors within 1.3x the bound, biases below 3%, and every sigma within
+    /// 10% where 3.5 bounds are below 10%.
+    @Test func accuracyNearTheCramerRaoBound() throws {
+        var line = "LoG accuracy vs Cramer-Rao:"
+        for s in [1.0, 2, 4] {
+            for m in [5.0, 20] {
+                var errors: [Double] = [], position2: [Double] = []
+                var found = 0, total = 0
+                for seed in 0..<4 {
+                    var rng = SeededRandom(seed: UInt64(1000 + seed))
+                    var image = Image(width: 320, height: 320, repeating: 100)
+                    var spots: [Spot] = []
+                    for gy in Swift.stride(from: 20, to: 300, by: 40) {
+                        for gx in Swift.stride(from: 20, to: 300, by: 40) {
+                            spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5), amplitude: m, sigma: s))
+                        }
+                    }
+                    SpotRenderer.add(spots, to: &image)
+                    SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+                    let d = try LoGDetector().detect(in: image)
+                    for sp in spots {
+                        total += 1
+                        guard let p = Self.nearest(d.peaks, sp) else { continue }
+                        found += 1
+                        errors.append((p["sigma"] ?? 0) / s - 1)
+                        position2.append((p.x - sp.x) * (p.x - sp.x) + (p.y - sp.y) * (p.y - sp.y))
+                    }
+                }
+                let bound = Self.cramerRao(sigma: s, amplitude: m, halfWidth: Int((3 * s * 1.41.squareRoot()).rounded(.up)) + 2)
+                let rms = (errors.map { $0 * $0 }.reduce(0, +) / Double(errors.count)).squareRoot()
+                let bias = errors.reduce(0, +) / Double(errors.count)
+                let worst = errors.map { abs($0) }.max() ?? 0
+                let positionRMS = (position2.reduce(0, +) / Double(position2.count)).squareRoot()
+                line += String(format: " [s %.0f, %.0f sigmas: found %d/%d, sigma rms %.1f%% (bound %.1f%%) bias %+.1f%% max %.1f%%, position rms %.3f px (bound %.3f)]",
+                               s, m, found, total, 100 * rms, 100 * bound.sigma, 100 * bias, 100 * worst, positionRMS, bound.position)
+                #expect(Double(found) >= (s == 1 && m == 5 ? 0.95 : 1) * Double(total), "s \(s) m \(m): found \(found) of \(total)")
+                #expect(rms <= 1.3 * bound.sigma, "s \(s) m \(m): sigma rms \(rms) against the bound \(bound.sigma)")
+                #expect(abs(bias) < 0.03, "s \(s) m \(m): sigma bias \(bias)")
+                #expect(positionRMS <= 1.3 * bound.position, "s \(s) m \(m): position rms \(positionRMS) against the bound \(bound.position)")
+                if 3.5 * bound.sigma < 0.1 { #expect(worst < 0.1, "s \(s) m \(m): worst sigma error \(worst)") }
+            }
+        }
+        print(line)
+    }
+
+    /// The Cramer-Rao bound (unit white noise) for the relative sigma and the radial position of
+    /// a pixel-integrated Gaussian of amplitude `amplitude` on a plane, over a square window:
+    /// the inverse of the Fisher matrix J^T J, J by central differences of `SpotRenderer`'s model
+    /// in (x, y, sigma, A, B, bx, by). Averaged over four subpixel centres.
+    static func cramerRao(sigma: Double, amplitude: Double, halfWidth r: Int) -> (sigma: Double, position: Double) {
+        var sigmaVariance = 0.0, positionVariance = 0.0
+        let centres = [(0.0, 0.0), (0.25, 0.1), (0.5, 0.5), (0.1, 0.4)]
+        for (fx, fy) in centres {
+            let n = 2 * r + 1
+            func model(_ q: [Double]) -> [Double] {
+                var image = Image(width: n, height: n, repeating: 0)
+                SpotRenderer.add([Spot(x: Double(r) + q[0], y: Double(r) + q[1], amplitude: q[3], sigma: q[2])], to: &image)
+                var out = [Double](repeating: 0, count: n * n)
+                for j in 0..<n { for i in 0..<n { out[j * n + i] = Double(image.pixels[j * n + i]) + q[4] + q[5] * Double(i - r) + q[6] * Double(j - r) } }
+                return out
+            }
+            let p = [fx, fy, sigma, amplitude, 0, 0, 0]
+            let steps = [1e-3, 1e-3, 1e-3 * sigma, 1e-3 * amplitude, 1e-2, 1e-3, 1e-3]
+            var columns: [[Double]] = []
+            for k in 0..<7 {
+                var up = p, down = p
+                up[k] += steps[k]; down[k] -= steps[k]
+                let a = model(up), b = model(down)
+                columns.append(zip(a, b).map { ($0 - $1) / (2 * steps[k]) })
+            }
+            var fisher = [Double](repeating: 0, count: 49)
+            for a in 0..<7 { for b in 0..<7 { fisher[a * 7 + b] = zip(columns[a], columns[b]).map { $0 * $1 }.reduce(0, +) } }
+            func inverseDiagonal(_ k: Int) -> Double {
+                var e = [Double](repeating: 0, count: 7); e[k] = 1
+                return LinearSystem.solve(fisher, e)?[k] ?? .infinity
+            }
+            sigmaVariance += inverseDiagonal(2) / (sigma * sigma)
+            positionVariance += inverseDiagonal(0) + inverseDiagonal(1)
+        }
+        return ((sigmaVariance / Double(centres.count)).squareRoot(), (positionVariance / Double(centres.count)).squareRoot())
     }
 
     /// The threshold on pure white noise: blobs per megapixel by noise factor (the table in
-    /// docs/algorithms/log.md), few at the default 4.5 and none from 6 up.
+    /// docs/algorithms/log.md), few at the default 5 and none from 6 up.
     @Test func noiseBlobRates() throws {
         var rng = SeededRandom(seed: 11)
         var image = Image(width: 1024, height: 1024, repeating: 100)
@@ -121,7 +220,7 @@ import Testing
             line += " \(t): \(local) (global \(global));"
         }
         print(line)
-        #expect((counts[LoGDetector.defaultNoiseFactor] ?? 99) <= 15)
+        #expect((counts[LoGDetector.defaultNoiseFactor] ?? 99) <= 8)
         #expect((counts[6] ?? 99) == 0)
     }
 
