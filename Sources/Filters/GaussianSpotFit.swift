@@ -234,7 +234,7 @@ public enum GaussianSpotFit {
                     for k in 0..<spots {
                         largest = max(largest, abs(step[4 * k]), abs(step[4 * k + 1]), abs(step[4 * k + 2]) / q[4 * k + 2])
                     }
-                    converged = largest < 1e-7 || (largest < 1e-4 && current - c <= 1e-15 * current)
+                    converged = largest < 1e-5 || (largest < 1e-3 && current - c <= 1e-9 * current)
                     p = q; current = c
                     lambda = max(1e-9, lambda * 0.1)
                     improved = true
