@@ -114,97 +114,132 @@ public enum MaskedNCC {
 
     /// The window [fullX0, fullX0 + w) x [fullY0, fullY0 + h) of the full masked NCC.
     ///
-    /// One scratch real array serves every forward transform and one scratch spectrum every
-    /// product; the six inverse transforms stay in their padded arrays and the final pass reads
-    /// the window from them directly (the transform size guarantees no wrap-around inside it).
+    /// Each of the six sums is an inverse transform of a product of two spectra, but none is kept
+    /// as a padded array: the inverses hand over their rows (only the window's rows are
+    /// transformed) and each row is reduced at once to what the formula needs, in window-sized
+    /// arrays: the overlap N (rounded), S_f and S_g (scaled), then the product of the two
+    /// variance terms (S_ff's row gives var_f, S_gg's row multiplies it by var_g), and S_fg's
+    /// rows give r directly. Spectra are dropped (or overwritten by the next one) after their
+    /// last use, so at most four are alive. Arithmetic per element is the same as forming the
+    /// six sums first: the order of operations in each formula is unchanged.
     static func compute(_ f: MaskedInput, _ g: MaskedInput, inversion: Bool, fullX0: Int, fullY0: Int, w: Int, h: Int, overlapRatio: Double) -> CorrelationMap {
         let px = SpectralWork.transformLength(n: f.width, k: g.width, start: fullX0, count: w)
         let py = SpectralWork.transformLength(n: f.height, k: g.height, start: fullY0, count: h)
-        let work = SpectralWork(width: px, height: py)
-        let scratch = FFTRealArray<Double>(uninitializedWidth: px, height: py)
-        let prod = FFTHalfSpectrum<Double>(uninitializedWidth: px, height: py)
-        func spec(_ a: [Double], _ x: MaskedInput, flip: Bool) -> FFTHalfSpectrum<Double> {
-            a.withUnsafeBufferPointer { work.spectrum(of: $0, width: x.width, height: x.height, flip: flip, scratch: scratch) }
-        }
-        func inverse(_ a: FFTHalfSpectrum<Double>, _ b: FFTHalfSpectrum<Double>) -> FFTRealArray<Double> {
-            work.multiply(a, b, into: prod)
-            let out = FFTRealArray<Double>(uninitializedWidth: px, height: py)
-            work.plan.inverse(prod, into: out, normalize: false)
+        let plan = FFTPlan2D<Double>(width: px, height: py)
+        let rows = fullY0..<(fullY0 + h)
+        func spectrum(_ a: [Double], _ x: MaskedInput, flip: Bool, into reuse: FFTHalfSpectrum<Double>? = nil) -> FFTHalfSpectrum<Double> {
+            let out = reuse ?? FFTHalfSpectrum<Double>(uninitializedWidth: px, height: py)
+            a.withUnsafeBufferPointer { plan.forward(topLeft: $0.baseAddress!, width: x.width, height: x.height, flipped: flip, into: out) }
             return out
         }
-        // Correlation = convolution with the moving image reversed. For the point inversion the
-        // reversed moving image is the fixed image itself, so its spectra are reused.
-        let fm = spec(f.mask, f, flip: false)
-        let gm = inversion ? fm : spec(g.mask, g, flip: true)
-        let overlap = inverse(fm, gm)
-        let f1 = spec(f.values, f, flip: false)
-        let sf = inverse(f1, gm)
-        let g1 = inversion ? f1 : spec(g.values, g, flip: true)
-        let sg = inversion ? sf : inverse(fm, g1)
-        let num = inverse(f1, g1)
-        let f2 = spec(f.squares, f, flip: false)
-        let vf = inverse(f2, gm)
-        let vg = inversion ? vf : inverse(fm, spec(g.squares, g, flip: true))
-
         let eps = Double.ulpOfOne
         let tolF = 1000 * eps * max(f.energy, Double.leastNormalMagnitude)
         let tolG = 1000 * eps * max(g.energy, Double.leastNormalMagnitude)
         let scale = 1 / (Double(px) * Double(py))
         let n = w * h
+        // Window-sized work arrays (every element written before it is read).
+        let overlap = UnsafeMutablePointer<Double>.allocate(capacity: n)    // N, rounded
+        let sumF = UnsafeMutablePointer<Double>.allocate(capacity: n)       // S_f
+        let sumG = inversion ? sumF : UnsafeMutablePointer<Double>.allocate(capacity: n)   // S_g
+        let denominator = UnsafeMutablePointer<Double>.allocate(capacity: n) // var_f var_g, 0 if either is flat or N is small
+        let rowMax = UnsafeMutablePointer<Double>.allocate(capacity: h)
+        defer {
+            overlap.deallocate(); sumF.deallocate(); denominator.deallocate(); rowMax.deallocate()
+            if !inversion { sumG.deallocate() }
+        }
+        let pN = SharedPointer(overlap), pF = SharedPointer(sumF), pG = SharedPointer(sumG)
+        let pD = SharedPointer(denominator), pM = SharedPointer(rowMax)
         var out = [Double](repeating: 0, count: n)
-        withExtendedLifetime((overlap, sf, sg, num, vf, vg)) {
-            overlap.withUnsafeMutableBufferPointer { bN in
-            sf.withUnsafeMutableBufferPointer { bF in
-            sg.withUnsafeMutableBufferPointer { bG in
-            num.withUnsafeMutableBufferPointer { bFG in
-            vf.withUnsafeMutableBufferPointer { bFF in
-            vg.withUnsafeMutableBufferPointer { bGG in
-            out.withUnsafeMutableBufferPointer { bO in
-                guard let pN = bN.baseAddress, let pF = bF.baseAddress, let pG = bG.baseAddress, let pFG = bFG.baseAddress,
-                      let pFF = bFF.baseAddress, let pGG = bGG.baseAddress, let pO = bO.baseAddress else { return }
-                let sN = SharedPointer(pN), sF = SharedPointer(pF), sG = SharedPointer(pG), sFG = SharedPointer(pFG)
-                let sFF = SharedPointer(pFF), sGG = SharedPointer(pGG), sO = SharedPointer(pO)
-                // Pass 1: the largest overlap in the window (per-block maxima, then their maximum).
-                let blocks = h >= 16 && n >= 1 << 17 ? 16 : 1
-                var maxima = [Double](repeating: 0, count: blocks)
-                maxima.withUnsafeMutableBufferPointer { bm in
-                    guard let pm = bm.baseAddress else { return }
-                    let sm = SharedPointer(pm)
-                    Parallel.forEach(blocks) { b in
-                        var m = 0.0
-                        for y in (h * b / blocks)..<(h * (b + 1) / blocks) {
-                            let base = (fullY0 &+ y) &* px &+ fullX0
-                            var x = 0
-                            while x < w { m = max(m, (sN[base &+ x] * scale).rounded()); x &+= 1 }
-                        }
-                        sm[b] = m
-                    }
+
+        // Correlation = convolution with the moving image reversed. For the point inversion the
+        // reversed moving image is the fixed image itself, so its spectra are reused.
+        let fm = spectrum(f.mask, f, flip: false)
+        let gm = inversion ? fm : spectrum(g.mask, g, flip: true)
+        let work = FFTHalfSpectrum<Double>(uninitializedWidth: px, height: py)
+        // N, and the largest N of each window row (for the overlap cut-off).
+        plan.inverse(productOf: fm, gm, work: work, rows: rows) { y, row in
+            let r = y &- fullY0, o = r &* w, src = row + fullX0
+            var m = 0.0, x = 0
+            while x < w {
+                let v = (src[x] * scale).rounded()
+                pN[o &+ x] = v
+                m = max(m, v)
+                x &+= 1
+            }
+            pM[r] = m
+        }
+        var largest = 0.0
+        for r in 0..<h { largest = max(largest, rowMax[r]) }
+        let minN = max(1, overlapRatio * largest)
+
+        let f1 = spectrum(f.values, f, flip: false)
+        plan.inverse(productOf: f1, gm, work: work, rows: rows) { y, row in
+            let o = (y &- fullY0) &* w, src = row + fullX0
+            var x = 0
+            while x < w { pF[o &+ x] = src[x] * scale; x &+= 1 }
+        }
+        // var_f = S_ff - S_f^2 / N where N passes the cut-off (elsewhere r = 0 and it is unused).
+        let f2 = spectrum(f.squares, f, flip: false, into: work)
+        plan.inverse(productOf: f2, gm, work: f2, rows: rows) { y, row in
+            let o = (y &- fullY0) &* w, src = row + fullX0
+            var x = 0
+            while x < w {
+                let k = o &+ x, nn = pN[k]
+                var d = 0.0
+                if nn >= minN {
+                    let a = pF[k]
+                    let varF = src[x] * scale - a * a / nn
+                    // For the inversion var_g is var_f at the same lag.
+                    d = varF > tolF ? (inversion ? (varF > tolG ? varF * varF : 0) : varF) : 0
                 }
-                let minN = max(1, overlapRatio * (maxima.max() ?? 0))
-                // Pass 2: the correlation.
-                Parallel.forEach(blocks) { b in
-                    for y in (h * b / blocks)..<(h * (b + 1) / blocks) {
-                        let base = (fullY0 &+ y) &* px &+ fullX0, row = y &* w
-                        var x = 0
-                        while x < w {
-                            let k = base &+ x
-                            let nn = (sN[k] * scale).rounded()
-                            var r = 0.0
-                            if nn >= minN {
-                                let a = sF[k] * scale, c = sG[k] * scale
-                                let varF = sFF[k] * scale - a * a / nn
-                                let varG = sGG[k] * scale - c * c / nn
-                                if varF > tolF && varG > tolG {
-                                    let q = (sFG[k] * scale - a * c / nn) / (varF * varG).squareRoot()
-                                    r = q.isFinite ? min(1, max(-1, q)) : 0
-                                }
-                            }
-                            sO[row &+ x] = r
-                            x &+= 1
-                        }
+                pD[k] = d
+                x &+= 1
+            }
+        }
+        let g1: FFTHalfSpectrum<Double>
+        if inversion {
+            g1 = f1
+        } else {
+            // gm is no longer needed: its memory takes the moving image's spectrum.
+            g1 = spectrum(g.values, g, flip: true, into: gm)
+            plan.inverse(productOf: fm, g1, work: f2, rows: rows) { y, row in
+                let o = (y &- fullY0) &* w, src = row + fullX0
+                var x = 0
+                while x < w { pG[o &+ x] = src[x] * scale; x &+= 1 }
+            }
+            let g2 = spectrum(g.squares, g, flip: true, into: f2)
+            plan.inverse(productOf: fm, g2, work: g2, rows: rows) { y, row in
+                let o = (y &- fullY0) &* w, src = row + fullX0
+                var x = 0
+                while x < w {
+                    let k = o &+ x, varF = pD[k]
+                    if varF != 0 {
+                        let nn = pN[k], c = pG[k]
+                        let varG = src[x] * scale - c * c / nn
+                        pD[k] = varG > tolG ? varF * varG : 0
                     }
+                    x &+= 1
                 }
-            } } } } } } }
+            }
+        }
+        // r = (S_fg - S_f S_g / N) / sqrt(var_f var_g), straight into the map.
+        out.withUnsafeMutableBufferPointer { bo in
+            let pO = SharedPointer(bo.baseAddress!)
+            plan.inverse(productOf: f1, g1, work: f1, rows: rows) { y, row in
+                let o = (y &- fullY0) &* w, src = row + fullX0
+                var x = 0
+                while x < w {
+                    let k = o &+ x, d = pD[k]
+                    var r = 0.0
+                    if d != 0 {
+                        let nn = pN[k], a = pF[k], c = pG[k]
+                        let q = (src[x] * scale - a * c / nn) / d.squareRoot()
+                        r = q.isFinite ? min(1, max(-1, q)) : 0
+                    }
+                    pO[k] = r
+                    x &+= 1
+                }
+            }
         }
         return CorrelationMap(width: w, height: h, values: out,
                               originX: fullX0 - (g.width - 1), originY: fullY0 - (g.height - 1))

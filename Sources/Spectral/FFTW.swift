@@ -118,6 +118,46 @@ enum FFTW {
         }
     }
 
+    /// A 1-D r2c plan of length `n`, out of place (one row of the split transform).
+    static func planRowR2C(_ p: FFTPrecision, n: Int, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer) -> OpaquePointer? {
+        switch p {
+        case .double:
+            return fftw_plan_dft_r2c_1d(Int32(n), input.assumingMemoryBound(to: Double.self),
+                                        output.assumingMemoryBound(to: fftw_complex.self), planFlags)
+        case .float:
+            return fftwf_plan_dft_r2c_1d(Int32(n), input.assumingMemoryBound(to: Float.self),
+                                         output.assumingMemoryBound(to: fftwf_complex.self), planFlags)
+        }
+    }
+
+    /// A 1-D c2r plan of length `n`, out of place (destroys its input when executed).
+    static func planRowC2R(_ p: FFTPrecision, n: Int, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer) -> OpaquePointer? {
+        switch p {
+        case .double:
+            return fftw_plan_dft_c2r_1d(Int32(n), input.assumingMemoryBound(to: fftw_complex.self),
+                                        output.assumingMemoryBound(to: Double.self), planFlags)
+        case .float:
+            return fftwf_plan_dft_c2r_1d(Int32(n), input.assumingMemoryBound(to: fftwf_complex.self),
+                                         output.assumingMemoryBound(to: Float.self), planFlags)
+        }
+    }
+
+    /// `lanes` in-place complex 1-D transforms of length `n` on an interleaved buffer: element k
+    /// of lane j at `k * lanes + j` (stride `lanes`, distance 1). `sign` is FFTW_FORWARD or
+    /// FFTW_BACKWARD.
+    static func planColumns(_ p: FFTPrecision, n: Int, lanes: Int, sign: Int32, buffer: UnsafeMutableRawPointer) -> OpaquePointer? {
+        var len = Int32(n)
+        let l = Int32(lanes)
+        switch p {
+        case .double:
+            let b = buffer.assumingMemoryBound(to: fftw_complex.self)
+            return fftw_plan_many_dft(1, &len, l, b, nil, l, 1, b, nil, l, 1, sign, planFlags)
+        case .float:
+            let b = buffer.assumingMemoryBound(to: fftwf_complex.self)
+            return fftwf_plan_many_dft(1, &len, l, b, nil, l, 1, b, nil, l, 1, sign, planFlags)
+        }
+    }
+
     static func destroy(_ p: FFTPrecision, _ plan: OpaquePointer) {
         switch p {
         case .double: fftw_destroy_plan(plan)
@@ -135,6 +175,18 @@ enum FFTW {
             fftw_execute_dft_r2c(plan, input.assumingMemoryBound(to: Double.self), output.assumingMemoryBound(to: fftw_complex.self))
         case .float:
             fftwf_execute_dft_r2c(plan, input.assumingMemoryBound(to: Float.self), output.assumingMemoryBound(to: fftwf_complex.self))
+        }
+    }
+
+    /// Runs a complex plan in place on a new buffer (from `allocComplex`, the plan's size).
+    static func executeDFT(_ p: FFTPrecision, _ plan: OpaquePointer, _ buffer: UnsafeMutableRawPointer) {
+        switch p {
+        case .double:
+            let b = buffer.assumingMemoryBound(to: fftw_complex.self)
+            fftw_execute_dft(plan, b, b)
+        case .float:
+            let b = buffer.assumingMemoryBound(to: fftwf_complex.self)
+            fftwf_execute_dft(plan, b, b)
         }
     }
 

@@ -48,6 +48,28 @@ enum Kernels {
         }
     }
 
+    /// Copies `count` values from `src` to `dst`, multiplied by `scale` (converted to T first,
+    /// as `scale(_:count:by:as:)` does) when given.
+    @inline(__always)
+    static func storeRow<T: FFTScalar>(_ src: UnsafeRawPointer, into dst: UnsafeMutableRawPointer, count: Int, scale: Double?, as _: T.Type) {
+        guard let scale else {
+            dst.copyMemory(from: src, byteCount: count &* MemoryLayout<T>.stride)
+            return
+        }
+        switch T.fftPrecision {
+        case .float: scaledCopy(src.assumingMemoryBound(to: Float.self), dst.assumingMemoryBound(to: Float.self), count, Float(scale))
+        case .double: scaledCopy(src.assumingMemoryBound(to: Double.self), dst.assumingMemoryBound(to: Double.self), count, scale)
+        }
+    }
+
+    static func scaledCopy<S: BinaryFloatingPoint>(_ src: UnsafePointer<S>, _ dst: UnsafeMutablePointer<S>, _ count: Int, _ f: S) {
+        var i = 0
+        while i < count {
+            dst[i] = src[i] * f
+            i &+= 1
+        }
+    }
+
     /// The `width x height` window at (x0, y0) of a row-major array with `stride` columns.
     static func extract<T: FFTScalar>(
         _ src: UnsafeRawPointer, stride: Int, x0: Int, y0: Int, width: Int, height: Int, as _: T.Type
