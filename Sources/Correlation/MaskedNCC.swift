@@ -56,13 +56,16 @@ public enum MaskedNCC {
         }
     }
 
-    /// An image in Double, centred on its valid mean, zero on invalid pixels, with its 0/1 mask.
+    /// An image's valid mean and energy; the three arrays the transforms need (the 0/1 mask,
+    /// the image centred on its valid mean and zero on invalid pixels, and its squares) are
+    /// written row by row straight into the transforms' row buffers (`fillRow`), never stored.
     struct MaskedInput {
+        enum Plane { case mask, values, squares }
         var width: Int, height: Int
-        var values: [Double]    // (v - mean) * m
-        var squares: [Double]   // values^2
-        var mask: [Double]      // 1 valid, 0 invalid
-        var energy: Double      // sum of squares
+        var pixels: [Float]
+        var valid: [Bool]?      // nil: every pixel valid
+        var mean: Double
+        var energy: Double      // sum of squares of the centred valid values
 
         init(_ image: Image, _ mask: Mask?, what: String) throws {
             guard image.width > 0, image.height > 0 else {
@@ -71,44 +74,59 @@ public enum MaskedNCC {
             if let mask { try mask.checkShape(matches: image, what: "\(what) mask") }
             width = image.width
             height = image.height
+            pixels = image.pixels
+            valid = mask?.isValid
             let n = image.count
-            var m = [Double](repeating: 1, count: n)
-            var v = [Double](repeating: 0, count: n), s = [Double](repeating: 0, count: n)
             var sum = 0.0, count = 0.0, e = 0.0
             var bad = -1
+            let all = [Bool]()
             image.pixels.withUnsafeBufferPointer { px in
-                m.withUnsafeMutableBufferPointer { pm in
-                    if let mask {
-                        mask.isValid.withUnsafeBufferPointer { valid in
-                            for i in 0..<n where !valid[i] { pm[i] = 0 }
-                        }
-                    }
-                    for i in 0..<n where pm[i] != 0 {
+                (mask?.isValid ?? all).withUnsafeBufferPointer { pv in
+                    let masked = pv.count == n
+                    for i in 0..<n where !masked || pv[i] {
                         let x = Double(px[i])
                         if !x.isFinite { bad = i; return }
                         sum += x
                         count += 1
                     }
-                    let mean = count > 0 ? sum / count : 0
-                    v.withUnsafeMutableBufferPointer { pv in
-                        s.withUnsafeMutableBufferPointer { ps in
-                            for i in 0..<n where pm[i] != 0 {
-                                let c = Double(px[i]) - mean
-                                pv[i] = c
-                                ps[i] = c * c
-                                e += c * c
-                            }
-                        }
+                    let m = count > 0 ? sum / count : 0
+                    for i in 0..<n where !masked || pv[i] {
+                        let c = Double(px[i]) - m
+                        e += c * c
                     }
                 }
             }
             if bad >= 0 {
                 throw PeaksError.invalidImage(reason: "\(what) has a NaN or infinite valid pixel at x=\(bad % image.width), y=\(bad / image.width); mask it")
             }
-            values = v
-            squares = s
-            self.mask = m
+            mean = count > 0 ? sum / count : 0
             energy = e
+        }
+
+        /// Row `y` of a plane, reversed along both axes when `flip` (row y is then source row
+        /// height - 1 - y, read right to left), into `dst` (`width` values).
+        func fillRow(_ plane: Plane, _ y: Int, flip: Bool, into dst: UnsafeMutablePointer<Double>,
+                     pixels px: UnsafePointer<Float>, valid pv: UnsafePointer<Bool>?) {
+            let w = width, sy = flip ? height &- 1 &- y : y
+            let row = px + sy &* w, ok = pv.map { $0 + sy &* w }
+            let m = mean
+            var x = 0
+            while x < w {
+                let sx = flip ? w &- 1 &- x : x
+                let isValid = ok?[sx] ?? true
+                var v = 0.0
+                if isValid {
+                    switch plane {
+                    case .mask: v = 1
+                    case .values: v = Double(row[sx]) - m
+                    case .squares:
+                        let c = Double(row[sx]) - m
+                        v = c * c
+                    }
+                }
+                dst[x] = v
+                x &+= 1
+            }
         }
     }
 
@@ -127,9 +145,22 @@ public enum MaskedNCC {
         let py = SpectralWork.transformLength(n: f.height, k: g.height, start: fullY0, count: h)
         let plan = FFTPlan2D<Double>(width: px, height: py)
         let rows = fullY0..<(fullY0 + h)
-        func spectrum(_ a: [Double], _ x: MaskedInput, flip: Bool, into reuse: FFTHalfSpectrum<Double>? = nil) -> FFTHalfSpectrum<Double> {
+        // The padded planes are written into the transforms' row buffers (rows past the image
+        // are zero and skipped).
+        func spectrum(_ plane: MaskedInput.Plane, _ x: MaskedInput, flip: Bool, into reuse: FFTHalfSpectrum<Double>? = nil) -> FFTHalfSpectrum<Double> {
             let out = reuse ?? FFTHalfSpectrum<Double>(uninitializedWidth: px, height: py)
-            a.withUnsafeBufferPointer { plan.forward(topLeft: $0.baseAddress!, width: x.width, height: x.height, flipped: flip, into: out) }
+            x.pixels.withUnsafeBufferPointer { bp in
+                (x.valid ?? []).withUnsafeBufferPointer { bv in
+                    let sp = SharedPointer(bp.baseAddress!), sv = bv.baseAddress.map { SharedPointer($0) }
+                    let xw = x.width, xh = x.height, pw = px
+                    plan.forward(into: out) { y, row in
+                        if y >= xh { return false }
+                        x.fillRow(plane, y, flip: flip, into: row, pixels: sp.base, valid: sv?.base)
+                        (row + xw).update(repeating: 0, count: pw &- xw)
+                        return true
+                    }
+                }
+            }
             return out
         }
         let eps = Double.ulpOfOne
@@ -138,14 +169,14 @@ public enum MaskedNCC {
         let scale = 1 / (Double(px) * Double(py))
         let n = w * h
         // Window-sized work arrays (every element written before it is read).
-        let overlap = UnsafeMutablePointer<Double>.allocate(capacity: n)    // N, rounded
-        let sumF = UnsafeMutablePointer<Double>.allocate(capacity: n)       // S_f
-        let sumG = inversion ? sumF : UnsafeMutablePointer<Double>.allocate(capacity: n)   // S_g
-        let denominator = UnsafeMutablePointer<Double>.allocate(capacity: n) // var_f var_g, 0 if either is flat or N is small
+        let overlap = LargeBuffer.allocate(Double.self, count: n)      // N, rounded
+        let sumF = LargeBuffer.allocate(Double.self, count: n)         // S_f
+        let sumG = inversion ? sumF : LargeBuffer.allocate(Double.self, count: n)   // S_g
+        let denominator = LargeBuffer.allocate(Double.self, count: n)  // var_f var_g, 0 if either is flat or N is small
         let rowMax = UnsafeMutablePointer<Double>.allocate(capacity: h)
         defer {
-            overlap.deallocate(); sumF.deallocate(); denominator.deallocate(); rowMax.deallocate()
-            if !inversion { sumG.deallocate() }
+            LargeBuffer.free(overlap); LargeBuffer.free(sumF); LargeBuffer.free(denominator); rowMax.deallocate()
+            if !inversion { LargeBuffer.free(sumG) }
         }
         let pN = SharedPointer(overlap), pF = SharedPointer(sumF), pG = SharedPointer(sumG)
         let pD = SharedPointer(denominator), pM = SharedPointer(rowMax)
@@ -153,8 +184,8 @@ public enum MaskedNCC {
 
         // Correlation = convolution with the moving image reversed. For the point inversion the
         // reversed moving image is the fixed image itself, so its spectra are reused.
-        let fm = spectrum(f.mask, f, flip: false)
-        let gm = inversion ? fm : spectrum(g.mask, g, flip: true)
+        let fm = spectrum(.mask, f, flip: false)
+        let gm = inversion ? fm : spectrum(.mask, g, flip: true)
         let work = FFTHalfSpectrum<Double>(uninitializedWidth: px, height: py)
         // N, and the largest N of each window row (for the overlap cut-off).
         plan.inverse(productOf: fm, gm, work: work, rows: rows) { y, row in
@@ -172,14 +203,14 @@ public enum MaskedNCC {
         for r in 0..<h { largest = max(largest, rowMax[r]) }
         let minN = max(1, overlapRatio * largest)
 
-        let f1 = spectrum(f.values, f, flip: false)
+        let f1 = spectrum(.values, f, flip: false)
         plan.inverse(productOf: f1, gm, work: work, rows: rows) { y, row in
             let o = (y &- fullY0) &* w, src = row + fullX0
             var x = 0
             while x < w { pF[o &+ x] = src[x] * scale; x &+= 1 }
         }
         // var_f = S_ff - S_f^2 / N where N passes the cut-off (elsewhere r = 0 and it is unused).
-        let f2 = spectrum(f.squares, f, flip: false, into: work)
+        let f2 = spectrum(.squares, f, flip: false, into: work)
         plan.inverse(productOf: f2, gm, work: f2, rows: rows) { y, row in
             let o = (y &- fullY0) &* w, src = row + fullX0
             var x = 0
@@ -201,13 +232,13 @@ public enum MaskedNCC {
             g1 = f1
         } else {
             // gm is no longer needed: its memory takes the moving image's spectrum.
-            g1 = spectrum(g.values, g, flip: true, into: gm)
+            g1 = spectrum(.values, g, flip: true, into: gm)
             plan.inverse(productOf: fm, g1, work: f2, rows: rows) { y, row in
                 let o = (y &- fullY0) &* w, src = row + fullX0
                 var x = 0
                 while x < w { pG[o &+ x] = src[x] * scale; x &+= 1 }
             }
-            let g2 = spectrum(g.squares, g, flip: true, into: f2)
+            let g2 = spectrum(.squares, g, flip: true, into: f2)
             plan.inverse(productOf: fm, g2, work: g2, rows: rows) { y, row in
                 let o = (y &- fullY0) &* w, src = row + fullX0
                 var x = 0

@@ -1,4 +1,5 @@
 import PeakKit
+import _PeaksIntrinsics
 
 /// Transforms with the element pass around them folded in, for the correlation routines (which
 /// live in their own module, hence `package`): padding folded into the forward transform, the
@@ -135,6 +136,10 @@ extension Kernels {
             let cs = 2 &* MemoryLayout<T>.stride
             var y = 0
             while y < rows {
+                let ahead = y &+ SplitTransform.prefetchRows
+                if ahead < rows && lanes < spectrumWidth {
+                    SplitTransform.prefetch(a + (ahead &* spectrumWidth &+ x0) &* cs, bytes: count &* cs, write: false)
+                }
                 (dst + y &* lanes &* cs).copyMemory(from: a + (y &* spectrumWidth &+ x0) &* cs, byteCount: count &* cs)
                 y &+= 1
             }
@@ -155,8 +160,15 @@ extension Kernels {
         _ dst: UnsafeMutablePointer<S>, _ lanes: Int
     ) {
         let sign: S = conj ? -1 : 1
+        let span = count &* 2 &* MemoryLayout<S>.stride
         var y = 0
         while y < rows {
+            let ahead = y &+ SplitTransform.prefetchRows
+            if ahead < rows && lanes < hw {
+                let k = (ahead &* hw &+ x0) &* 2
+                SplitTransform.prefetch(a + k, bytes: span, write: false)
+                SplitTransform.prefetch(b + k, bytes: span, write: false)
+            }
             var k = (y &* hw &+ x0) &* 2
             var o = y &* lanes &* 2
             let stop = o &+ count &* 2

@@ -1,4 +1,5 @@
 import PeakKit
+import _PeaksIntrinsics
 
 /// A 2-D real transform done as 1-D transforms: every row by one 1-D r2c (or c2r) plan, every
 /// column of the half spectrum by one batched 1-D complex plan on a small contiguous buffer.
@@ -107,22 +108,44 @@ final class SplitTransform: @unchecked Sendable {
             defer { FFTW.free(p, buf) }
             for b in b0..<b1 {
                 let x0 = b &* l, bw = min(l, hw &- x0)
+                let span = bw &* cs
                 if let gather {
                     gather(x0, bw, buf)
                 } else {
                     var y = 0
                     while y < n {
-                        (buf + y &* l &* cs).copyMemory(from: spec.raw + (y &* hw &+ x0) &* cs, byteCount: bw &* cs)
+                        let ahead = y &+ SplitTransform.prefetchRows
+                        if ahead < n { SplitTransform.prefetch(spec.raw + (ahead &* hw &+ x0) &* cs, bytes: span, write: false) }
+                        (buf + y &* l &* cs).copyMemory(from: spec.raw + (y &* hw &+ x0) &* cs, byteCount: span)
                         y &+= 1
                     }
                 }
                 FFTW.executeDFT(p, plan.raw, buf)
                 var y = 0
                 while y < n {
-                    (spec.raw + (y &* hw &+ x0) &* cs).copyMemory(from: buf + y &* l &* cs, byteCount: bw &* cs)
+                    let ahead = y &+ SplitTransform.prefetchRows
+                    if ahead < n { SplitTransform.prefetch(spec.raw + (ahead &* hw &+ x0) &* cs, bytes: span, write: true) }
+                    (spec.raw + (y &* hw &+ x0) &* cs).copyMemory(from: buf + y &* l &* cs, byteCount: span)
                     y &+= 1
                 }
             }
+        }
+    }
+
+    /// How many rows ahead the column-block copies prefetch. Consecutive rows of a block are a
+    /// spectrum row apart (many kilobytes, a new page each time), a stride the hardware
+    /// prefetchers do not follow, so without this every row waits for memory: measured at
+    /// 2048^2 Double, the product gather of an inverse took 20 ms on its own.
+    static let prefetchRows = 8
+
+    /// Prefetches the cache lines of `bytes` bytes from `start` (at most 3 lines: a block row).
+    @inline(__always)
+    static func prefetch(_ start: UnsafeRawPointer, bytes: Int, write: Bool) {
+        let last = start + (bytes &- 1)
+        if write {
+            peaks_prefetch_write(start); peaks_prefetch_write(start + 64); peaks_prefetch_write(last)
+        } else {
+            peaks_prefetch(start); peaks_prefetch(start + 64); peaks_prefetch(last)
         }
     }
 
