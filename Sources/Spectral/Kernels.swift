@@ -36,18 +36,6 @@ enum Kernels {
         }
     }
 
-    /// `b[k] = a[k] * b[k] * factor` for `count` interleaved complex values.
-    static func multiply<T: FFTScalar>(
-        _ a: UnsafeRawPointer, into b: UnsafeMutableRawPointer, count: Int, factor: Double, as _: T.Type
-    ) {
-        switch T.fftPrecision {
-        case .float:
-            multiplyImpl(a.assumingMemoryBound(to: Float.self), b.assumingMemoryBound(to: Float.self), count, Float(factor))
-        case .double:
-            multiplyImpl(a.assumingMemoryBound(to: Double.self), b.assumingMemoryBound(to: Double.self), count, factor)
-        }
-    }
-
     /// Copies `count` values from `src` to `dst`, multiplied by `scale` (converted to T first,
     /// as `scale(_:count:by:as:)` does) when given.
     @inline(__always)
@@ -67,24 +55,6 @@ enum Kernels {
         while i < count {
             dst[i] = src[i] * f
             i &+= 1
-        }
-    }
-
-    /// The `width x height` window at (x0, y0) of a row-major array with `stride` columns.
-    static func extract<T: FFTScalar>(
-        _ src: UnsafeRawPointer, stride: Int, x0: Int, y0: Int, width: Int, height: Int, as _: T.Type
-    ) -> [T] {
-        let n = width * height
-        return [T](unsafeUninitializedCapacity: n) { buf, count in
-            if n > 0 {
-                let s = src.assumingMemoryBound(to: T.self) + (y0 * stride + x0)
-                let d = buf.baseAddress!
-                for y in 0..<height {
-                    UnsafeMutableRawPointer(d + y * width).copyMemory(
-                        from: s + y * stride, byteCount: width * MemoryLayout<T>.stride)
-                }
-            }
-            count = n
         }
     }
 
@@ -141,24 +111,6 @@ enum Kernels {
                     row.update(repeating: 0, count: pw)
                 }
                 y &+= 1
-            }
-        }
-    }
-
-    static func multiplyImpl<S: BinaryFloatingPoint>(
-        _ a: UnsafePointer<S>, _ b: UnsafeMutablePointer<S>, _ count: Int, _ f: S
-    ) {
-        let ap = SharedPointer(a), bp = SharedPointer(b)
-        let rows = max(1, count >> 12)
-        rowBlocks(rows: rows, elements: count) { r0, r1 in
-            let start = count * r0 / rows, end = count * r1 / rows
-            var k = start &* 2
-            let stop = end &* 2
-            while k < stop {
-                let ar = ap[k], ai = ap[k &+ 1], br = bp[k], bi = bp[k &+ 1]
-                bp[k] = (ar * br - ai * bi) * f
-                bp[k &+ 1] = (ar * bi + ai * br) * f
-                k &+= 2
             }
         }
     }

@@ -206,7 +206,13 @@ public final class FFTPlan2D<T: FFTScalar>: @unchecked Sendable {
 
     /// Plans for `width x height` real arrays. `threads` defaults to `FFTSettings.threads(...)`.
     /// Shapes must be at least 1x1 (a precondition: an empty shape is a programming error).
-    public init(width: Int, height: Int, threads: Int? = nil) {
+    public convenience init(width: Int, height: Int, threads: Int? = nil) {
+        self.init(width: width, height: height, threads: threads, split: SplitTransform.applies(rows: height, cols: width))
+    }
+
+    /// `split` chooses the split transform or FFTW's 2-D plan regardless of the shape rule (for
+    /// tests comparing the two on the same shapes).
+    init(width: Int, height: Int, threads: Int?, split useSplit: Bool) {
         precondition(width > 0 && height > 0, "FFTPlan2D: empty shape \(width)x\(height) (width and height must be at least 1)")
         FFTW.checkScalar(T.self)
         let t = threads ?? FFTSettings.threads(width: width, height: height)
@@ -214,7 +220,7 @@ public final class FFTPlan2D<T: FFTScalar>: @unchecked Sendable {
         self.width = width
         self.height = height
         self.threads = t
-        if SplitTransform.applies(rows: height, cols: width) {
+        if useSplit {
             split = Planner.split(rows: height, cols: width, precision: T.fftPrecision, threads: t)
             forwardPlan = nil
             inversePlan = nil
