@@ -173,24 +173,6 @@ public enum PhaseCorrelation {
             error: abs(error).squareRoot(), phaseDifference: atan2(ccMax.im, ccMax.re))
     }
 
-    /// sum |F|^2 (or sum |F|) over the full spectrum, from a half spectrum (columns 1...(w-1)/2 stand for two).
-    static func energy(_ s: FFTHalfSpectrum<Double>, width w: Int, squared: Bool = true) -> Double {
-        let sw = w / 2 + 1
-        return s.withUnsafeMutableBufferPointer { p -> Double in
-            var total = 0.0
-            let rows = p.count / (2 * sw)
-            for v in 0..<rows {
-                for u in 0..<sw {
-                    let k = 2 * (v * sw + u)
-                    let q = p[k] * p[k] + p[k + 1] * p[k + 1]
-                    let m = squared ? q : q.squareRoot()
-                    total += (u == 0 || (w % 2 == 0 && u == w / 2)) ? m : 2 * m
-                }
-            }
-            return total
-        }
-    }
-
     /// out(ry, rx) = sum over the full spectrum of R[v, u] exp(+2 pi i ((rx - ox) f_u / (w k) + (ry - oy) f_v / (h k))),
     /// f the signed (numpy fftfreq) frequencies: the unnormalised inverse DFT of R at the points
     /// ((rx - ox) / k, (ry - oy) / k). R is a half spectrum of a Hermitian full spectrum.
