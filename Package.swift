@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "PeakKit", exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
-        .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit"], exclude: ["README.md"]),
+        .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit", "_PeaksIntrinsics"], exclude: ["README.md"]),
         // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
         .target(name: "Correlation", dependencies: ["PeakKit", "Spectral", "Filters"], exclude: ["README.md"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),

@@ -46,56 +46,93 @@ public enum PhaseCorrelation {
             }
         }
         let w = reference.width, h = reference.height
-        let work = SpectralWork(width: w, height: h)
+        let plan = FFTPlan2D<Double>(width: w, height: h)
+        // The Float pixels become Double as the transform reads each row (no padded copy).
         func spectrum(_ img: Image) -> FFTHalfSpectrum<Double> {
-            let real = FFTRealArray<Double>(uninitializedWidth: w, height: h)
-            real.withUnsafeMutableBufferPointer { d in
-                img.pixels.withUnsafeBufferPointer { s in
-                    guard let dp = d.baseAddress, let sp = s.baseAddress else { return }
-                    let sd = SharedPointer(dp), ss = SharedPointer(sp)
-                    let count = w &* h
-                    SpectralWork.blocks(count) { a, b in
-                        var i = a
-                        while i < b { sd[i] = Double(ss[i]); i &+= 1 }
+            let out = FFTHalfSpectrum<Double>(uninitializedWidth: w, height: h)
+            img.pixels.withUnsafeBufferPointer { s in
+                let src = SharedPointer(s.baseAddress!)
+                plan.forward(into: out) { y, row in
+                    let from = src.base + y &* w
+                    var x = 0
+                    while x < w { row[x] = Double(from[x]); x &+= 1 }
+                    return true
+                }
+            }
+            return out
+        }
+        let fa = spectrum(reference), fb = spectrum(moving)
+        let sw = w / 2 + 1
+        // One pass over spectrum rows: R = F_ref conj(F_mov) (into fa's memory), whitened with
+        // `.phase`, and each row's share of the error's normalisation (sum |F|^2 of both images,
+        // or sum |R| of the whitened spectrum), added up in row order afterwards.
+        var rowEnergy = [Double](repeating: 0, count: 2 * h)
+        let whiten = normalization == .phase
+        fa.withUnsafeMutableBufferPointer { pa in
+            fb.withUnsafeMutableBufferPointer { pb in
+                rowEnergy.withUnsafeMutableBufferPointer { pe in
+                    let sa = SharedPointer(pa.baseAddress!), sb = SharedPointer(pb.baseAddress!), se = SharedPointer(pe.baseAddress!)
+                    let floor = 100 * Double.ulpOfOne
+                    SpectralWork.rows(h, elements: w &* h) { v0, v1 in
+                        for v in v0..<v1 {
+                            var ea = 0.0, eb = 0.0
+                            var u = 0
+                            while u < sw {
+                                let k = 2 &* (v &* sw &+ u)
+                                let ar = sa[k], ai = sa[k &+ 1], br = sb[k], bi = -sb[k &+ 1]
+                                var pr = ar * br - ai * bi, pi = ar * bi + ai * br
+                                // Columns 1...(w-1)/2 stand for themselves and their conjugates.
+                                let twice = !(u == 0 || (w % 2 == 0 && u == w / 2))
+                                if whiten {
+                                    let m = max((pr * pr + pi * pi).squareRoot(), floor)
+                                    pr /= m
+                                    pi /= m
+                                    let q = (pr * pr + pi * pi).squareRoot()
+                                    ea += twice ? 2 * q : q
+                                } else {
+                                    let qa = ar * ar + ai * ai, qb = br * br + bi * bi
+                                    ea += twice ? 2 * qa : qa
+                                    eb += twice ? 2 * qb : qb
+                                }
+                                sa[k] = pr
+                                sa[k &+ 1] = pi
+                                u &+= 1
+                            }
+                            se[2 &* v] = ea
+                            se[2 &* v &+ 1] = eb
+                        }
                     }
                 }
             }
-            return work.plan.forward(real)
         }
-        let fa = spectrum(reference), fb = spectrum(moving)
-        let product = work.product(fa, fb, conjugateB: true)
-        let sw = w / 2 + 1
-        if normalization == .phase {
-            let floor = 100 * Double.ulpOfOne
-            product.withUnsafeMutableBufferPointer { p in
-                var k = 0
-                while k < p.count {
-                    let m = max((p[k] * p[k] + p[k &+ 1] * p[k &+ 1]).squareRoot(), floor)
-                    p[k] /= m
-                    p[k &+ 1] /= m
-                    k &+= 2
+        let product = fa
+        var ampA = 0.0, ampB = 0.0
+        for v in 0..<h { ampA += rowEnergy[2 * v]; ampB += rowEnergy[2 * v + 1] }
+        if whiten { ampB = ampA }
+
+        // Whole-pixel peak of the circular cross-correlation (n * cc): the first largest |value|
+        // of each row, then over rows in order (the same element a scan in index order finds).
+        var rowBest = [Int](repeating: 0, count: h), rowValue = [Double](repeating: 0, count: h)
+        rowBest.withUnsafeMutableBufferPointer { pi in
+            rowValue.withUnsafeMutableBufferPointer { pv in
+                let si = SharedPointer(pi.baseAddress!), sv = SharedPointer(pv.baseAddress!)
+                plan.inverse(product, work: fb, rows: 0..<h) { y, row in
+                    var bi = 0, ba = -1.0
+                    var x = 0
+                    while x < w {
+                        if abs(row[x]) > ba { ba = abs(row[x]); bi = x }
+                        x &+= 1
+                    }
+                    si[y] = bi
+                    sv[y] = row[bi]
                 }
             }
         }
-        // The error's normalisation: sum |F|^2 of each image; after phase normalisation the
-        // whitened spectrum plays both roles (sum |R| over the full spectrum), so identical
-        // images give error 0 in both cases.
-        let ampA: Double, ampB: Double
-        if normalization == .phase {
-            ampA = energy(product, width: w, squared: false)
-            ampB = ampA
-        } else {
-            ampA = energy(fa, width: w)
-            ampB = energy(fb, width: w)
-        }
-
-        // Whole-pixel peak of the circular cross-correlation.
-        let copy = FFTHalfSpectrum<Double>(uninitializedWidth: w, height: h)
-        copy.withUnsafeMutableBufferPointer { d in product.withUnsafeMutableBufferPointer { s in _ = d.update(fromContentsOf: s) } }
-        let ccRaw = work.plan.inverse(copy, normalize: false)   // n * cc
         var best = 0, bestAbs = -1.0, bestValue = 0.0
-        ccRaw.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count where abs(p[i]) > bestAbs { bestAbs = abs(p[i]); best = i; bestValue = p[i] }
+        for y in 0..<h where abs(rowValue[y]) > bestAbs {
+            bestAbs = abs(rowValue[y])
+            best = y * w + rowBest[y]
+            bestValue = rowValue[y]
         }
         var sx = Double(best % w), sy = Double(best / w)
         if sx > Double(w / 2) { sx -= Double(w) }
@@ -134,24 +171,6 @@ public enum PhaseCorrelation {
         return Registration(
             dx: sx == 0 ? 0 : sx, dy: sy == 0 ? 0 : sy, pixelDX: w == 1 ? 0 : pixelDX, pixelDY: h == 1 ? 0 : pixelDY,
             error: abs(error).squareRoot(), phaseDifference: atan2(ccMax.im, ccMax.re))
-    }
-
-    /// sum |F|^2 (or sum |F|) over the full spectrum, from a half spectrum (columns 1...(w-1)/2 stand for two).
-    static func energy(_ s: FFTHalfSpectrum<Double>, width w: Int, squared: Bool = true) -> Double {
-        let sw = w / 2 + 1
-        return s.withUnsafeMutableBufferPointer { p -> Double in
-            var total = 0.0
-            let rows = p.count / (2 * sw)
-            for v in 0..<rows {
-                for u in 0..<sw {
-                    let k = 2 * (v * sw + u)
-                    let q = p[k] * p[k] + p[k + 1] * p[k + 1]
-                    let m = squared ? q : q.squareRoot()
-                    total += (u == 0 || (w % 2 == 0 && u == w / 2)) ? m : 2 * m
-                }
-            }
-            return total
-        }
     }
 
     /// out(ry, rx) = sum over the full spectrum of R[v, u] exp(+2 pi i ((rx - ox) f_u / (w k) + (ry - oy) f_v / (h k))),
@@ -258,6 +277,12 @@ public enum PhaseCorrelation {
             }
         }
         // T[v, rx] = R[v, 0] + [w even] R[v, w/2] exp(-i pi (rx - ox) / k) + A[v, rx] + conj(A[-v, rx])
+        var nyqC = [Double](repeating: 0, count: region), nyqS = nyqC
+        for rx in 0..<region {
+            let a = -Double.pi * (Double(rx) - ox) / k
+            nyqC[rx] = cos(a)
+            nyqS[rx] = sin(a)
+        }
         var tr = [Double](repeating: 0, count: h * region), ti = tr
         for v in 0..<h {
             let vb = (h - v) % h
@@ -267,8 +292,7 @@ public enum PhaseCorrelation {
                 var im = i0 + ai[v * region + rx] - ai[vb * region + rx]
                 if evenW {
                     let nr = r[2 * (v * sw + w / 2)], ni = r[2 * (v * sw + w / 2) + 1]
-                    let a = -Double.pi * (Double(rx) - ox) / k
-                    let c = cos(a), s = sin(a)
+                    let c = nyqC[rx], s = nyqS[rx]
                     re += nr * c - ni * s
                     im += nr * s + ni * c
                 }
@@ -276,18 +300,34 @@ public enum PhaseCorrelation {
                 ti[v * region + rx] = im
             }
         }
-        // out[ry, rx] = sum_v ky(ry, v) T[v, rx]
+        // out[ry, rx] = sum_v ky(ry, v) T[v, rx]: output rows in parallel, each summed over v in
+        // order (the same arithmetic whichever thread computes it).
         var outR = [Double](repeating: 0, count: region * region), outI = outR
-        for ry in 0..<region {
-            let t = 2 * Double.pi * (Double(ry) - oy) / (Double(h) * k)
-            for v in 0..<h {
-                let fv = v <= (h - 1) / 2 ? Double(v) : Double(v - h)
-                let c = cos(t * fv), s = sin(t * fv)
-                let base = v * region
-                for rx in 0..<region {
-                    let a = tr[base + rx], b = ti[base + rx]
-                    outR[ry * region + rx] += a * c - b * s
-                    outI[ry * region + rx] += a * s + b * c
+        tr.withUnsafeBufferPointer { ptr in
+            ti.withUnsafeBufferPointer { pti in
+                outR.withUnsafeMutableBufferPointer { por in
+                    outI.withUnsafeMutableBufferPointer { poi in
+                        let str = SharedPointer(ptr.baseAddress!), sti = SharedPointer(pti.baseAddress!)
+                        let sor = SharedPointer(por.baseAddress!), soi = SharedPointer(poi.baseAddress!)
+                        let tasks = region * h >= 1 << 14 ? min(region, 16) : 1
+                        Parallel.forEach(tasks) { task in
+                            for ry in (region * task / tasks)..<(region * (task + 1) / tasks) {
+                                let t = 2 * Double.pi * (Double(ry) - oy) / (Double(h) * k)
+                                let oR = sor.base + ry &* region, oI = soi.base + ry &* region
+                                for v in 0..<h {
+                                    let fv = v <= (h - 1) / 2 ? Double(v) : Double(v - h)
+                                    let c = cos(t * fv), s = sin(t * fv)
+                                    let a = str.base + v &* region, b = sti.base + v &* region
+                                    var rx = 0
+                                    while rx < region {
+                                        oR[rx] += a[rx] * c - b[rx] * s
+                                        oI[rx] += a[rx] * s + b[rx] * c
+                                        rx &+= 1
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

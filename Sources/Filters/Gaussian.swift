@@ -66,6 +66,38 @@ public enum GaussianFilter {
         return out
     }
 
+    /// `apply(image, mask:, sigma:, truncate:)` at every `step`-th pixel only: element (x, y) of
+    /// the result is the filtered value at (x * step, y * step), bit for bit (each sampled pixel
+    /// is computed with the same arithmetic, in the same order, as by the full filter), and the
+    /// result is ceil(width / step) x ceil(height / step). For a wide blur that is then
+    /// subsampled, this skips the work of the pixels that are dropped: with sigma 64 on 1023^2
+    /// and step 7, about 90 M multiply-adds instead of 1 G.
+    public static func applySampled(_ image: Image, mask: Mask, sigma: Double, truncate: Double = 4.0, step: Int) -> Image {
+        precondition(step >= 1, "GaussianFilter.applySampled: step must be at least 1, got \(step)")
+        let sw = (image.width + step - 1) / step, sh = (image.height + step - 1) / step
+        if image.isEmpty { return image }
+        if sigma == 0 {
+            return Image(width: sw, height: sh) { x, y in image[x * step, y * step] }
+        }
+        let w = kernel(sigma: sigma, truncate: truncate)
+        if mask.isValid.allSatisfy({ $0 }) {
+            let p = separableSampled(image.pixels, width: image.width, height: image.height, kernel: w, border: .reflect, step: step)
+            return Image(width: sw, height: sh, pixels: p)
+        }
+        var weighted = image.pixels
+        var weights = [Float](repeating: 0, count: image.count)
+        for i in 0..<image.count {
+            if mask.isValid[i] { weights[i] = 1 } else { weighted[i] = 0 }
+        }
+        let num = separableSampled(weighted, width: image.width, height: image.height, kernel: w, border: .reflect, step: step)
+        let den = separableSampled(weights, width: image.width, height: image.height, kernel: w, border: .reflect, step: step)
+        var out = Image(width: sw, height: sh)
+        for i in 0..<out.count {
+            out.pixels[i] = den[i] > 1e-6 ? num[i] / den[i] : 0
+        }
+        return out
+    }
+
     /// Index of sample `i` of a line of length `n` under the border rule (-1 = zero).
     @inline(__always)
     static func borderIndex(_ i: Int, _ n: Int, _ border: BorderMode) -> Int {
@@ -80,6 +112,64 @@ public enum GaussianFilter {
             if m < 0 { m += period }
             return m < n ? m : period - 1 - m
         }
+    }
+
+    /// `separable` evaluated at every `step`-th pixel of every `step`-th row: the row pass at the
+    /// sampled columns of every row (the column pass needs all rows), then the column pass at the
+    /// sampled rows, each sum in the same order as `separable`.
+    static func separableSampled(_ pixels: [Float], width: Int, height: Int, kernel w: [Float], border: BorderMode, step: Int) -> [Float] {
+        let r = w.count / 2
+        let sw = (width + step - 1) / step, sh = (height + step - 1) / step
+        var tmp = [Float](repeating: 0, count: sw * height)
+        var out = [Float](repeating: 0, count: sw * sh)
+        let bandRows = 32
+        let bands = (height + bandRows - 1) / bandRows
+        pixels.withUnsafeBufferPointer { src in
+            tmp.withUnsafeMutableBufferPointer { t in
+                let tBase = t.baseAddress!
+                w.withUnsafeBufferPointer { k in
+                    Parallel.forEach(bands) { band in
+                        var line = [Float](repeating: 0, count: width + 2 * r)
+                        line.withUnsafeMutableBufferPointer { l in
+                            let y0 = band * bandRows, y1 = min(height, y0 + bandRows)
+                            for y in y0..<y1 {
+                                let row = y &* width
+                                for i in 0..<(width + 2 * r) {
+                                    let j = borderIndex(i - r, width, border)
+                                    l[i] = j < 0 ? 0 : src[row &+ j]
+                                }
+                                for sx in 0..<sw {
+                                    let x = sx &* step
+                                    var s: Float = 0
+                                    for m in 0..<k.count { s += k[m] * l[x &+ m] }
+                                    tBase[y &* sw &+ sx] = s
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        tmp.withUnsafeBufferPointer { t in
+            out.withUnsafeMutableBufferPointer { o in
+                let oBase = o.baseAddress!
+                w.withUnsafeBufferPointer { k in
+                    Parallel.forEach(sh) { oy in
+                        let y = oy &* step
+                        let dst = oBase + oy &* sw
+                        for x in 0..<sw { dst[x] = 0 }
+                        for m in 0..<k.count {
+                            let sy = borderIndex(y + m - r, height, border)
+                            if sy < 0 { continue }
+                            let km = k[m]
+                            let srcRow = t.baseAddress! + sy &* sw
+                            for x in 0..<sw { dst[x] += km * srcRow[x] }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Row pass then column pass of a symmetric 1-D kernel.

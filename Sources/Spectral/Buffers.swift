@@ -7,6 +7,7 @@ public final class FFTRealArray<T: FFTScalar> {
     public let width: Int
     public let height: Int
     let raw: UnsafeMutableRawPointer
+    let large: Bool
     var base: UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
 
     /// An array (or spectrum) whose contents are undefined until written: for callers that
@@ -16,7 +17,7 @@ public final class FFTRealArray<T: FFTScalar> {
         FFTW.checkScalar(T.self)
         self.width = width
         self.height = height
-        raw = FFTW.allocReal(T.fftPrecision, count: width * height)
+        (raw, large) = FFTW.allocArray(T.fftPrecision, scalars: width * height)
         raw.bindMemory(to: T.self, capacity: width * height)
     }
 
@@ -33,7 +34,7 @@ public final class FFTRealArray<T: FFTScalar> {
         values.withUnsafeBytes { raw.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 
-    deinit { FFTW.free(T.fftPrecision, raw) }
+    deinit { FFTW.freeArray(T.fftPrecision, large: large, raw) }
 
     public var count: Int { width * height }
 
@@ -70,6 +71,7 @@ public final class FFTHalfSpectrum<T: FFTScalar> {
     public let width: Int
     public let height: Int
     let raw: UnsafeMutableRawPointer
+    let large: Bool
     var base: UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
 
     /// An array (or spectrum) whose contents are undefined until written: for callers that
@@ -80,7 +82,7 @@ public final class FFTHalfSpectrum<T: FFTScalar> {
         self.width = width
         self.height = height
         let n = height * (width / 2 + 1)
-        raw = FFTW.allocComplex(T.fftPrecision, count: n)
+        (raw, large) = FFTW.allocArray(T.fftPrecision, scalars: 2 * n)
         raw.bindMemory(to: T.self, capacity: 2 * n)
     }
 
@@ -90,7 +92,7 @@ public final class FFTHalfSpectrum<T: FFTScalar> {
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * complexCount * MemoryLayout<T>.stride)
     }
 
-    deinit { FFTW.free(T.fftPrecision, raw) }
+    deinit { FFTW.freeArray(T.fftPrecision, large: large, raw) }
 
     /// Complex values per row: width / 2 + 1.
     public var spectrumWidth: Int { width / 2 + 1 }

@@ -109,27 +109,35 @@ public enum FFTConvolution {
         let size = transformSize(input: (a.width, a.height), kernel: (b.width, b.height), mode: mode)
         let plan = FFTPlan2D<T>(width: size.width, height: size.height)
 
-        // One real buffer (input padded, then kernel padded, then the result) and two spectra.
-        let real = FFTRealArray<T>(uninitializedWidth: size.width, height: size.height)
+        // Two spectra; padding happens inside the forward transforms and only the output
+        // window's rows are transformed back, each copied (and scaled) straight into the result.
         let sa = FFTHalfSpectrum<T>(uninitializedWidth: size.width, height: size.height)
         let sb = FFTHalfSpectrum<T>(uninitializedWidth: size.width, height: size.height)
-        return withExtendedLifetime((real, sa, sb)) {
-            a.values.withUnsafeBytes {
-                Kernels.pad($0.baseAddress!, width: a.width, height: a.height, into: real.raw,
-                            paddedWidth: size.width, paddedHeight: size.height, flip: false, as: T.self)
-            }
-            plan.executeForward(real.raw, sa.raw)
-            b.values.withUnsafeBytes {
-                Kernels.pad($0.baseAddress!, width: b.width, height: b.height, into: real.raw,
-                            paddedWidth: size.width, paddedHeight: size.height, flip: flip, as: T.self)
-            }
-            plan.executeForward(real.raw, sb.raw)
-            Kernels.multiply(sa.raw, into: sb.raw, count: sb.complexCount,
-                             factor: 1 / (Double(size.width) * Double(size.height)), as: T.self)
-            plan.executeInverse(sb.raw, real.raw)
-            let values = Kernels.extract(real.raw, stride: size.width, x0: x0, y0: y0, width: ow, height: oh, as: T.self)
-            return Grid2D(width: ow, height: oh, values: values)
+        a.values.withUnsafeBufferPointer {
+            plan.forward(topLeft: $0.baseAddress!, width: a.width, height: a.height, flipped: false, into: sa)
         }
+        return window(plan, sa, b, flip: flip, into: sb, x0: x0, y0: y0, width: ow, height: oh)
+    }
+
+    /// The `width x height` window at (x0, y0) of the circular convolution of the image whose
+    /// spectrum is `image` with `b` (padded, reversed with `flip`); `work` is overwritten.
+    static func window<T: FFTScalar>(
+        _ plan: FFTPlan2D<T>, _ image: FFTHalfSpectrum<T>, _ b: Grid2D<T>, flip: Bool, into work: FFTHalfSpectrum<T>,
+        x0: Int, y0: Int, width ow: Int, height oh: Int
+    ) -> Grid2D<T> {
+        b.values.withUnsafeBufferPointer {
+            plan.forward(topLeft: $0.baseAddress!, width: b.width, height: b.height, flipped: flip, into: work)
+        }
+        let factor = 1 / (Double(plan.width) * Double(plan.height))
+        let values = [T](unsafeUninitializedCapacity: ow * oh) { buf, count in
+            let out = SharedPointer(buf.baseAddress!)
+            plan.inverse(productOf: image, work, work: work, rows: y0..<(y0 + oh)) { y, row in
+                Kernels.storeRow(UnsafeRawPointer(row + x0), into: UnsafeMutableRawPointer(out.base + (y &- y0) &* ow),
+                                 count: ow, scale: factor, as: T.self)
+            }
+            count = ow * oh
+        }
+        return Grid2D(width: ow, height: oh, values: values)
     }
 }
 
@@ -172,13 +180,8 @@ public final class FFTConvolver<T: FFTScalar>: @unchecked Sendable {
         transformHeight = nextFastSize(image.height + kernelHeight - 1)
         plan = FFTPlan2D<T>(width: transformWidth, height: transformHeight)
         spectrum = FFTHalfSpectrum<T>(uninitializedWidth: transformWidth, height: transformHeight)
-        let real = FFTRealArray<T>(uninitializedWidth: transformWidth, height: transformHeight)
-        withExtendedLifetime(real) {
-            image.values.withUnsafeBytes {
-                Kernels.pad($0.baseAddress!, width: image.width, height: image.height, into: real.raw,
-                            paddedWidth: transformWidth, paddedHeight: transformHeight, flip: false, as: T.self)
-            }
-            plan.executeForward(real.raw, spectrum.raw)
+        image.values.withUnsafeBufferPointer {
+            plan.forward(topLeft: $0.baseAddress!, width: image.width, height: image.height, flipped: false, into: spectrum)
         }
     }
 
@@ -204,21 +207,8 @@ public final class FFTConvolver<T: FFTScalar>: @unchecked Sendable {
         if ow == 0 || oh == 0 { return Grid2D(width: ow, height: oh) }
         let x0 = mode.fullOffset(input: imageWidth, kernel: b.width)
         let y0 = mode.fullOffset(input: imageHeight, kernel: b.height)
-        let pw = transformWidth, ph = transformHeight
-        let real = FFTRealArray<T>(uninitializedWidth: pw, height: ph)
-        let sb = FFTHalfSpectrum<T>(uninitializedWidth: pw, height: ph)
-        return withExtendedLifetime((real, sb, spectrum)) {
-            b.values.withUnsafeBytes {
-                Kernels.pad($0.baseAddress!, width: b.width, height: b.height, into: real.raw,
-                            paddedWidth: pw, paddedHeight: ph, flip: flip, as: T.self)
-            }
-            plan.executeForward(real.raw, sb.raw)
-            Kernels.multiply(spectrum.raw, into: sb.raw, count: sb.complexCount,
-                             factor: 1 / (Double(pw) * Double(ph)), as: T.self)
-            plan.executeInverse(sb.raw, real.raw)
-            let values = Kernels.extract(real.raw, stride: pw, x0: x0, y0: y0, width: ow, height: oh, as: T.self)
-            return Grid2D(width: ow, height: oh, values: values)
-        }
+        let sb = FFTHalfSpectrum<T>(uninitializedWidth: transformWidth, height: transformHeight)
+        return FFTConvolution.window(plan, spectrum, b, flip: flip, into: sb, x0: x0, y0: y0, width: ow, height: oh)
     }
 }
 

@@ -1,4 +1,5 @@
 import CFFTW
+import PeakKit
 
 /// The two precisions FFTW is linked in: `double` (libfftw3) and `float` (libfftw3f).
 public enum FFTPrecision: String, Sendable, Hashable, CaseIterable {
@@ -65,6 +66,23 @@ enum FFTW {
         return raw
     }
 
+    /// Memory for a large array (`FFTRealArray`, `FFTHalfSpectrum`): from 4 MiB on, 2 MiB-aligned
+    /// and advised to use transparent huge pages (PeakKit's `LargeBuffer`), which makes its first
+    /// touch cost 1 page fault per 2 MiB instead of per 4 KiB and spares the TLB the split
+    /// transform's column walks; smaller ones from `fftw_alloc`. Both are SIMD-aligned, so FFTW
+    /// plans made on `fftw_alloc` arrays accept either. Release with `freeArray(_:large:_:)`.
+    static func allocArray(_ p: FFTPrecision, scalars: Int) -> (raw: UnsafeMutableRawPointer, large: Bool) {
+        let bytes = max(1, scalars) * (p == .double ? 8 : 4)
+        if bytes >= 4 << 20 {
+            return (UnsafeMutableRawPointer(LargeBuffer.allocate(UInt8.self, count: bytes)), true)
+        }
+        return (allocReal(p, count: scalars), false)
+    }
+
+    static func freeArray(_ p: FFTPrecision, large: Bool, _ raw: UnsafeMutableRawPointer) {
+        if large { LargeBuffer.free(raw.assumingMemoryBound(to: UInt8.self)) } else { free(p, raw) }
+    }
+
     static func free(_ p: FFTPrecision, _ raw: UnsafeMutableRawPointer) {
         switch p {
         case .double: fftw_free(raw)
@@ -118,6 +136,46 @@ enum FFTW {
         }
     }
 
+    /// A 1-D r2c plan of length `n`, out of place (one row of the split transform).
+    static func planRowR2C(_ p: FFTPrecision, n: Int, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer) -> OpaquePointer? {
+        switch p {
+        case .double:
+            return fftw_plan_dft_r2c_1d(Int32(n), input.assumingMemoryBound(to: Double.self),
+                                        output.assumingMemoryBound(to: fftw_complex.self), planFlags)
+        case .float:
+            return fftwf_plan_dft_r2c_1d(Int32(n), input.assumingMemoryBound(to: Float.self),
+                                         output.assumingMemoryBound(to: fftwf_complex.self), planFlags)
+        }
+    }
+
+    /// A 1-D c2r plan of length `n`, out of place (destroys its input when executed).
+    static func planRowC2R(_ p: FFTPrecision, n: Int, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer) -> OpaquePointer? {
+        switch p {
+        case .double:
+            return fftw_plan_dft_c2r_1d(Int32(n), input.assumingMemoryBound(to: fftw_complex.self),
+                                        output.assumingMemoryBound(to: Double.self), planFlags)
+        case .float:
+            return fftwf_plan_dft_c2r_1d(Int32(n), input.assumingMemoryBound(to: fftwf_complex.self),
+                                         output.assumingMemoryBound(to: Float.self), planFlags)
+        }
+    }
+
+    /// `lanes` in-place complex 1-D transforms of length `n` on an interleaved buffer: element k
+    /// of lane j at `k * lanes + j` (stride `lanes`, distance 1). `sign` is FFTW_FORWARD or
+    /// FFTW_BACKWARD.
+    static func planColumns(_ p: FFTPrecision, n: Int, lanes: Int, sign: Int32, buffer: UnsafeMutableRawPointer) -> OpaquePointer? {
+        var len = Int32(n)
+        let l = Int32(lanes)
+        switch p {
+        case .double:
+            let b = buffer.assumingMemoryBound(to: fftw_complex.self)
+            return fftw_plan_many_dft(1, &len, l, b, nil, l, 1, b, nil, l, 1, sign, planFlags)
+        case .float:
+            let b = buffer.assumingMemoryBound(to: fftwf_complex.self)
+            return fftwf_plan_many_dft(1, &len, l, b, nil, l, 1, b, nil, l, 1, sign, planFlags)
+        }
+    }
+
     static func destroy(_ p: FFTPrecision, _ plan: OpaquePointer) {
         switch p {
         case .double: fftw_destroy_plan(plan)
@@ -135,6 +193,18 @@ enum FFTW {
             fftw_execute_dft_r2c(plan, input.assumingMemoryBound(to: Double.self), output.assumingMemoryBound(to: fftw_complex.self))
         case .float:
             fftwf_execute_dft_r2c(plan, input.assumingMemoryBound(to: Float.self), output.assumingMemoryBound(to: fftwf_complex.self))
+        }
+    }
+
+    /// Runs a complex plan in place on a new buffer (from `allocComplex`, the plan's size).
+    static func executeDFT(_ p: FFTPrecision, _ plan: OpaquePointer, _ buffer: UnsafeMutableRawPointer) {
+        switch p {
+        case .double:
+            let b = buffer.assumingMemoryBound(to: fftw_complex.self)
+            fftw_execute_dft(plan, b, b)
+        case .float:
+            let b = buffer.assumingMemoryBound(to: fftwf_complex.self)
+            fftwf_execute_dft(plan, b, b)
         }
     }
 

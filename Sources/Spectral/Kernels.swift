@@ -36,33 +36,25 @@ enum Kernels {
         }
     }
 
-    /// `b[k] = a[k] * b[k] * factor` for `count` interleaved complex values.
-    static func multiply<T: FFTScalar>(
-        _ a: UnsafeRawPointer, into b: UnsafeMutableRawPointer, count: Int, factor: Double, as _: T.Type
-    ) {
+    /// Copies `count` values from `src` to `dst`, multiplied by `scale` (converted to T first,
+    /// as `scale(_:count:by:as:)` does) when given.
+    @inline(__always)
+    static func storeRow<T: FFTScalar>(_ src: UnsafeRawPointer, into dst: UnsafeMutableRawPointer, count: Int, scale: Double?, as _: T.Type) {
+        guard let scale else {
+            dst.copyMemory(from: src, byteCount: count &* MemoryLayout<T>.stride)
+            return
+        }
         switch T.fftPrecision {
-        case .float:
-            multiplyImpl(a.assumingMemoryBound(to: Float.self), b.assumingMemoryBound(to: Float.self), count, Float(factor))
-        case .double:
-            multiplyImpl(a.assumingMemoryBound(to: Double.self), b.assumingMemoryBound(to: Double.self), count, factor)
+        case .float: scaledCopy(src.assumingMemoryBound(to: Float.self), dst.assumingMemoryBound(to: Float.self), count, Float(scale))
+        case .double: scaledCopy(src.assumingMemoryBound(to: Double.self), dst.assumingMemoryBound(to: Double.self), count, scale)
         }
     }
 
-    /// The `width x height` window at (x0, y0) of a row-major array with `stride` columns.
-    static func extract<T: FFTScalar>(
-        _ src: UnsafeRawPointer, stride: Int, x0: Int, y0: Int, width: Int, height: Int, as _: T.Type
-    ) -> [T] {
-        let n = width * height
-        return [T](unsafeUninitializedCapacity: n) { buf, count in
-            if n > 0 {
-                let s = src.assumingMemoryBound(to: T.self) + (y0 * stride + x0)
-                let d = buf.baseAddress!
-                for y in 0..<height {
-                    UnsafeMutableRawPointer(d + y * width).copyMemory(
-                        from: s + y * stride, byteCount: width * MemoryLayout<T>.stride)
-                }
-            }
-            count = n
+    static func scaledCopy<S: BinaryFloatingPoint>(_ src: UnsafePointer<S>, _ dst: UnsafeMutablePointer<S>, _ count: Int, _ f: S) {
+        var i = 0
+        while i < count {
+            dst[i] = src[i] * f
+            i &+= 1
         }
     }
 
@@ -119,24 +111,6 @@ enum Kernels {
                     row.update(repeating: 0, count: pw)
                 }
                 y &+= 1
-            }
-        }
-    }
-
-    static func multiplyImpl<S: BinaryFloatingPoint>(
-        _ a: UnsafePointer<S>, _ b: UnsafeMutablePointer<S>, _ count: Int, _ f: S
-    ) {
-        let ap = SharedPointer(a), bp = SharedPointer(b)
-        let rows = max(1, count >> 12)
-        rowBlocks(rows: rows, elements: count) { r0, r1 in
-            let start = count * r0 / rows, end = count * r1 / rows
-            var k = start &* 2
-            let stop = end &* 2
-            while k < stop {
-                let ar = ap[k], ai = ap[k &+ 1], br = bp[k], bi = bp[k &+ 1]
-                bp[k] = (ar * br - ai * bi) * f
-                bp[k &+ 1] = (ar * bi + ai * br) * f
-                k &+= 2
             }
         }
     }

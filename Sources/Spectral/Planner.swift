@@ -50,6 +50,9 @@ public enum FFTSettings {
 enum FFTDirection: Hashable, Sendable {
     case forward  // r2c
     case inverse  // c2r
+    // The 1-D plans of a split transform (SplitTransform): a row r2c / c2r of length `cols`, and
+    // a batched column transform of length `rows` over the lanes of one block.
+    case rowForward, rowInverse, columnForward, columnInverse
 }
 
 /// The plan cache key. The thread count is part of it because `fftw_plan_with_nthreads` is baked
@@ -105,10 +108,7 @@ enum Planner {
         let ik = PlanKey(rows: rows, cols: cols, precision: precision, direction: .inverse, threads: threads)
         return state.withLock { s -> (forward: PlanHandle, inverse: PlanHandle) in
             if let f = s.plans[fk], let i = s.plans[ik] { return (f, i) }
-            if !s.threadsInitialised {
-                FFTW.initThreads()
-                s.threadsInitialised = true
-            }
+            s.initialiseThreads()
             // Plan on scratch arrays from fftw_alloc: later executions use other fftw_alloc
             // arrays of the same shape, which have the same (SIMD) alignment.
             let realCount = rows * cols, complexCount = rows * (cols / 2 + 1)
@@ -119,28 +119,67 @@ enum Planner {
                 FFTW.free(precision, c)
             }
             FFTW.setPlannerThreads(precision, threads)
-            let f: PlanHandle
-            if let cached = s.plans[fk] {
-                f = cached
-            } else {
-                guard let raw = FFTW.planR2C(precision, rows: rows, cols: cols, input: r, output: c) else {
-                    fatalError("Spectral: FFTW could not plan a \(cols)x\(rows) \(precision) r2c transform")
-                }
-                f = PlanHandle(raw: raw, key: fk)
-                s.plans[fk] = f
-            }
-            let i: PlanHandle
-            if let cached = s.plans[ik] {
-                i = cached
-            } else {
-                guard let raw = FFTW.planC2R(precision, rows: rows, cols: cols, input: c, output: r) else {
-                    fatalError("Spectral: FFTW could not plan a \(cols)x\(rows) \(precision) c2r transform")
-                }
-                i = PlanHandle(raw: raw, key: ik)
-                s.plans[ik] = i
-            }
+            let f = s.plan(fk) { FFTW.planR2C(precision, rows: rows, cols: cols, input: r, output: c) }
+            let i = s.plan(ik) { FFTW.planC2R(precision, rows: rows, cols: cols, input: c, output: r) }
             return (f, i)
         }
+    }
+
+    /// The split transform (rows, then buffered column blocks) of `rows x cols` reals. Its four
+    /// 1-D plans are single-threaded FFTW plans, cached like the 2-D ones; `threads` only sets
+    /// how many of our own tasks run them.
+    static func split(rows: Int, cols: Int, precision: FFTPrecision, threads: Int) -> SplitTransform {
+        precondition(rows > 0 && cols > 0, "Spectral: cannot plan an FFT of empty shape \(cols)x\(rows) (width x height)")
+        precondition(rows <= Int(Int32.max) && cols <= Int(Int32.max), "Spectral: FFT shape \(cols)x\(rows) too large")
+        let lanes = SplitTransform.lanes(for: precision)
+        let keys = [
+            PlanKey(rows: 1, cols: cols, precision: precision, direction: .rowForward, threads: 1),
+            PlanKey(rows: 1, cols: cols, precision: precision, direction: .rowInverse, threads: 1),
+            PlanKey(rows: rows, cols: lanes, precision: precision, direction: .columnForward, threads: 1),
+            PlanKey(rows: rows, cols: lanes, precision: precision, direction: .columnInverse, threads: 1),
+        ]
+        let handles = state.withLock { s -> [PlanHandle] in
+            let cached = keys.compactMap { s.plans[$0] }
+            if cached.count == keys.count { return cached }
+            s.initialiseThreads()
+            let r = FFTW.allocReal(precision, count: cols)
+            let c = FFTW.allocComplex(precision, count: cols / 2 + 1)
+            let b = FFTW.allocComplex(precision, count: rows * lanes)
+            defer {
+                FFTW.free(precision, r)
+                FFTW.free(precision, c)
+                FFTW.free(precision, b)
+            }
+            FFTW.setPlannerThreads(precision, 1)
+            return [
+                s.plan(keys[0]) { FFTW.planRowR2C(precision, n: cols, input: r, output: c) },
+                s.plan(keys[1]) { FFTW.planRowC2R(precision, n: cols, input: c, output: r) },
+                s.plan(keys[2]) { FFTW.planColumns(precision, n: rows, lanes: lanes, sign: -1, buffer: b) },
+                s.plan(keys[3]) { FFTW.planColumns(precision, n: rows, lanes: lanes, sign: 1, buffer: b) },
+            ]
+        }
+        return SplitTransform(rows: rows, cols: cols, precision: precision, threads: threads, plans: handles)
+    }
+}
+
+extension PlannerState {
+    /// fftw_init_threads for both precisions, once (lock held).
+    mutating func initialiseThreads() {
+        if !threadsInitialised {
+            FFTW.initThreads()
+            threadsInitialised = true
+        }
+    }
+
+    /// The cached plan for `key`, or a new one from `make` (lock held; planner threads set).
+    mutating func plan(_ key: PlanKey, _ make: () -> OpaquePointer?) -> PlanHandle {
+        if let cached = plans[key] { return cached }
+        guard let raw = make() else {
+            fatalError("Spectral: FFTW could not plan \(key.direction) for \(key.cols)x\(key.rows) \(key.precision)")
+        }
+        let h = PlanHandle(raw: raw, key: key)
+        plans[key] = h
+        return h
     }
 }
 
@@ -159,12 +198,21 @@ public final class FFTPlan2D<T: FFTScalar>: @unchecked Sendable {
     public let height: Int
     /// Threads each transform of this plan uses.
     public let threads: Int
-    let forwardPlan: PlanHandle
-    let inversePlan: PlanHandle
+    /// The 2-D FFTW plans (small shapes), or nil when `split` does the work.
+    let forwardPlan: PlanHandle?
+    let inversePlan: PlanHandle?
+    /// Rows and buffered column blocks (shapes of at least `SplitTransform.minimumElements`).
+    let split: SplitTransform?
 
     /// Plans for `width x height` real arrays. `threads` defaults to `FFTSettings.threads(...)`.
     /// Shapes must be at least 1x1 (a precondition: an empty shape is a programming error).
-    public init(width: Int, height: Int, threads: Int? = nil) {
+    public convenience init(width: Int, height: Int, threads: Int? = nil) {
+        self.init(width: width, height: height, threads: threads, split: SplitTransform.applies(rows: height, cols: width))
+    }
+
+    /// `split` chooses the split transform or FFTW's 2-D plan regardless of the shape rule (for
+    /// tests comparing the two on the same shapes).
+    init(width: Int, height: Int, threads: Int?, split useSplit: Bool) {
         precondition(width > 0 && height > 0, "FFTPlan2D: empty shape \(width)x\(height) (width and height must be at least 1)")
         FFTW.checkScalar(T.self)
         let t = threads ?? FFTSettings.threads(width: width, height: height)
@@ -172,7 +220,14 @@ public final class FFTPlan2D<T: FFTScalar>: @unchecked Sendable {
         self.width = width
         self.height = height
         self.threads = t
-        (forwardPlan, inversePlan) = Planner.plans(rows: height, cols: width, precision: T.fftPrecision, threads: t)
+        if useSplit {
+            split = Planner.split(rows: height, cols: width, precision: T.fftPrecision, threads: t)
+            forwardPlan = nil
+            inversePlan = nil
+        } else {
+            split = nil
+            (forwardPlan, inversePlan) = Planner.plans(rows: height, cols: width, precision: T.fftPrecision, threads: t)
+        }
     }
 
     /// Width of the half spectrum: width / 2 + 1.
@@ -201,9 +256,13 @@ public final class FFTPlan2D<T: FFTScalar>: @unchecked Sendable {
                      "FFTPlan2D.inverse: input is for \(input.width)x\(input.height), plan is \(width)x\(height)")
         precondition(output.width == width && output.height == height,
                      "FFTPlan2D.inverse: output is \(output.width)x\(output.height), plan is \(width)x\(height)")
-        executeInverse(input.raw, output.raw)
-        if normalize {
-            Kernels.scale(output.raw, count: width * height, by: 1 / (Double(width) * Double(height)), as: T.self)
+        let factor = 1 / (Double(width) * Double(height))
+        if split != nil {
+            // The scaling happens as each row is stored (no separate pass over the output).
+            executeInverse(input.raw, output.raw, scale: normalize ? factor : nil)
+        } else {
+            executeInverse(input.raw, output.raw)
+            if normalize { Kernels.scale(output.raw, count: width * height, by: factor, as: T.self) }
         }
     }
 
@@ -216,10 +275,29 @@ public final class FFTPlan2D<T: FFTScalar>: @unchecked Sendable {
 
     // Raw execution on fftw_alloc'd buffers of this plan's shape (callers keep them alive).
     func executeForward(_ input: UnsafeMutableRawPointer, _ output: UnsafeMutableRawPointer) {
-        FFTW.executeR2C(T.fftPrecision, forwardPlan.raw, input, output)
+        if let split {
+            let src = SharedRaw(input), rowBytes = width &* MemoryLayout<T>.stride
+            split.forward(into: output) { y, row in
+                row.copyMemory(from: src.raw + y &* rowBytes, byteCount: rowBytes)
+                return true
+            }
+        } else {
+            FFTW.executeR2C(T.fftPrecision, forwardPlan!.raw, input, output)
+        }
     }
 
-    func executeInverse(_ input: UnsafeMutableRawPointer, _ output: UnsafeMutableRawPointer) {
-        FFTW.executeC2R(T.fftPrecision, inversePlan.raw, input, output)
+    /// The inverse transform of `input` (destroyed) into `output`; with `scale`, every output
+    /// value is multiplied by it (in T, as `Kernels.scale` does).
+    func executeInverse(_ input: UnsafeMutableRawPointer, _ output: UnsafeMutableRawPointer, scale: Double? = nil) {
+        if let split {
+            split.columns(input, plan: split.columnInverse, gather: nil)
+            let dst = SharedRaw(output), w = width
+            split.inverseRows(input, outputRows: 0..<height) { y, row in
+                Kernels.storeRow(row, into: dst.raw + y &* w &* MemoryLayout<T>.stride, count: w, scale: scale, as: T.self)
+            }
+        } else {
+            FFTW.executeC2R(T.fftPrecision, inversePlan!.raw, input, output)
+            if let scale { Kernels.scale(output, count: width * height, by: scale, as: T.self) }
+        }
     }
 }

@@ -70,6 +70,28 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         #expect(abs(GaussianFilter.noiseGain(sigma: 3) - 1 / (2 * Double.pi.squareRoot() * 3)) < 1e-3)
     }
 
+    /// The sampled filter (autocenter's coarse stage) is the full filter's values at the
+    /// sampled pixels, bit for bit, with and without invalid pixels, for steps that do and do
+    /// not divide the size.
+    @Test func sampledFilterEqualsFullFilterAtSamples() {
+        var rng = SeededRandom(seed: 21)
+        let image = Image(width: 53, height: 41) { _, _ in Float(rng.uniform(0, 100)) }
+        var mask = Mask(width: 53, height: 41)
+        for y in 5..<15 { for x in 20..<31 { mask[x, y] = false } }
+        for m in [Mask(width: 53, height: 41), mask] {
+            let full = GaussianFilter.apply(image, mask: m, sigma: 6)
+            for step in [1, 3, 4] {
+                let sampled = GaussianFilter.applySampled(image, mask: m, sigma: 6, step: step)
+                #expect(sampled.width == (53 + step - 1) / step && sampled.height == (41 + step - 1) / step)
+                for y in 0..<sampled.height {
+                    for x in 0..<sampled.width {
+                        #expect(sampled[x, y].bitPattern == full[x * step, y * step].bitPattern)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func maskedSmoothingIgnoresInvalidPixels() {
         // Invalid pixels hold garbage; the normalised convolution must not see it.
         var image = Image(width: 30, height: 30, repeating: 5)
