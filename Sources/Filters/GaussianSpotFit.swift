@@ -132,12 +132,21 @@ public enum GaussianSpotFit {
         }
         p[planeIndex] = background
 
-        // Per spot, E and its derivatives along each axis of the bounding box.
-        var ex = [Double](repeating: 0, count: spots * nx), exd = ex, exs = ex
-        var ey = [Double](repeating: 0, count: spots * ny), eyd = ey, eys = ey
+        // Per spot, E and its derivatives along each axis of the bounding box. The hot loops
+        // below run on raw pointers (no copy-on-write or bounds checks per pixel).
+        let tableCount = spots * (nx + ny)
+        let tableStorage = UnsafeMutablePointer<Double>.allocate(capacity: 3 * tableCount)
+        tableStorage.initialize(repeating: 0, count: 3 * tableCount)
+        defer { tableStorage.deallocate() }
+        let ex = tableStorage, exd = ex + spots * nx, exs = exd + spots * nx
+        let ey = exs + spots * nx, eyd = ey + spots * ny, eys = eyd + spots * ny
+        let px = UnsafeMutablePointer<Int32>.allocate(capacity: count), py = UnsafeMutablePointer<Int32>.allocate(capacity: count)
+        let pv = UnsafeMutablePointer<Double>.allocate(capacity: count)
+        px.initialize(from: pixelX, count: count); py.initialize(from: pixelY, count: count); pv.initialize(from: values, count: count)
+        defer { px.deallocate(); py.deallocate(); pv.deallocate() }
         let root2pi = (2 * Double.pi).squareRoot()
         func axis(_ first: Int, _ length: Int, _ centre: Double, _ s: Double, _ offset: Int,
-                  _ e: inout [Double], _ d: inout [Double], _ ds: inout [Double]) {
+                  _ e: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>, _ ds: UnsafeMutablePointer<Double>) {
             let k = 1 / (s * 2.0.squareRoot())
             for t in 0..<length {
                 let c = Double(first + t)
@@ -151,21 +160,25 @@ public enum GaussianSpotFit {
         }
         func tables(_ q: [Double]) {
             for k in 0..<spots {
-                axis(bx0, nx, q[4 * k], q[4 * k + 2], k * nx, &ex, &exd, &exs)
-                axis(by0, ny, q[4 * k + 1], q[4 * k + 2], k * ny, &ey, &eyd, &eys)
+                axis(bx0, nx, q[4 * k], q[4 * k + 2], k * nx, ex, exd, exs)
+                axis(by0, ny, q[4 * k + 1], q[4 * k + 2], k * ny, ey, eyd, eys)
             }
-        }
-        func model(_ q: [Double], _ t: Int) -> Double {
-            let i = Int(pixelX[t]), j = Int(pixelY[t])
-            var m = q[planeIndex] + q[planeIndex + 1] * Double(bx0 + i - cx) + q[planeIndex + 2] * Double(by0 + j - cy)
-            for k in 0..<spots { m += q[4 * k + 3] * ex[k &* nx &+ i] * ey[k &* ny &+ j] }
-            return m
         }
         /// Sum of squared residuals at `q` (leaves the tables at q).
         func cost(_ q: [Double]) -> Double {
             tables(q)
+            let b = q[planeIndex], gx = q[planeIndex + 1], gy = q[planeIndex + 2]
+            let ox = bx0 &- cx, oy = by0 &- cy
             var sum = 0.0
-            for t in 0..<count { let r = values[t] - model(q, t); sum += r * r }
+            q.withUnsafeBufferPointer { qb in
+                for t in 0..<count {
+                    let i = Int(px[t]), j = Int(py[t])
+                    var m = b + gx * Double(ox &+ i) + gy * Double(oy &+ j)
+                    for k in 0..<spots { m += qb[4 &* k &+ 3] * ex[k &* nx &+ i] * ey[k &* ny &+ j] }
+                    let r = pv[t] - m
+                    sum += r * r
+                }
+            }
             return sum
         }
         func plausible(_ q: [Double]) -> Bool {
@@ -182,33 +195,44 @@ public enum GaussianSpotFit {
         var lambda = 1e-3
         var iterations = 0
         var jtj = [Double](repeating: 0, count: n * n), jtr = [Double](repeating: 0, count: n)
-        var row = [Double](repeating: 0, count: n)
+        let row = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        row.initialize(repeating: 0, count: n)
+        defer { row.deallocate() }
         while iterations < maxIterations {
             iterations += 1
             _ = cost(p)  // tables at p
             for k in 0..<(n * n) { jtj[k] = 0 }
             for k in 0..<n { jtr[k] = 0 }
-            for t in 0..<count {
-                let i = Int(pixelX[t]), j = Int(pixelY[t])
-                var m = p[planeIndex]
-                for k in 0..<spots {
-                    let a = p[4 * k + 3]
-                    let exv = ex[k &* nx &+ i], eyv = ey[k &* ny &+ j]
-                    row[4 * k] = a * exd[k &* nx &+ i] * eyv
-                    row[4 * k + 1] = a * exv * eyd[k &* ny &+ j]
-                    row[4 * k + 2] = a * (exs[k &* nx &+ i] * eyv + exv * eys[k &* ny &+ j])
-                    row[4 * k + 3] = exv * eyv
-                    m += a * exv * eyv
-                }
-                row[planeIndex] = 1
-                row[planeIndex + 1] = Double(bx0 + i - cx)
-                row[planeIndex + 2] = Double(by0 + j - cy)
-                m += p[planeIndex + 1] * row[planeIndex + 1] + p[planeIndex + 2] * row[planeIndex + 2]
-                let r = values[t] - m
-                for a in 0..<n {
-                    let ra = row[a]
-                    jtr[a] += ra * r
-                    for b in a..<n { jtj[a &* n &+ b] += ra * row[b] }
+            let ox = bx0 &- cx, oy = by0 &- cy
+            p.withUnsafeBufferPointer { pb in
+                jtj.withUnsafeMutableBufferPointer { ab in
+                    jtr.withUnsafeMutableBufferPointer { rb in
+                        let normal = ab.baseAddress!, gradient = rb.baseAddress!
+                        for t in 0..<count {
+                            let i = Int(px[t]), j = Int(py[t])
+                            var m = pb[planeIndex]
+                            for k in 0..<spots {
+                                let a = pb[4 &* k &+ 3]
+                                let exv = ex[k &* nx &+ i], eyv = ey[k &* ny &+ j]
+                                row[4 &* k] = a * exd[k &* nx &+ i] * eyv
+                                row[4 &* k &+ 1] = a * exv * eyd[k &* ny &+ j]
+                                row[4 &* k &+ 2] = a * (exs[k &* nx &+ i] * eyv + exv * eys[k &* ny &+ j])
+                                row[4 &* k &+ 3] = exv * eyv
+                                m += a * exv * eyv
+                            }
+                            row[planeIndex] = 1
+                            row[planeIndex &+ 1] = Double(ox &+ i)
+                            row[planeIndex &+ 2] = Double(oy &+ j)
+                            m += pb[planeIndex &+ 1] * row[planeIndex &+ 1] + pb[planeIndex &+ 2] * row[planeIndex &+ 2]
+                            let r = pv[t] - m
+                            for a in 0..<n {
+                                let ra = row[a]
+                                gradient[a] += ra * r
+                                let line = normal + a &* n
+                                for b in a..<n { line[b] += ra * row[b] }
+                            }
+                        }
+                    }
                 }
             }
             for a in 0..<n { for b in 0..<a { jtj[a * n + b] = jtj[b * n + a] } }
