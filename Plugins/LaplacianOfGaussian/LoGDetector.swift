@@ -71,6 +71,11 @@ public struct LoGDetector: PeakDetector {
     /// half the threshold no spot the statistic would pass is lost before it is looked at.
     static let candidateFraction = 0.5
 
+    /// A candidate whose statistic over its own and the next scale is below this fraction of the
+    /// threshold is dropped before refinement (it saves most of the refinements of noise maxima:
+    /// 0.3 s of 0.8 s on a noisy 2048^2 image).
+    static let earlyFraction = 0.7
+
     /// How many scales beyond its own a maximum's detection statistic looks: round(log 2 / log k)
     /// (2 for k = 1.41). Why: the scale-normalised LoG peaks at t = s on a Gaussian spot of sigma
     /// s, which gives its position and size, but the response's signal-to-noise ratio on white
@@ -192,6 +197,16 @@ public struct LoGDetector: PeakDetector {
                     frame: frame, valid: mask.isValid, noise: local, gains: gains[i])
                 if wanted.contains(sign) { candidates += found.count }
                 for m in found {
+                    // The statistic's terms at this scale and the next, before the costlier
+                    // refinement: a candidate far below the threshold there cannot reach it one
+                    // scale further (a spot's SNR grows by under 10% per step at those scales).
+                    let gx = Int(m.x), gy = Int(m.y)
+                    var early = snr(current, scale: i, x: gx, y: gy, sign: sign)
+                    if span >= 1, let next { early = max(early, largerScaleSNR(next, scale: i + 1, x: gx, y: gy, sign: sign)) }
+                    if auto && !(early > (span >= 2 ? Self.earlyFraction : 1) * factor) {
+                        if wanted.contains(sign) { belowThreshold += 1 }
+                        continue
+                    }
                     let r = ScaleSpaceExtrema.refine(
                         m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k))
                     if !(r.edgeness <= edgeLimit) {
@@ -203,7 +218,6 @@ public struct LoGDetector: PeakDetector {
                         if wanted.contains(sign) { rejectedByMask += 1 }
                         continue
                     }
-                    let gx = Int(m.x), gy = Int(m.y)
                     var statistic = snr(current, scale: i, x: gx, y: gy, sign: sign, value: r.value)
                     if span >= 1, let next { statistic = max(statistic, largerScaleSNR(next, scale: i + 1, x: gx, y: gy, sign: sign)) }
                     blobs.append(Blob(
@@ -219,12 +233,12 @@ public struct LoGDetector: PeakDetector {
         if auto {
             let before = blobs.filter { wanted.contains(Float($0.polarity)) }.count
             blobs.removeAll { !($0.snr > factor) }
-            belowThreshold = before - blobs.filter { wanted.contains(Float($0.polarity)) }.count
+            belowThreshold += before - blobs.filter { wanted.contains(Float($0.polarity)) }.count
         }
         let rings = BlobPruning.ringArtefacts(blobs)
         let requested = blobs.indices.filter { !rings.contains($0) && wanted.contains(Float(blobs[$0].polarity)) }.map { blobs[$0] }
         var kept = BlobPruning.prune(requested, overlap: overlap)
-        if fitSpots { SpotFitting.refine(&kept, image: filled, mask: mask, gridSigmas: sigmas, k: k) }
+        let fitIterations = fitSpots ? SpotFitting.refine(&kept, image: filled, mask: mask, gridSigmas: sigmas, k: k) : 0
         let peaks = kept.map { b -> Peak in
             let px = min(w - 1, max(0, Int(b.x.rounded()))), py = min(h - 1, max(0, Int(b.y.rounded())))
             return Peak(
@@ -248,6 +262,7 @@ public struct LoGDetector: PeakDetector {
                 ("candidates", .integer(candidates)),
                 ("below_detection_threshold", .integer(belowThreshold)),
                 ("fitted", .integer(kept.filter(\.fitted).count)),
+                ("fit_iterations", .integer(fitIterations)),
                 ("rejected_near_mask", .integer(rejectedByMask)),
                 ("rejected_as_edges", .integer(rejectedAsEdges)),
                 ("rejected_as_rings", .integer(rings.filter { wanted.contains(Float(blobs[$0].polarity)) }.count)),

@@ -33,8 +33,10 @@ enum SpotFitting {
     static func halfWidth(sigma: Double) -> Int { Int((3 * sigma).rounded(.up)) + 2 }
 
     /// `gridSigmas[i]` is scale i's sigma, `k` the ratio between scales.
-    static func refine(_ blobs: inout [Blob], image: Image, mask: Mask, gridSigmas: [Double], k: Double) {
-        guard !blobs.isEmpty else { return }
+    /// Returns the Levenberg-Marquardt iterations spent, summed over all fits (a diagnostic).
+    @discardableResult
+    static func refine(_ blobs: inout [Blob], image: Image, mask: Mask, gridSigmas: [Double], k: Double) -> Int {
+        guard !blobs.isEmpty else { return 0 }
         let w = image.width, h = image.height
         let source = blobs
         let windows = source.map { halfWidth(sigma: gridSigmas[$0.scaleIndex] * k.squareRoot()) }
@@ -121,12 +123,16 @@ enum SpotFitting {
         }
 
         var results = [Blob?](repeating: nil, count: source.count)
+        var spent = [Int](repeating: 0, count: groups.count)
         results.withUnsafeMutableBufferPointer { out in
+          spent.withUnsafeMutableBufferPointer { spentBuffer in
             let shared = SharedPointer(out.baseAddress!)
+            let iterations = SharedPointer(spentBuffer.baseAddress!)
             Parallel.forEach(groups.count) { g in
                 let members = groups[g]
                 if members.count > 1,
                    let fits = GaussianSpotFit.fit(image, spots: members.map(guess), include: includes(members)) {
+                    iterations[g] += fits[0].iterations
                     let accepted = zip(members, fits).map { accept($1, for: source[$0]) }
                     if accepted.allSatisfy({ $0 != nil }) {
                         for (m, b) in zip(members, accepted) { shared[m] = b }
@@ -137,18 +143,24 @@ enum SpotFitting {
                     // Fitted alone, the other members count as outside neighbours.
                     let include = includes([m])
                     guard var f = GaussianSpotFit.fit(image, spots: [guess(m)], include: include)?.first else { continue }
+                    iterations[g] += f.iterations
                     // A faint spot's scale-space sigma can be off by a scale step or two; when
                     // the fitted sigma needs a wider window, fit once more in that window.
                     let wider = halfWidth(sigma: f.sigma)
                     if wider > windows[m] {
-                        var g = guess(m)
-                        g.halfWidth = wider
-                        if let again = GaussianSpotFit.fit(image, spots: [g], include: include)?.first { f = again }
+                        var wide = guess(m)
+                        wide.halfWidth = wider
+                        if let again = GaussianSpotFit.fit(image, spots: [wide], include: include)?.first {
+                            f = again
+                            iterations[g] += again.iterations
+                        }
                     }
                     shared[m] = accept(f, for: source[m])
                 }
             }
+          }
         }
         for i in blobs.indices { if let r = results[i] { blobs[i] = r } }
+        return spent.reduce(0, +)
     }
 }

@@ -200,7 +200,7 @@ public enum GaussianSpotFit {
         defer { row.deallocate() }
         while iterations < maxIterations {
             iterations += 1
-            _ = cost(p)  // tables at p
+            tables(p)  // the last cost() may have been of a rejected trial
             for k in 0..<(n * n) { jtj[k] = 0 }
             for k in 0..<n { jtr[k] = 0 }
             let ox = bx0 &- cx, oy = by0 &- cy
