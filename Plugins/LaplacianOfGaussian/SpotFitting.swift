@@ -25,10 +25,18 @@ import PeakKit
 ///   pixel. When a group's fit is not plausible for every member, its blobs are fitted one by
 ///   one; a blob whose own fit is not plausible keeps its scale-space values (`fitted` false).
 ///
+/// Blobs with `snr` below `minimumSNR` (3; possible only with a fixed `prominence` or a
+/// `noise_factor` below 3) are not fitted but still count as neighbours.
+///
 /// Each group's fit depends only on the image and the blob list, so groups are fitted in
 /// parallel with the same result for any thread count.
 enum SpotFitting {
     static let maxGroup = 6
+
+    /// Blobs whose `snr` is below this are not fitted (they keep their scale-space values): at
+    /// that level position and size are noise, and with a low fixed `prominence` (threshold
+    /// sweeps) there are tens of thousands of them.
+    static let minimumSNR = 3.0
 
     static func halfWidth(sigma: Double) -> Int { Int((3 * sigma).rounded(.up)) + 2 }
 
@@ -69,8 +77,9 @@ enum SpotFitting {
             while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
             return i
         }
-        for i in source.indices {
-            for j in neighbours[i] where j > i {
+        let eligible = source.map { $0.snr >= minimumSNR }
+        for i in source.indices where eligible[i] {
+            for j in neighbours[i] where j > i && eligible[j] {
                 let a = source[i], b = source[j]
                 let d = ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
                 if d < 2.5 * (a.sigma + b.sigma) + 1 {
@@ -80,7 +89,7 @@ enum SpotFitting {
             }
         }
         var groupsByRoot: [Int: [Int]] = [:]
-        for i in source.indices { groupsByRoot[root(i), default: []].append(i) }
+        for i in source.indices where eligible[i] { groupsByRoot[root(i), default: []].append(i) }
         var groups: [[Int]] = []
         for (_, members) in groupsByRoot.sorted(by: { $0.key < $1.key }) {
             if members.count <= maxGroup { groups.append(members) } else { groups.append(contentsOf: members.map { [$0] }) }
