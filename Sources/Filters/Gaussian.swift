@@ -114,9 +114,10 @@ public enum GaussianFilter {
         }
     }
 
-    /// `separable` evaluated at every `step`-th pixel of every `step`-th row: the row pass at the
-    /// sampled columns of every row (the column pass needs all rows), then the column pass at the
-    /// sampled rows, each sum in the same order as `separable`.
+    /// The separable filter evaluated at every `step`-th pixel of every `step`-th row (step 1:
+    /// every pixel): the row pass at the sampled columns of every row, each row through a padded
+    /// line buffer (the column pass needs all rows), then the column pass at the sampled rows,
+    /// a whole output row at a time: out[y] = sum_m k[m] * tmp[y + m - r].
     static func separableSampled(_ pixels: [Float], width: Int, height: Int, kernel w: [Float], border: BorderMode, step: Int) -> [Float] {
         let r = w.count / 2
         let sw = (width + step - 1) / step, sh = (height + step - 1) / step
@@ -172,61 +173,8 @@ public enum GaussianFilter {
         return out
     }
 
-    /// Row pass then column pass of a symmetric 1-D kernel.
+    /// Row pass then column pass of a symmetric 1-D kernel: `separableSampled` at every pixel.
     static func separable(_ pixels: [Float], width: Int, height: Int, kernel w: [Float], border: BorderMode) -> [Float] {
-        let r = w.count / 2
-        var tmp = [Float](repeating: 0, count: pixels.count)
-        var out = [Float](repeating: 0, count: pixels.count)
-        let bandRows = 32
-        let bands = (height + bandRows - 1) / bandRows
-        pixels.withUnsafeBufferPointer { src in
-            tmp.withUnsafeMutableBufferPointer { t in
-                let tBase = t.baseAddress!
-                w.withUnsafeBufferPointer { k in
-                    // Row pass: each row through a padded line buffer.
-                    Parallel.forEach(bands) { band in
-                        var line = [Float](repeating: 0, count: width + 2 * r)
-                        line.withUnsafeMutableBufferPointer { l in
-                            let y0 = band * bandRows, y1 = min(height, y0 + bandRows)
-                            for y in y0..<y1 {
-                                let row = y &* width
-                                for i in 0..<(width + 2 * r) {
-                                    let j = borderIndex(i - r, width, border)
-                                    l[i] = j < 0 ? 0 : src[row &+ j]
-                                }
-                                for x in 0..<width {
-                                    var s: Float = 0
-                                    for m in 0..<k.count { s += k[m] * l[x &+ m] }
-                                    tBase[row &+ x] = s
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        tmp.withUnsafeBufferPointer { t in
-            out.withUnsafeMutableBufferPointer { o in
-                let oBase = o.baseAddress!
-                w.withUnsafeBufferPointer { k in
-                    // Column pass, a whole output row at a time: out[y] = sum_m k[m] * tmp[y + m - r].
-                    Parallel.forEach(bands) { band in
-                        let y0 = band * bandRows, y1 = min(height, y0 + bandRows)
-                        for y in y0..<y1 {
-                            let dst = oBase + y &* width
-                            for x in 0..<width { dst[x] = 0 }
-                            for m in 0..<k.count {
-                                let sy = borderIndex(y + m - r, height, border)
-                                if sy < 0 { continue }
-                                let km = k[m]
-                                let srcRow = t.baseAddress! + sy &* width
-                                for x in 0..<width { dst[x] += km * srcRow[x] }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return out
+        separableSampled(pixels, width: width, height: height, kernel: w, border: border, step: 1)
     }
 }
