@@ -201,8 +201,9 @@ public struct LoGDetector: PeakDetector {
                     // refinement: a candidate far below the threshold there cannot reach it one
                     // scale further (a spot's SNR grows by under 10% per step at those scales).
                     let gx = Int(m.x), gy = Int(m.y)
-                    var early = snr(current, scale: i, x: gx, y: gy, sign: sign)
-                    if span >= 1, let next { early = max(early, largerScaleSNR(next, scale: i + 1, x: gx, y: gy, sign: sign)) }
+                    var nextTerm = -Double.infinity
+                    if span >= 1, let next { nextTerm = largerScaleSNR(next, scale: i + 1, x: gx, y: gy, sign: sign) }
+                    let early = max(snr(current, scale: i, x: gx, y: gy, sign: sign), nextTerm)
                     if auto && !(early > (span >= 2 ? Self.earlyFraction : 1) * factor) {
                         if wanted.contains(sign) { belowThreshold += 1 }
                         continue
@@ -218,8 +219,7 @@ public struct LoGDetector: PeakDetector {
                         if wanted.contains(sign) { rejectedByMask += 1 }
                         continue
                     }
-                    var statistic = snr(current, scale: i, x: gx, y: gy, sign: sign, value: r.value)
-                    if span >= 1, let next { statistic = max(statistic, largerScaleSNR(next, scale: i + 1, x: gx, y: gy, sign: sign)) }
+                    let statistic = max(snr(current, scale: i, x: gx, y: gy, sign: sign, value: r.value), nextTerm)
                     blobs.append(Blob(
                         x: Double(m.x) + r.dx, y: Double(m.y) + r.dy, sigma: s, response: r.value,
                         snr: statistic, polarity: Double(sign), scaleIndex: i, gridX: gx, gridY: gy))
