@@ -91,7 +91,12 @@ public enum GaussianSpotFit {
         }
         guard bx0 <= bx1, by0 <= by1 else { return nil }
         let nx = bx1 - bx0 + 1, ny = by1 - by0 + 1
-        var pixelX: [Int32] = [], pixelY: [Int32] = [], values: [Double] = []
+        // The pixels that take part (offsets in the box and values), in raw buffers: the hot loops
+        // below read them without copy-on-write or bounds checks.
+        let px = UnsafeMutablePointer<Int32>.allocate(capacity: nx * ny), py = UnsafeMutablePointer<Int32>.allocate(capacity: nx * ny)
+        let pv = UnsafeMutablePointer<Double>.allocate(capacity: nx * ny)
+        defer { px.deallocate(); py.deallocate(); pv.deallocate() }
+        var count = 0
         var edge: [Float] = []
         var lowest = Double.infinity, highest = -Double.infinity
         image.pixels.withUnsafeBufferPointer { p in
@@ -107,13 +112,13 @@ public enum GaussianSpotFit {
                     guard inWindow else { continue }
                     let v = Double(p[y &* w &+ x])
                     guard v.isFinite, include(x, y) else { continue }
-                    pixelX.append(Int32(i)); pixelY.append(Int32(j)); values.append(v)
+                    (px + count).initialize(to: Int32(i)); (py + count).initialize(to: Int32(j)); (pv + count).initialize(to: v)
+                    count += 1
                     if onEdge { edge.append(Float(v)) }
                     lowest = min(lowest, v); highest = max(highest, v)
                 }
             }
         }
-        let count = values.count
         guard count >= 3 * n else { return nil }
         let cx = Int((guesses.map(\.x).reduce(0, +) / Double(spots)).rounded())
         let cy = Int((guesses.map(\.y).reduce(0, +) / Double(spots)).rounded())
@@ -132,18 +137,13 @@ public enum GaussianSpotFit {
         }
         p[planeIndex] = background
 
-        // Per spot, E and its derivatives along each axis of the bounding box. The hot loops
-        // below run on raw pointers (no copy-on-write or bounds checks per pixel).
+        // Per spot, E and its derivatives along each axis of the bounding box.
         let tableCount = spots * (nx + ny)
         let tableStorage = UnsafeMutablePointer<Double>.allocate(capacity: 3 * tableCount)
         tableStorage.initialize(repeating: 0, count: 3 * tableCount)
         defer { tableStorage.deallocate() }
         let ex = tableStorage, exd = ex + spots * nx, exs = exd + spots * nx
         let ey = exs + spots * nx, eyd = ey + spots * ny, eys = eyd + spots * ny
-        let px = UnsafeMutablePointer<Int32>.allocate(capacity: count), py = UnsafeMutablePointer<Int32>.allocate(capacity: count)
-        let pv = UnsafeMutablePointer<Double>.allocate(capacity: count)
-        px.initialize(from: pixelX, count: count); py.initialize(from: pixelY, count: count); pv.initialize(from: values, count: count)
-        defer { px.deallocate(); py.deallocate(); pv.deallocate() }
         let root2pi = (2 * Double.pi).squareRoot()
         func axis(_ first: Int, _ length: Int, _ centre: Double, _ s: Double, _ offset: Int,
                   _ e: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>, _ ds: UnsafeMutablePointer<Double>) {
