@@ -1,3 +1,4 @@
+import Foundation
 import Harness
 @testable import Spectral
 
@@ -69,4 +70,21 @@ func bits<T: FFTScalar>(_ g: Grid2D<T>) -> [UInt64] {
         if let f = v as? Float { return UInt64(f.bitPattern) }
         return (v as! Double).bitPattern
     }
+}
+
+/// The largest difference between `spectrum` and the DFT sum of `g`, over every half-spectrum
+/// coefficient: X[v, u] = sum_{y, x} x[y, x] exp(-2 pi i (u x / W + v y / H)).
+func worstDFTError<T: FFTScalar>(_ spectrum: FFTHalfSpectrum<T>, of g: Grid2D<T>, width w: Int, height h: Int) -> Double {
+    var worst = 0.0
+    for v in 0..<h { for u in 0..<(w / 2 + 1) {
+        var re = 0.0, im = 0.0
+        for y in 0..<h { for x in 0..<w {
+            let phase = -2 * Double.pi * (Double(u * x) / Double(w) + Double(v * y) / Double(h))
+            re += Double(g[x, y]) * cos(phase)
+            im += Double(g[x, y]) * sin(phase)
+        } }
+        let c = spectrum[u, v]
+        worst = max(worst, abs(Double(c.re) - re), abs(Double(c.im) - im))
+    } }
+    return worst
 }
