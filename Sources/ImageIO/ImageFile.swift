@@ -11,43 +11,48 @@ private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count:
     read(fd, buffer, count)
 }
 
-/// Reading and writing image and mask files. The format is chosen by the file's first bytes
-/// (PNG signature or `\x93NUMPY`), never by its extension.
+/// Reading and writing single images and masks, through the format registry
+/// (`ImageFormat.registry`): the format is chosen by the file's first bytes, never by its
+/// extension. Stacks are read frame by frame through `ImageFormat.open` instead.
 ///
 /// Every failure is a one-line `PeaksError` naming the file.
 public enum ImageFile {
-    /// The formats `read` recognises.
-    public enum Format: String, Sendable {
-        case png = "PNG"
-        case npy = "NPY"
-    }
-
     static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    /// The format of a file's contents, or `nil` when it is neither PNG nor NPY.
-    public static func format(of bytes: [UInt8]) -> Format? {
-        if bytes.starts(with: pngSignature) { return .png }
-        if bytes.starts(with: NPY.magic) { return .npy }
-        return nil
+    /// The name of the format that recognises these bytes (strongly), or nil.
+    public static func formatName(of bytes: [UInt8]) -> String? {
+        ImageFormat.registry.first { $0.recognize(bytes, bytes.count) == .strong }?.name
     }
 
     // MARK: Reading
 
-    /// Reads an image. PNG: gray -> the raw value (0...255 or 0...65535, not normalised);
+    /// Reads a single image. PNG: gray -> the raw value (0...255 or 0...65535, not normalised);
     /// gray+alpha -> the gray value (alpha ignored); RGB/RGBA/palette -> luminance
     /// `0.299 R + 0.587 G + 0.114 B` computed in Double then rounded to Float (alpha ignored).
-    /// NPY: see `NPY.decode`.
-    public static func read(_ path: String) throws -> Image {
-        let bytes = try readBytes(path)
-        switch try detect(bytes, path: path) {
-        case .png: return image(from: try RasterPNG.decode(bytes, path: path))
-        case .npy: return try NPY.decode(bytes, path: path)
+    /// NPY and the other formats: see their readers.
+    ///
+    /// - Parameters:
+    ///   - path: The file.
+    ///   - options: `--dataset`, `--hdu`.
+    /// - Throws: `PeaksError.file` for unreadable files, and for stacks (read those with
+    ///   `ImageFormat.open`).
+    public static func read(_ path: String, options: OpenOptions = .init()) throws -> Image {
+        let source = try ImageFormat.open(path, options: options)
+        try requireSingle(source)
+        return try source.frame(0)
+    }
+
+    static func requireSingle(_ source: any FrameSource) throws {
+        guard source.layout.frameCount == 1 else {
+            throw PeaksError.file(
+                path: source.path,
+                reason: "is a stack of \(source.layout.frameCount) frames, this takes one image (select one with --frames N)")
         }
     }
 
     /// Reads a mask for `image`: non-zero = valid. PNG gray and gray+alpha: the gray sample is
     /// non-zero (alpha ignored); RGB/RGBA/palette: luminance != 0, i.e. any of R, G, B non-zero
-    /// (alpha ignored). NPY: non-zero = valid, zero and NaN = invalid.
+    /// (alpha ignored). NPY and others: non-zero = valid, zero and NaN = invalid.
     /// Throws `PeaksError.shapeMismatch(what: "mask 'PATH'", ...)` when the shapes differ.
     public static func readMask(_ path: String, for image: Image) throws -> Mask {
         let mask = try readMask(path)
@@ -56,82 +61,22 @@ public enum ImageFile {
     }
 
     /// Reads a mask without checking it against an image.
-    public static func readMask(_ path: String) throws -> Mask {
-        let bytes = try readBytes(path)
-        switch try detect(bytes, path: path) {
-        case .png: return mask(from: try RasterPNG.decode(bytes, path: path))
-        case .npy: return try NPY.decodeMask(bytes, path: path)
-        }
+    public static func readMask(_ path: String, options: OpenOptions = .init()) throws -> Mask {
+        let source = try ImageFormat.open(path, options: options)
+        try requireSingle(source)
+        return try source.maskFrame(0)
     }
 
-    /// Decodes image bytes already in memory (format by magic bytes).
+    /// Decodes image bytes already in memory (PNG or NPY, by magic bytes).
     public static func decode(_ bytes: [UInt8], path: String) throws -> Image {
-        switch try detect(bytes, path: path) {
-        case .png: return image(from: try RasterPNG.decode(bytes, path: path))
-        case .npy: return try NPY.decode(bytes, path: path)
-        }
+        if bytes.starts(with: pngSignature) { return image(from: try RasterPNG.decode(bytes, path: path)) }
+        if bytes.starts(with: NPY.magic) { return try NPY.decode(bytes, path: path) }
+        throw PeaksError.file(path: path, reason: "unsupported format: expected PNG or NPY (\(ImageFormat.describeUnknown(bytes)))")
     }
 
-    static func detect(_ bytes: [UInt8], path: String) throws -> Format {
-        if let f = format(of: bytes) { return f }
-        throw PeaksError.file(path: path, reason: "unsupported format: expected PNG or NPY (\(describeUnknown(bytes)))")
-    }
-
-    /// A short hint about what an unrecognised file is.
-    static func describeUnknown(_ bytes: [UInt8]) -> String {
-        func starts(_ s: [UInt8]) -> Bool { bytes.starts(with: s) }
-        let known: String?
-        if starts([0xFF, 0xD8, 0xFF]) { known = "JPEG" }
-        else if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { known = "TIFF" }
-        else if starts(Array("GIF8".utf8)) { known = "GIF" }
-        else if starts(Array("BM".utf8)) { known = "BMP" }
-        else if starts(Array("SIMPLE  =".utf8)) { known = "FITS" }
-        else if starts([0x50, 0x4B, 0x03, 0x04]) { known = "ZIP (an .npz archive?)" }
-        else if starts([0x89, 0x48, 0x44, 0x46]) { known = "HDF5" }
-        else { known = nil }
-        if let known { return "the file looks like \(known)" }
-        let head = bytes.prefix(8).map { b in
-            let h = String(b, radix: 16)
-            return h.count == 1 ? "0" + h : h
-        }.joined(separator: " ")
-        return "the file starts with bytes \(head)"
-    }
-
-    /// Reads a whole file, with one-line reasons for the usual failures: "no such file",
-    /// "is a folder, not a file", "cannot read: permission denied", "empty file".
+    /// Reads a whole regular file (refusing FIFOs, devices and files over the read limit).
     public static func readBytes(_ path: String) throws -> [UInt8] {
-        func fail(_ reason: String) -> PeaksError { PeaksError.file(path: path, reason: reason) }
-        func reason(_ code: Int32) -> String {
-            switch code {
-            case ENOENT: return "no such file"
-            case ENOTDIR: return "no such file (a part of the path is not a folder)"
-            case EACCES, EPERM: return "cannot read: permission denied"
-            case EISDIR: return "is a folder, not a file"
-            default: return "cannot read: \(String(cString: strerror(code)))"
-            }
-        }
-        if path.isEmpty { throw fail("no such file (empty path)") }
-        var info = stat()
-        if stat(path, &info) != 0 { throw fail(reason(errno)) }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw fail("is a folder, not a file") }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw fail(reason(errno)) }
-        defer { close(fd) }
-
-        var bytes: [UInt8] = []
-        if (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 { bytes.reserveCapacity(Int(info.st_size)) }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw fail(reason(errno))
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        if bytes.isEmpty { throw fail("empty file (0 bytes)") }
-        return bytes
+        try InputFile(path).all(limit: max(ReadLimits.maxFrameBytes, 1 << 30))
     }
 
     // MARK: PNG conversions
@@ -139,9 +84,18 @@ public enum ImageFile {
     /// PNG samples to a Float image (see `read`).
     public static func image(from png: RasterPNG) -> Image {
         let n = png.width &* png.height
-        let ch = png.channels
         let pixels = [Float](unsafeUninitializedCapacity: n) { out, initialized in
-            png.samples.withUnsafeBufferPointer { s in
+            convert(png, into: out)
+            initialized = n
+        }
+        return Image(width: png.width, height: png.height, pixels: pixels)
+    }
+
+    /// PNG samples to Floats in `out` (`width * height` elements).
+    static func convert(_ png: RasterPNG, into out: UnsafeMutableBufferPointer<Float>) {
+        let n = png.width &* png.height
+        let ch = png.channels
+        png.samples.withUnsafeBufferPointer { s in
                 if ch >= 3 {
                     for i in 0..<n {
                         let b = i &* ch
@@ -151,19 +105,21 @@ public enum ImageFile {
                 } else {
                     for i in 0..<n { out[i] = Float(s[i &* ch]) }
                 }
-            }
-            initialized = n
         }
-        return Image(width: png.width, height: png.height, pixels: pixels)
     }
 
     /// PNG samples to a mask (see `readMask`).
     public static func mask(from png: RasterPNG) -> Mask {
+        var valid = [Bool](repeating: false, count: png.width &* png.height)
+        valid.withUnsafeMutableBufferPointer { convertMask(png, into: $0) }
+        return Mask(width: png.width, height: png.height, isValid: valid)
+    }
+
+    /// PNG samples to validity flags in `out`.
+    static func convertMask(_ png: RasterPNG, into out: UnsafeMutableBufferPointer<Bool>) {
         let n = png.width &* png.height
         let ch = png.channels
-        var valid = [Bool](repeating: false, count: n)
-        valid.withUnsafeMutableBufferPointer { out in
-            png.samples.withUnsafeBufferPointer { s in
+        png.samples.withUnsafeBufferPointer { s in
                 if ch >= 3 {
                     for i in 0..<n {
                         let b = i &* ch
@@ -172,9 +128,7 @@ public enum ImageFile {
                 } else {
                     for i in 0..<n { out[i] = s[i &* ch] != 0 }
                 }
-            }
         }
-        return Mask(width: png.width, height: png.height, isValid: valid)
     }
 
     // MARK: Writing (atomic: a temporary file renamed into place)

@@ -15,20 +15,14 @@ public enum NPY {
 
     /// Decodes a 2-D array into an `Image` (row `r`, column `c` becomes pixel x = c, y = r).
     public static func decode(_ bytes: [UInt8], path: String) throws -> Image {
-        let array = try parse(bytes, path: path)
-        let pixels: [Float] = try bytes.withUnsafeBytes { raw in
-            try convert(array, raw, path: path, FloatSink.self)
-        }
-        return Image(width: array.columns, height: array.rows, pixels: pixels)
+        let (g, pixels) = try decodeSingle(bytes, path: path, fill: Float(0)) { $0.decode($1, count: $2, into: $3) }
+        return Image(width: g.columns, height: g.rows, pixels: pixels)
     }
 
     /// Decodes a 2-D array as a mask: non-zero = valid, zero and NaN = invalid.
     public static func decodeMask(_ bytes: [UInt8], path: String) throws -> Mask {
-        let array = try parse(bytes, path: path)
-        let valid: [Bool] = try bytes.withUnsafeBytes { raw in
-            try convert(array, raw, path: path, MaskSink.self)
-        }
-        return Mask(width: array.columns, height: array.rows, isValid: valid)
+        let (g, valid) = try decodeSingle(bytes, path: path, fill: false) { $0.decodeMask($1, count: $2, into: $3) }
+        return Mask(width: g.columns, height: g.rows, isValid: valid)
     }
 
     /// The header of an NPY file: its element type, 2-D shape and where the data starts.
@@ -51,8 +45,8 @@ public enum NPY {
     /// Parses and validates the header (magic, version, dict, dtype, shape, data length).
     public static func header(_ bytes: [UInt8], path: String) throws -> Header {
         let a = try parse(bytes, path: path)
-        return Header(version: a.version, descr: a.dtype.text, fortranOrder: a.fortran,
-                      shape: a.shape, rows: a.rows, columns: a.columns, dataOffset: a.dataOffset)
+        return Header(version: a.version, descr: a.descr, fortranOrder: a.fortran,
+                      shape: a.shape, rows: a.geometry.rows, columns: a.geometry.columns, dataOffset: a.dataOffset)
     }
 
     // MARK: Encoding
@@ -126,48 +120,61 @@ public enum NPY {
 
     // MARK: - Parsing
 
-    enum Kind: Equatable { case bool, signed, unsigned, float }
-
-    struct DType {
-        let kind: Kind
-        let size: Int
-        let swap: Bool // stored in the opposite byte order to this machine's
-        let text: String
-    }
+    /// The largest header peaks accepts (numpy writes a few hundred bytes; version 2/3 headers
+    /// may declare up to 4 GiB, which must not be allocated on a forged file's word).
+    static let maxHeaderBytes = 1 << 20
 
     struct Parsed {
         let version: (major: UInt8, minor: UInt8)
-        let dtype: DType
+        let sample: SampleFormat
+        let descr: String
         let fortran: Bool
         let shape: [Int]
-        let rows: Int
-        let columns: Int
         let dataOffset: Int
+        /// Frames as peaks reads them: (frames, scan, rows, columns).
+        let geometry: Geometry
     }
 
-    static func parse(_ bytes: [UInt8], path: String) throws -> Parsed {
+    /// How an N-D shape maps to frames: 2-D is one image, (n, h, w) a stack, (sy, sx, h, w) a scan.
+    struct Geometry {
+        let frames: Int
+        let scan: ScanShape?
+        let rows: Int
+        let columns: Int
+    }
+
+    /// Header bytes needed to parse a file: the preamble's declared length (at most
+    /// `maxHeaderBytes`), so a streaming reader reads just the header before anything else.
+    static func headerLength(_ head: [UInt8], path: String) throws -> Int {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: path, reason: reason) }
-        guard bytes.count >= 8, Array(bytes[0..<6]) == magic else {
+        guard head.count >= 8, Array(head[0..<6]) == magic else {
             throw fail("not an NPY file (bad magic: expected \\x93NUMPY)")
         }
-        let major = bytes[6], minor = bytes[7]
-        let headerLength: Int, headerStart: Int
+        let major = head[6], minor = head[7]
         switch major {
         case 1:
-            guard bytes.count >= 10 else { throw fail("truncated NPY header") }
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
-            headerStart = 10
+            guard head.count >= 10 else { throw fail("truncated NPY header") }
+            return 10 + (Int(head[8]) | Int(head[9]) << 8)
         case 2, 3:
-            guard bytes.count >= 12 else { throw fail("truncated NPY header") }
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-            headerStart = 12
+            guard head.count >= 12 else { throw fail("truncated NPY header") }
+            let n = Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
+            guard n <= maxHeaderBytes else { throw fail("NPY header claims \(n) bytes (more than \(maxHeaderBytes); forged or corrupt)") }
+            return 12 + n
         default:
             throw fail("unsupported NPY format version \(major).\(minor) (supported: 1.0, 2.0, 3.0)")
         }
-        guard headerLength <= bytes.count - headerStart else {
-            throw fail("truncated NPY header: it claims \(headerLength) bytes, the file has \(bytes.count - headerStart) after the preamble")
+    }
+
+    /// Parses and checks a header: `bytes` hold at least the header; `fileSize` is the whole
+    /// file's size, against which the data length the shape declares is checked.
+    static func parse(_ bytes: [UInt8], fileSize: Int? = nil, path: String) throws -> Parsed {
+        func fail(_ reason: String) -> PeaksError { PeaksError.file(path: path, reason: reason) }
+        let dataOffset = try headerLength(bytes, path: path)
+        let major = bytes[6], minor = bytes[7]
+        let headerStart = major == 1 ? 10 : 12
+        guard dataOffset <= bytes.count else {
+            throw fail("truncated NPY header: it claims \(dataOffset - headerStart) bytes, the file has \(bytes.count - headerStart) after the preamble")
         }
-        let dataOffset = headerStart + headerLength
         let dict: [String: PyValue]
         do {
             var parser = PyLiteralParser(bytes: bytes, start: headerStart, end: dataOffset)
@@ -180,8 +187,8 @@ public enum NPY {
         guard case let .string(descr) = descrValue else {
             throw fail("unsupported dtype \(descrValue.repr) (structured arrays are not supported)")
         }
-        guard let dtype = parseDType(descr) else {
-            throw fail("unsupported dtype '\(descr)' (supported: bool, int8/16/32/64, uint8/16/32/64, float32, float64)")
+        guard let sample = parseDType(descr) else {
+            throw fail("unsupported dtype '\(descr)' (supported: bool, int8/16/32/64, uint8/16/32/64, float16, float32, float64)")
         }
         guard let orderValue = dict["fortran_order"] else { throw fail("malformed NPY header: no 'fortran_order' key") }
         guard case let .bool(fortran) = orderValue else {
@@ -200,131 +207,159 @@ public enum NPY {
         default:
             throw fail("malformed NPY header: 'shape' is \(shapeValue.repr), expected a tuple")
         }
-
-        var dims = shape
-        if dims.count == 3 {
-            if dims[0] == 1 { dims.removeFirst() } else if dims[2] == 1 { dims.removeLast() }
+        let shapeText = PyValue.tuple(shape.map { .int($0) }).repr
+        let geometry: Geometry
+        switch shape.count {
+        case 2:
+            geometry = Geometry(frames: 1, scan: nil, rows: shape[0], columns: shape[1])
+        case 3 where shape[2] == 1:
+            // (rows, columns, 1): one image with a trailing channel axis.
+            geometry = Geometry(frames: 1, scan: nil, rows: shape[0], columns: shape[1])
+        case 3:
+            geometry = Geometry(frames: shape[0], scan: nil, rows: shape[1], columns: shape[2])
+        case 4:
+            let scan = ScanShape(height: shape[0], width: shape[1])
+            geometry = Geometry(frames: shape[0] &* shape[1], scan: scan, rows: shape[2], columns: shape[3])
+        default:
+            throw fail("expected a 2-D (rows, columns), 3-D (frames, rows, columns) or 4-D (scan_y, scan_x, rows, columns) array, got shape \(shapeText)")
         }
-        guard dims.count == 2 else {
-            throw fail("expected a 2-D array (rows, columns), got shape \(PyValue.tuple(shape.map { .int($0) }).repr)")
+        guard let needed = ReadLimits.product(shape + [sample.size]) else {
+            throw fail("array too large: shape \(shapeText)")
         }
-        let rows = dims[0], columns = dims[1]
-        let (count, o1) = rows.multipliedReportingOverflow(by: columns)
-        let (needed, o2) = count.multipliedReportingOverflow(by: dtype.size)
-        guard !o1, !o2 else {
-            throw fail("array too large: shape \(PyValue.tuple(shape.map { .int($0) }).repr)")
+        if fortran && geometry.frames > 1 {
+            throw fail("Fortran-ordered stacks are not supported (shape \(shapeText)): frames are not contiguous; save with numpy.ascontiguousarray")
         }
-        let available = bytes.count - dataOffset
+        let available = (fileSize ?? bytes.count) - dataOffset
         guard available >= needed else {
-            throw fail("truncated data: shape \(PyValue.tuple(shape.map { .int($0) }).repr) of '\(descr)' needs \(needed) bytes, the file has \(available)")
+            throw fail("truncated data: shape \(shapeText) of '\(descr)' needs \(needed) bytes, the file has \(available)")
         }
-        return Parsed(version: (major, minor), dtype: dtype, fortran: fortran, shape: shape,
-                      rows: rows, columns: columns, dataOffset: dataOffset)
+        return Parsed(version: (major, minor), sample: sample, descr: descr, fortran: fortran, shape: shape,
+                      dataOffset: dataOffset, geometry: geometry)
     }
 
     /// `'<f4'`, `'>i2'`, `'|b1'`, `'=u8'`, `'f8'` ... -> element kind, size and byte order.
-    static func parseDType(_ text: String) -> DType? {
+    static func parseDType(_ text: String) -> SampleFormat? {
         var chars = Array(text.utf8)
-        let hostLittle = 1.littleEndian == 1
-        var little = hostLittle
+        var big = 1.littleEndian != 1
         if let first = chars.first {
             switch first {
-            case UInt8(ascii: "<"): little = true; chars.removeFirst()
-            case UInt8(ascii: ">"): little = false; chars.removeFirst()
+            case UInt8(ascii: "<"): big = false; chars.removeFirst()
+            case UInt8(ascii: ">"): big = true; chars.removeFirst()
             case UInt8(ascii: "|"), UInt8(ascii: "="): chars.removeFirst()
             default: break
             }
         }
         guard chars.count >= 2 else { return nil }
-        let code = chars[0]
         guard let size = Int(String(decoding: chars[1...], as: UTF8.self)) else { return nil }
-        let kind: Kind
-        switch (code, size) {
-        case (UInt8(ascii: "b"), 1): kind = .bool
-        case (UInt8(ascii: "i"), 1), (UInt8(ascii: "i"), 2), (UInt8(ascii: "i"), 4), (UInt8(ascii: "i"), 8): kind = .signed
-        case (UInt8(ascii: "u"), 1), (UInt8(ascii: "u"), 2), (UInt8(ascii: "u"), 4), (UInt8(ascii: "u"), 8): kind = .unsigned
-        case (UInt8(ascii: "f"), 4), (UInt8(ascii: "f"), 8): kind = .float
+        let kind: SampleFormat.Kind
+        switch chars[0] {
+        case UInt8(ascii: "b"): kind = .bool
+        case UInt8(ascii: "i"): kind = .signed
+        case UInt8(ascii: "u"): kind = .unsigned
+        case UInt8(ascii: "f"): kind = .float
         default: return nil
         }
-        return DType(kind: kind, size: size, swap: size > 1 && little != hostLittle, text: text)
+        let format = SampleFormat(kind, size: size, bigEndian: big)
+        return format.isSupported ? format : nil
     }
 
-    // MARK: - Conversion
+    // MARK: - Decoding in memory
 
-    /// Converts every element to `S.Out`, transposing Fortran-ordered data into row-major order.
-    static func convert<S: NPYSink>(
-        _ a: Parsed, _ raw: UnsafeRawBufferPointer, path: String, _ sink: S.Type
-    ) throws -> [S.Out] {
-        let count = a.rows &* a.columns
-        guard count > 0 else { return [] }
-        let data = UnsafeRawBufferPointer(rebasing: raw[a.dataOffset...])
-        let swap = a.dtype.swap
-        return [S.Out](unsafeUninitializedCapacity: count) { buffer, initialized in
-            guard let out = buffer.baseAddress else { return }
-            func fill(_ load: (UnsafeRawBufferPointer, Int) -> S.Out) {
-                let size = a.dtype.size
-                if !a.fortran {
-                    for i in 0..<count { (out + i).initialize(to: load(data, i &* size)) }
-                } else {
-                    // Column-major: element (r, c) is the (c * rows + r)-th in the file.
-                    var i = 0
-                    let rows = a.rows, columns = a.columns
-                    for c in 0..<columns {
-                        for r in 0..<rows {
-                            (out + (r &* columns &+ c)).initialize(to: load(data, i &* size))
-                            i &+= 1
-                        }
+    /// Decodes the single frame of an in-memory file, transposing Fortran order.
+    static func decodeSingle<T>(
+        _ bytes: [UInt8], path: String, fill: T,
+        _ decode: (SampleFormat, UnsafeRawPointer, Int, UnsafeMutablePointer<T>) -> Void
+    ) throws -> (Geometry, [T]) {
+        let a = try parse(bytes, path: path)
+        let g = a.geometry
+        guard g.frames == 1, g.scan == nil else {
+            throw PeaksError.file(path: path, reason: "expected one image, got a stack of shape \(PyValue.tuple(a.shape.map { .int($0) }).repr)")
+        }
+        let count = g.rows &* g.columns
+        var out = [T](repeating: fill, count: count)
+        guard count > 0 else { return (g, out) }
+        bytes.withUnsafeBytes { raw in
+            let data = raw.baseAddress! + a.dataOffset
+            if !a.fortran {
+                out.withUnsafeMutableBufferPointer { decode(a.sample, data, count, $0.baseAddress!) }
+            } else {
+                // Column-major: element (r, c) is the (c * rows + r)-th in the file.
+                var column = [T](repeating: fill, count: count)
+                column.withUnsafeMutableBufferPointer { decode(a.sample, data, count, $0.baseAddress!) }
+                var i = 0
+                for c in 0..<g.columns {
+                    for r in 0..<g.rows {
+                        out[r &* g.columns &+ c] = column[i]
+                        i &+= 1
                     }
                 }
             }
-            switch (a.dtype.kind, a.dtype.size) {
-            case (.bool, _): fill { p, o in S.from(bool: p[o]) }
-            case (.signed, 1): fill { p, o in S.from(Int8(bitPattern: p[o])) }
-            case (.unsigned, 1): fill { p, o in S.from(p[o]) }
-            case (.signed, 2): fill { p, o in S.from(Int16(bitPattern: load(p, o, UInt16.self, swap))) }
-            case (.unsigned, 2): fill { p, o in S.from(load(p, o, UInt16.self, swap)) }
-            case (.signed, 4): fill { p, o in S.from(Int32(bitPattern: load(p, o, UInt32.self, swap))) }
-            case (.unsigned, 4): fill { p, o in S.from(load(p, o, UInt32.self, swap)) }
-            case (.signed, 8): fill { p, o in S.from(Int64(bitPattern: load(p, o, UInt64.self, swap))) }
-            case (.unsigned, 8): fill { p, o in S.from(load(p, o, UInt64.self, swap)) }
-            case (.float, 4): fill { p, o in S.from(Float(bitPattern: load(p, o, UInt32.self, swap))) }
-            case (.float, 8): fill { p, o in S.from(Double(bitPattern: load(p, o, UInt64.self, swap))) }
-            default: fill { _, _ in S.from(bool: 0) } // unreachable: parseDType accepts only the above
+        }
+        return (g, out)
+    }
+}
+
+/// The frames of an NPY file, read with `pread` one frame at a time (C order; a Fortran-ordered
+/// 2-D array is read whole and transposed).
+final class NPYFrames: FrameSource {
+    let path: String
+    let formatName = "NPY"
+    let layout: FrameLayout
+    let frames: ContiguousFrames
+    let fortran: Bool
+    let rows: Int, columns: Int
+
+    init(file: InputFile) throws {
+        let head = try file.head(12)
+        let length = try NPY.headerLength(head, path: file.path)
+        let header = try file.bytes(at: 0, count: min(length, file.size), what: "the NPY header")
+        let a = try NPY.parse(header, fileSize: file.size, path: file.path)
+        let g = a.geometry
+        try ReadLimits.checkFrame(width: g.columns, height: g.rows, path: file.path)
+        path = file.path
+        fortran = a.fortran
+        rows = g.rows
+        columns = g.columns
+        layout = FrameLayout(width: g.columns, height: g.rows, frameCount: g.frames, scan: g.scan, sampleType: a.sample.description)
+        frames = try ContiguousFrames(
+            file: file, sample: a.sample, firstOffset: a.dataOffset, pixelsPerFrame: g.rows &* g.columns,
+            frameCount: g.frames)
+    }
+
+    func readFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try checkFrameIndex(index)
+        guard fortran else { return try frames.read(index, into: buffer) }
+        var column = [Float](repeating: 0, count: rows &* columns)
+        try column.withUnsafeMutableBufferPointer { try frames.read(index, into: $0) }
+        transpose(column, into: buffer)
+    }
+
+    func readMaskFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Bool>) throws {
+        try checkFrameIndex(index)
+        guard fortran else { return try frames.readMask(index, into: buffer) }
+        var column = [Bool](repeating: false, count: rows &* columns)
+        try column.withUnsafeMutableBufferPointer { try frames.readMask(index, into: $0) }
+        transpose(column, into: buffer)
+    }
+
+    private func transpose<T>(_ column: [T], into out: UnsafeMutableBufferPointer<T>) {
+        var i = 0
+        for c in 0..<columns {
+            for r in 0..<rows {
+                out[r &* columns &+ c] = column[i]
+                i &+= 1
             }
-            initialized = count
         }
     }
-
-    @inline(__always)
-    static func load<T: FixedWidthInteger & BitwiseCopyable>(
-        _ p: UnsafeRawBufferPointer, _ offset: Int, _: T.Type, _ swap: Bool
-    ) -> T {
-        let v = p.loadUnaligned(fromByteOffset: offset, as: T.self)
-        return swap ? v.byteSwapped : v
-    }
 }
 
-/// What an NPY element becomes: a `Float` pixel or a mask flag.
-protocol NPYSink {
-    associatedtype Out
-    static func from<I: BinaryInteger>(_ v: I) -> Out
-    static func from(_ v: Float) -> Out
-    static func from(_ v: Double) -> Out
-    static func from(bool: UInt8) -> Out
-}
-
-enum FloatSink: NPYSink {
-    @inline(__always) static func from<I: BinaryInteger>(_ v: I) -> Float { Float(v) }
-    @inline(__always) static func from(_ v: Float) -> Float { v }
-    @inline(__always) static func from(_ v: Double) -> Float { Float(v) }
-    @inline(__always) static func from(bool: UInt8) -> Float { bool != 0 ? 1 : 0 }
-}
-
-/// Mask semantics: non-zero = valid; NaN = invalid. Evaluated on the stored value (a float64
-/// of 1e-300 is valid even though it would round to 0 as a Float).
-enum MaskSink: NPYSink {
-    @inline(__always) static func from<I: BinaryInteger>(_ v: I) -> Bool { v != 0 }
-    @inline(__always) static func from(_ v: Float) -> Bool { v != 0 && !v.isNaN }
-    @inline(__always) static func from(_ v: Double) -> Bool { v != 0 && !v.isNaN }
-    @inline(__always) static func from(bool: UInt8) -> Bool { bool != 0 }
+extension ImageFormat {
+    /// NumPy `.npy`, versions 1.0-3.0: 2-D images, 3-D stacks, 4-D scans.
+    public static let npy = ImageFormat(
+        name: "NPY",
+        summary: "NumPy arrays: 2-D image, 3-D (frames, h, w) stack, 4-D (scan_y, scan_x, h, w) scan; bool, (u)int8-64, float16/32/64, either byte order; read frame by frame",
+        extensions: ["npy"], readsStacks: true, writes: "float32",
+        recognize: { head, _ in head.starts(with: NPY.magic) ? .strong : .no },
+        open: { file, _ in try NPYFrames(file: file) },
+        encode: { NPY.encodeFloat32($0) })
 }

@@ -169,3 +169,47 @@ func cpngMessage(_ err: inout cpng_error) -> String {
     }
     return text.isEmpty ? "unknown error" : text
 }
+
+/// A PNG file as a one-frame source: decoded whole (PNG has no random access), after its IHDR
+/// dimensions have been checked against `ReadLimits` (a 400 KB file may declare 20000 × 20000).
+final class PNGFrame: FrameSource {
+    let path: String
+    let formatName = "PNG"
+    let raster: RasterPNG
+    let layout: FrameLayout
+
+    init(file: InputFile) throws {
+        let head = try file.head(33)
+        // IHDR: signature (8), length (4), "IHDR" (4), width (4, big-endian), height (4).
+        if head.count >= 24, Array(head[12..<16]) == Array("IHDR".utf8) {
+            let w = head[16..<20].reduce(0) { $0 << 8 | Int($1) }
+            let h = head[20..<24].reduce(0) { $0 << 8 | Int($1) }
+            try ReadLimits.checkFrame(width: w, height: h, path: file.path)
+        }
+        path = file.path
+        raster = try RasterPNG.decode(try file.all(limit: ReadLimits.maxFrameBytes), path: file.path, maxSampleBytes: ReadLimits.maxFrameBytes)
+        let type = (raster.channels >= 3 ? "rgb" : "gray") + "\(raster.bitDepth)"
+        layout = FrameLayout(width: raster.width, height: raster.height, frameCount: 1, sampleType: type)
+    }
+
+    func readFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try checkFrameIndex(index)
+        ImageFile.convert(raster, into: buffer)
+    }
+
+    func readMaskFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Bool>) throws {
+        try checkFrameIndex(index)
+        ImageFile.convertMask(raster, into: buffer)
+    }
+}
+
+extension ImageFormat {
+    /// PNG through libpng: 8/16-bit grey, grey+alpha, RGB(A), palette; colour becomes luminance.
+    public static let png = ImageFormat(
+        name: "PNG",
+        summary: "8/16-bit grey, grey+alpha, RGB, RGBA, palette (colour -> luminance 0.299 R + 0.587 G + 0.114 B); 16-bit values exact whatever the gamma chunks say",
+        extensions: ["png"], readsStacks: false, writes: "uint16, uint8",
+        recognize: { head, _ in head.starts(with: ImageFile.pngSignature) ? .strong : .no },
+        open: { file, _ in try PNGFrame(file: file) },
+        encode: { try ImageEncoding.png16($0) })
+}

@@ -17,7 +17,7 @@ struct ImageFileTests {
         #expect(try ImageFile.read(noExtension).width == 3)
         let image = try ImageFile.read(npyAsPng)
         #expect(image.width == 2 && image.height == 1 && image.pixels == [7, -1])
-        #expect(ImageFile.format(of: png) == .png && ImageFile.format(of: npy) == .npy)
+        #expect(ImageFile.formatName(of: png) == "PNG" && ImageFile.formatName(of: npy) == "NPY")
     }
 
     @Test func missingFile() throws {
@@ -44,7 +44,7 @@ struct ImageFileTests {
         let empty = try dir.write([], "empty.png")
         expectFileError(path: empty, contains: "empty file") { _ = try ImageFile.read(empty) }
         let garbage = try dir.write(Array("just some text\n".utf8), "text.png")
-        expectFileError(path: garbage, contains: "unsupported format: expected PNG or NPY") { _ = try ImageFile.read(garbage) }
+        expectFileError(path: garbage, contains: "unsupported format: expected one of PNG, NPY") { _ = try ImageFile.read(garbage) }
         expectFileError(path: garbage, contains: "6a 75 73 74") { _ = try ImageFile.read(garbage) }
         let jpeg = try dir.write([0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10], "photo.png")
         expectFileError(path: jpeg, contains: "looks like JPEG") { _ = try ImageFile.read(jpeg) }
