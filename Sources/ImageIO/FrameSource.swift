@@ -236,11 +236,30 @@ public struct FrameRange: Sendable, Equatable, CustomStringConvertible {
 /// folders, FIFOs, devices and empty files with one line each: a reader never blocks on a pipe
 /// or reads `/dev/zero` without end.
 public final class InputFile: @unchecked Sendable {
-    // Safe to share: `fd` and `size` are set once in init and never change; `pread` has no
-    // shared file offset; the descriptor is closed only in deinit, when no reader remains.
+    // Safe to share: `fd`, `memory` and `size` are set once in init and never change; `pread`
+    // has no shared file offset; the descriptor is closed only in deinit, when no reader remains.
     public let path: String
     public let size: Int
     let fd: Int32
+    /// The bytes of an in-memory file (tests, fuzzing, data handed over by the C ABI).
+    let memory: [UInt8]?
+
+    /// A file held in memory, read through the same checks as a file on disk. Readers that need
+    /// a real path (libraries that open files themselves) refuse it.
+    ///
+    /// - Parameters:
+    ///   - bytes: The file's contents.
+    ///   - name: What error messages call it.
+    public init(bytes: [UInt8], name: String) throws {
+        guard !bytes.isEmpty else { throw PeaksError.file(path: name, reason: "empty file (0 bytes)") }
+        path = name
+        size = bytes.count
+        fd = -1
+        memory = bytes
+    }
+
+    /// True when the file is on disk (so a library can open `path` itself).
+    public var isOnDisk: Bool { memory == nil }
 
     /// Opens `path` for reading.
     ///
@@ -272,9 +291,10 @@ public final class InputFile: @unchecked Sendable {
         self.path = path
         self.size = Int(st.st_size)
         self.fd = fd
+        self.memory = nil
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     static func reason(_ code: Int32) -> String {
         switch code {
@@ -297,6 +317,10 @@ public final class InputFile: @unchecked Sendable {
     public func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int, what: String) throws {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
             throw PeaksError.file(path: path, reason: "truncated: \(what) needs bytes \(offset)..<\(offset &+ count) but the file has \(size)")
+        }
+        if let memory {
+            memory.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+            return
         }
         var done = 0
         while done < count {
