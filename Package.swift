@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Rendering", targets: ["Rendering"]),
         .library(name: "Detectors", targets: ["Detectors"]),
         .library(name: "Harness", targets: ["Harness"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,14 +68,17 @@ let package = Package(
             name: "LaplacianOfGaussian", dependencies: ["PeakKit", "Filters", "Spectral"],
             path: "Plugins/LaplacianOfGaussian", exclude: ["README.md"]),
 
-        // MARK: Registry and executable
+        // MARK: Registry, stack pipeline and executable
         .target(
             name: "Detectors", dependencies: ["PeakKit", "Persistence", "LaplacianOfGaussian", "HighSymmetry"],
             exclude: ["README.md"]),
+        // Frames of a stack on all cores, results in frame order, bounded memory; the per-frame
+        // detection job shared by the CLI and the C ABI.
+        .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters"], exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
-                "PeakKit", "ImageIO", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral",
+                "PeakKit", "ImageIO", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -100,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "PeaksCLI", "ImageIO", "PeakKit", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral",
+                "PeaksCLI", "Pipeline", "ImageIO", "PeakKit", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral",
             ]),
     ]
 )

@@ -29,42 +29,56 @@ public struct HighSymmetryDetector: PeakDetector {
     public let name = "high-symmetry"
     public let summary = "Bragg spots of a centrosymmetric pattern: masked autocorrelation recentred on the pattern centre (autocenter), -Laplacian, triangle threshold, region centroids."
 
-    public var parameterSpecs: [ParameterSpec] {
-        [
-            ParameterSpec(
-                name: "center_x", kind: .real, defaultValue: .auto, range: -1e6...1e6, allowsAuto: true,
-                help: "Column of the pattern centre (pixel centres at integers); auto = found by autocenter. Give center_x and center_y together (CLI: --center x,y)."),
-            ParameterSpec(
-                name: "center_y", kind: .real, defaultValue: .auto, range: -1e6...1e6, allowsAuto: true,
-                help: "Row of the pattern centre; auto = found by autocenter."),
-            ParameterSpec(
-                name: "background_sigma", kind: .real, defaultValue: .auto, range: 0...1e6, allowsAuto: true,
-                help: "Sigma in pixels of the Gaussian background the image is divided by (0 = no division); auto = min(width, height) / 20."),
-            ParameterSpec(
-                name: "erosion_radius", kind: .real, defaultValue: .real(2), range: 0...100,
-                help: "Radius of the disc the thresholded regions are eroded with (removes noise specks)."),
-            ParameterSpec(
-                name: "max_region_fraction", kind: .real, defaultValue: .real(0.2), range: 0...1,
-                help: "Drop regions whose convex area exceeds this fraction of the image (the diffuse background)."),
-            ParameterSpec(
-                name: "refine_sigma", kind: .real, defaultValue: .real(1.5), range: 0...100,
-                help: "Refine each region centroid by a Gaussian-windowed centroid of this sigma in pixels, iterated to its fixed point (0 = keep the region centroid)."),
-            ParameterSpec(
-                name: "overlap_ratio", kind: .real, defaultValue: .real(0.3), range: 0...1,
-                help: "Masked autocorrelation: lags whose overlap is below this fraction of the largest are set to 0."),
+    /// The high-symmetry detector's settings (defaults are the initial values).
+    public struct Settings: DetectorSettings {
+        public var centerX: Automatic<Double> = .auto
+        public var centerY: Automatic<Double> = .auto
+        public var backgroundSigma: Automatic<Double> = .auto
+        public var erosionRadius = 2.0
+        public var maxRegionFraction = 0.2
+        public var refineSigma = 1.5
+        public var overlapRatio = 0.3
+
+        public init() {}
+
+        public static let fields: [SettingField<Settings>] = [
+            .real("center_x", \.centerX, range: -1e6...1e6, unit: "px",
+                  help: "Column of the pattern centre (pixel centres at integers); auto = found by autocenter. Give center_x and center_y together (CLI: --center x,y)."),
+            .real("center_y", \.centerY, range: -1e6...1e6, unit: "px", help: "Row of the pattern centre; auto = found by autocenter."),
+            .real("background_sigma", \.backgroundSigma, range: 0...1e6, unit: "px",
+                  help: "Sigma in pixels of the Gaussian background the image is divided by (0 = no division); auto = min(width, height) / 20. At most the image's larger side."),
+            .real("erosion_radius", \.erosionRadius, range: 0...100, unit: "px",
+                  help: "Radius of the disc the thresholded regions are eroded with (removes noise specks)."),
+            .real("max_region_fraction", \.maxRegionFraction, range: 0...1,
+                  help: "Drop regions whose convex area exceeds this fraction of the image (the diffuse background)."),
+            .real("refine_sigma", \.refineSigma, range: 0...100, unit: "px",
+                  help: "Refine each region centroid by a Gaussian-windowed centroid of this sigma in pixels, iterated to its fixed point (0 = keep the region centroid)."),
+            .real("overlap_ratio", \.overlapRatio, range: 0...1,
+                  help: "Masked autocorrelation: lags whose overlap is below this fraction of the largest are set to 0."),
         ]
     }
 
-    public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+    /// A background blur wider than the image is the image's mean (and its kernel would grow
+    /// with sigma, not with the image: 1e5 px asked for more than a terabyte).
+    public func check(_ settings: Settings, width: Int, height: Int) throws {
+        if (settings.centerX.given == nil) != (settings.centerY.given == nil) {
+            throw PeaksError.invalidParameter(
+                name: settings.centerX.given == nil ? "center_x" : "center_y", reason: "give center_x and center_y together (or neither)")
+        }
+        let limit = Double(max(width, height))
+        if let s = settings.backgroundSigma.given, s > limit {
+            throw PeaksError.invalidParameter(
+                name: "background_sigma", reason: "\(NumberFormat.string(s)) px is more than the \(width)x\(height) image's larger side (\(NumberFormat.string(limit)) px)")
+        }
+    }
+
+    public func candidates(in image: Image, mask: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {
         let w = image.width, h = image.height, n = image.count
         let attributeNames = ["area", "intensity"]
         var diagnostics: [(String, Value)] = []
 
         // Centre: given or automatic.
-        let givenX = parameters.real("center_x"), givenY = parameters.real("center_y")
-        if (givenX == nil) != (givenY == nil) {
-            throw PeaksError.invalidParameter(name: givenX == nil ? "center_x" : "center_y", reason: "give center_x and center_y together (or neither)")
-        }
+        let givenX = settings.centerX.given, givenY = settings.centerY.given
         var lo = Float.infinity, hi = -Float.infinity
         for i in 0..<n where mask.isValid[i] { lo = min(lo, image.pixels[i]); hi = max(hi, image.pixels[i]) }
         let empty = Detection(peaks: [], attributeNames: attributeNames, strengthName: "intensity", labels: options.wantsLabels ? LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: n)) : nil,
@@ -86,22 +100,21 @@ public struct HighSymmetryDetector: PeakDetector {
                 diagnostics.append(("center_method", .string(c.cropSize > 1 ? "autocenter" : "centroid")))
                 diagnostics.append(("center_symmetry", .number(c.peak)))
             } catch {
-                cx = Double(w - 1) / 2; cy = Double(h - 1) / 2
-                diagnostics.append(("center_x", .number(cx)))
-                diagnostics.append(("center_y", .number(cy)))
-                diagnostics.append(("center_method", .string("image-centre (autocenter failed: \(error))")))
+                // No silent fallback to the image centre: the spots found around a wrong centre
+                // would look plausible and be wrong.
+                throw PeaksError.invalidImage(reason: "the pattern centre could not be found (\(error)); give it with --center x,y")
             }
         }
 
         // 1. Normalised image.
         var normalised = Image(width: w, height: h)
         for i in 0..<n where mask.isValid[i] { normalised.pixels[i] = image.pixels[i] - lo }
-        let sigma = parameters.isAuto("background_sigma") ? Double(min(w, h)) / 20 : (parameters.real("background_sigma") ?? 0)
+        let sigma = settings.backgroundSigma.given ?? Double(min(w, h)) / 20
         if sigma > 0 { normalised = try BackgroundNormalization.divide(normalised, mask: mask, sigma: sigma, truncate: 2) }
         diagnostics.append(("background_sigma", .number(sigma)))
 
         // 2-3. Masked autocorrelation, recentred on the pattern centre.
-        let ratio = parameters.real("overlap_ratio") ?? 0.3
+        let ratio = settings.overlapRatio
         let auto = try MaskedNCC.correlate(fixed: normalised, fixedMask: mask, moving: normalised, movingMask: mask, mode: .same, overlapRatio: ratio)
         // Lag 0 is 1 by definition (every pixel, noise included, matches itself): that one-pixel
         // spike would punch a hole in the -Laplacian of the direct beam's region, so it is replaced
@@ -138,7 +151,7 @@ public struct HighSymmetryDetector: PeakDetector {
         let threshold = Threshold.triangle(lap)
         var regions = [Bool](repeating: false, count: n)
         if threshold.isFinite { for i in 0..<n { regions[i] = mask.isValid[i] && Double(lap.pixels[i]) > threshold } }
-        let radius = parameters.real("erosion_radius") ?? 2
+        let radius = settings.erosionRadius
         if radius > 0 {
             // Opening: the erosion removes specks thinner than the disc; the dilation gives the
             // surviving regions back their extent, so the centroid sees the whole spot.
@@ -160,8 +173,8 @@ public struct HighSymmetryDetector: PeakDetector {
             sums[l] += v; sx[l] += v * Double(i % w); sy[l] += v * Double(i / w); area[l] += 1
         }
         let props = try RegionProperties.measure(labels)
-        let maxArea = (parameters.real("max_region_fraction") ?? 0.2) * Double(n)
-        let refineSigma = parameters.real("refine_sigma") ?? 1.5
+        let maxArea = settings.maxRegionFraction * Double(n)
+        let refineSigma = settings.refineSigma
         var peaks: [Peak] = []
         var labelOfRegion = [Int32](repeating: 0, count: count + 1)
         var dropped = 0

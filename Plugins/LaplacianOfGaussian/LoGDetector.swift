@@ -27,39 +27,70 @@ public struct LoGDetector: PeakDetector {
     /// docs/algorithms/log.md for the false-blob rates on white noise behind it.
     public static let defaultNoiseFactor = 5.0
 
-    public var parameterSpecs: [ParameterSpec] {
-        [
-            ParameterSpec(
-                name: "sigma", kind: .real, defaultValue: .real(1), range: 0.3...1000,
-                help: "Smallest scale in pixels (the first Gaussian sigma)."),
-            ParameterSpec(
-                name: "k", kind: .real, defaultValue: .real(1.41), range: 1.05...10,
-                help: "Ratio between consecutive scales: sigma_i = sigma * k^i."),
-            ParameterSpec(
-                name: "max_power", kind: .integer, defaultValue: .integer(9), range: 1...64,
-                help: "Number of scales (i = 0 ..< max_power)."),
-            ParameterSpec(
-                name: "polarity", kind: .choice(["bright", "dark", "both"]), defaultValue: .string("bright"),
-                help: "Which blobs: bright (maxima of -LoG), dark (maxima of LoG) or both."),
-            ParameterSpec(
-                name: "prominence", kind: .real, defaultValue: .auto, range: 0...1e38, allowsAuto: true,
-                help: "Report blobs whose scale-normalised response is strictly greater than this (image units). auto = the detection statistic (best response / robust noise over the blob's scale and up to twice it) above noise_factor."),
-            ParameterSpec(
-                name: "noise_factor", kind: .real, defaultValue: .real(Self.defaultNoiseFactor), range: 0...1e6,
-                help: "With prominence=auto: the threshold on the detection statistic, in units of the response noise."),
-            ParameterSpec(
-                name: "local_noise", kind: .boolean, defaultValue: .boolean(true),
-                help: "With prominence=auto: scale the threshold by the local pixel noise (tiles of 32 px, robust), for noise that varies across the image (counting data, bright regions)."),
-            ParameterSpec(
-                name: "edge_ratio", kind: .real, defaultValue: .real(10), range: 1...1e6,
-                help: "Drop maxima whose response is elongated: ratio of the principal curvatures above this (Lowe's edge test; rings around blobs of the other polarity, edges, ridges)."),
-            ParameterSpec(
-                name: "overlap", kind: .real, defaultValue: .real(0.5), range: 0...1,
-                help: "Of two blobs whose discs (radius sqrt(2) sigma) share more than this fraction of the smaller disc, the weaker is dropped (1 = keep all)."),
-            ParameterSpec(
-                name: "fit", kind: .choice(["gaussian", "none"]), defaultValue: .string("gaussian"),
-                help: "gaussian: refine x, y and sigma by a least-squares fit of a pixel-integrated Gaussian on a plane background around each blob (near the Cramer-Rao bound; adds the amplitude); none: keep the scale-space interpolation."),
+    /// Which blobs are reported.
+    public enum Polarity: String, SettingChoice {
+        /// Maxima of -LoG: bright blobs on a darker background.
+        case bright
+        /// Maxima of LoG: dark blobs.
+        case dark
+        /// Both.
+        case both
+    }
+
+    /// How positions and sizes are refined.
+    public enum Fit: String, SettingChoice {
+        /// A least-squares fit of a pixel-integrated Gaussian on a plane (`SpotFitting`).
+        case gaussian
+        /// The scale-space interpolation only.
+        case none
+    }
+
+    /// The LoG detector's settings (defaults are the initial values).
+    public struct Settings: DetectorSettings {
+        public var sigma = 1.0
+        public var k = 1.41
+        public var maxPower = 9
+        public var polarity = Polarity.bright
+        public var prominence: Automatic<Double> = .auto
+        public var noiseFactor = LoGDetector.defaultNoiseFactor
+        public var localNoise = true
+        public var edgeRatio = 10.0
+        public var overlap = 0.5
+        public var fit = Fit.gaussian
+
+        public init() {}
+
+        public static let fields: [SettingField<Settings>] = [
+            .real("sigma", \.sigma, range: 0.3...1000, unit: "px", help: "Smallest scale in pixels (the first Gaussian sigma)."),
+            .real("k", \.k, range: 1.05...10, help: "Ratio between consecutive scales: sigma_i = sigma * k^i."),
+            .integer("max_power", \.maxPower, range: 1...64, help: "Number of scales (i = 0 ..< max_power)."),
+            .choice("polarity", \.polarity, help: "Which blobs: bright (maxima of -LoG), dark (maxima of LoG) or both."),
+            .real("prominence", \.prominence, range: 0...1e38, unit: "image units",
+                  help: "Report blobs whose scale-normalised response is strictly greater than this (image units). auto = the detection statistic (best response / robust noise over the blob's scale and up to twice it) above noise_factor."),
+            .real("noise_factor", \.noiseFactor, range: 0...1e6, unit: "noise sigmas",
+                  help: "With prominence=auto: the threshold on the detection statistic, in units of the response noise."),
+            .boolean("local_noise", \.localNoise,
+                     help: "With prominence=auto: scale the threshold by the local pixel noise (tiles of 32 px, robust), for noise that varies across the image (counting data, bright regions)."),
+            .real("edge_ratio", \.edgeRatio, range: 1...1e6,
+                  help: "Drop maxima whose response is elongated: ratio of the principal curvatures above this (Lowe's edge test; rings around blobs of the other polarity, edges, ridges)."),
+            .real("overlap", \.overlap, range: 0...1,
+                  help: "Of two blobs whose discs (radius sqrt(2) sigma) share more than this fraction of the smaller disc, the weaker is dropped (1 = keep all)."),
+            .choice("fit", \.fit,
+                    help: "gaussian: refine x, y and sigma by a least-squares fit of a pixel-integrated Gaussian on a plane background around each blob (near the Cramer-Rao bound; adds the amplitude); none: keep the scale-space interpolation."),
         ]
+    }
+
+    /// The smallest scale must fit the image (a kernel of sigma wider than the image is all
+    /// border, and its FFT size grows with sigma, not the image: sigma = 100 on 64^2 took a
+    /// minute and 7 GB). Larger scales beyond the image's larger side are skipped in `candidates`
+    /// (reported as the diagnostic `scales_skipped`), so the work stays bounded by the image.
+    public func check(_ settings: Settings, width: Int, height: Int) throws {
+        let limit = Double(max(width, height))
+        guard settings.sigma <= limit else {
+            throw PeaksError.invalidParameter(
+                name: "sigma",
+                reason: "\(NumberFormat.string(settings.sigma)) px is more than the \(width)x\(height) image's larger side (\(NumberFormat.string(limit)) px)")
+        }
     }
 
     /// Gaussian truncation of the LoG kernels, in sigmas (scipy's and skimage's default).
@@ -86,28 +117,30 @@ public struct LoGDetector: PeakDetector {
         max(1, Int((Foundation.log(2) / Foundation.log(k)).rounded()))
     }
 
-    public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+    public func candidates(in image: Image, mask: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {
         let w = image.width, h = image.height
-        let sigma0 = parameters.real("sigma") ?? 1
-        let k = parameters.real("k") ?? 1.41
-        let scales = parameters.integer("max_power") ?? 9
-        let polarity = parameters.string("polarity") ?? "bright"
-        let factor = parameters.real("noise_factor") ?? Self.defaultNoiseFactor
-        let auto = parameters.isAuto("prominence")
-        let fixedThreshold = parameters.real("prominence") ?? 0
-        let overlap = parameters.real("overlap") ?? 0.5
-        let edgeRatio = parameters.real("edge_ratio") ?? 10
+        let sigma0 = settings.sigma
+        let k = settings.k
+        let polarity = settings.polarity
+        let factor = settings.noiseFactor
+        let auto = settings.prominence.isAuto
+        let fixedThreshold = settings.prominence.given ?? 0
+        let overlap = settings.overlap
+        let edgeRatio = settings.edgeRatio
         let edgeLimit = (edgeRatio + 1) * (edgeRatio + 1) / edgeRatio
-        let useLocalNoise = auto && (parameters.bool("local_noise") ?? true)
-        let fitSpots = (parameters.string("fit") ?? "gaussian") == "gaussian"
-        let sigmas = (0..<scales).map { sigma0 * pow(k, Double($0)) }
+        let useLocalNoise = auto && settings.localNoise
+        let fitSpots = settings.fit == .gaussian
+        // Scales wider than the image's larger side see only border: skipped (see `check`).
+        let allSigmas = (0..<settings.maxPower).map { sigma0 * pow(k, Double($0)) }
+        let sigmas = [allSigmas[0]] + allSigmas.dropFirst().filter { $0 <= Double(max(w, h)) }
+        let scales = sigmas.count
         // The detection statistic looks this many scales beyond a maximum's own (about a factor
         // 2 in sigma): see `detectionSpan`.
         let span = auto ? Self.detectionSpan(k: k) : 0
         // Both signs are always searched: maxima of the unrequested polarity are only used to
         // recognise the rings the LoG draws around them (`BlobPruning.ringArtefacts`).
         let signs: [Float] = [1, -1]
-        let wanted: Set<Float> = polarity == "both" ? [1, -1] : (polarity == "dark" ? [-1] : [1])
+        let wanted: Set<Float> = polarity == .both ? [1, -1] : (polarity == .dark ? [-1] : [1])
         let attributeNames = ["sigma", "radius", "response", "snr", "polarity", "amplitude", "fitted"]
 
         let validCount = mask.validCount
@@ -270,11 +303,7 @@ public struct LoGDetector: PeakDetector {
             ])
         if options.wantsLabels {
             // Discs are drawn for the blobs that survive the shared post-processing.
-            detection = PostProcessing.apply(
-                to: detection, mask: mask, width: w, height: h,
-                minDistance: parameters.real(SharedParameters.minDistance.name) ?? 0,
-                excludeBorder: parameters.integer(SharedParameters.excludeBorder.name) ?? 0)
-            detection.labels = BlobPruning.discLabels(detection.peaks, width: w, height: h)
+            detection.labelling = { kept in BlobPruning.discLabels(kept, width: w, height: h) }
         }
         return detection
     }

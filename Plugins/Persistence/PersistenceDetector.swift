@@ -28,20 +28,32 @@ public struct PersistenceDetector: PeakDetector {
     /// docs/algorithms/persistence.md for the measured false-peak rates.
     public static let defaultNoiseFactor = 5.0
 
-    public var parameterSpecs: [ParameterSpec] {
-        [
-            ParameterSpec(
-                name: "prominence", kind: .real, defaultValue: .auto, range: 0...1e38, allowsAuto: true,
-                help: "Report peaks whose prominence is strictly greater than this (image units). auto = noise_factor x the robust noise sigma of the (smoothed) image."),
-            ParameterSpec(
-                name: "noise_factor", kind: .real, defaultValue: .real(Self.defaultNoiseFactor), range: 0...1e6,
-                help: "With prominence=auto: the threshold in units of the estimated noise sigma."),
-            ParameterSpec(
-                name: "noise", kind: .choice(["gaussian", "poisson"]), defaultValue: .string("gaussian"),
-                help: "Noise model for prominence=auto: gaussian (same noise everywhere) or poisson (counting data; the test is made after the Anscombe transform)."),
-            ParameterSpec(
-                name: "smooth", kind: .real, defaultValue: .real(0), range: 0...1000,
-                help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
+    /// Noise model of the automatic threshold.
+    public enum NoiseModel: String, SettingChoice {
+        /// The same noise everywhere.
+        case gaussian
+        /// Counting data: the test is made after the Anscombe transform.
+        case poisson
+    }
+
+    /// The persistence detector's settings (defaults are the initial values).
+    public struct Settings: DetectorSettings {
+        public var prominence: Automatic<Double> = .auto
+        public var noiseFactor = PersistenceDetector.defaultNoiseFactor
+        public var noise = NoiseModel.gaussian
+        public var smooth = 0.0
+
+        public init() {}
+
+        public static let fields: [SettingField<Settings>] = [
+            .real("prominence", \.prominence, range: 0...1e38, unit: "image units",
+                  help: "Report peaks whose prominence is strictly greater than this (image units). auto = noise_factor x the robust noise sigma of the (smoothed) image."),
+            .real("noise_factor", \.noiseFactor, range: 0...1e6, unit: "noise sigmas",
+                  help: "With prominence=auto: the threshold in units of the estimated noise sigma."),
+            .choice("noise", \.noise,
+                    help: "Noise model for prominence=auto: gaussian (same noise everywhere) or poisson (counting data; the test is made after the Anscombe transform)."),
+            .real("smooth", \.smooth, range: 0...1000, unit: "px",
+                  help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
         ]
     }
 
@@ -50,23 +62,32 @@ public struct PersistenceDetector: PeakDetector {
     /// min-distance strongest first) keeps the same decisions for every peak above t. So a run at
     /// a higher t is this run cut at t. Not with `auto` (the cut is then in Anscombe units for
     /// `noise=poisson`).
-    public func prominenceIsFinalFilter(_ parameters: ParameterSet) -> Bool {
-        !parameters.isAuto("prominence")
+    public func prominenceIsFinalFilter(_ settings: Settings) -> Bool {
+        !settings.prominence.isAuto
     }
 
-    public func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+    public func check(_ settings: Settings, width: Int, height: Int) throws {
+        // The smoothing kernel spans 4 sigma each side; wider than the image it is all border.
+        let limit = Double(max(width, height))
+        if settings.smooth > limit {
+            throw PeaksError.invalidParameter(
+                name: "smooth", reason: "\(NumberFormat.string(settings.smooth)) px is wider than the \(width)x\(height) image (at most \(NumberFormat.string(limit)))")
+        }
+    }
+
+    public func candidates(in image: Image, mask: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
         }
-        let smooth = parameters.real("smooth") ?? 0
+        let smooth = settings.smooth
         let filtered = smooth > 0 ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : image
-        let poisson = parameters.string("noise") == "poisson"
+        let poisson = settings.noise == .poisson
         let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
         let rawNoise = NoiseEstimate.sigma(poisson ? Anscombe.transform(image) : image, mask: mask)
         let noise = rawNoise * gain
-        let factor = parameters.real("noise_factor") ?? Self.defaultNoiseFactor
-        let auto = parameters.isAuto("prominence")
-        let threshold = auto ? factor * noise : (parameters.real("prominence") ?? 0)
+        let factor = settings.noiseFactor
+        let threshold = settings.prominence.given ?? factor * noise
+        let auto = settings.prominence.isAuto
 
         let (diagram, tree) = SuperlevelPersistence.compute(filtered, mask: mask, recordMergeTree: options.wantsLabels)
         let significant: [PersistencePair]
@@ -114,17 +135,16 @@ public struct PersistenceDetector: PeakDetector {
         if let tree {
             // Basins are drawn for the peaks that survive the shared post-processing, so a
             // suppressed peak's basin belongs to its parent rather than to nobody.
-            detection = PostProcessing.apply(
-                to: detection, mask: mask, width: image.width, height: image.height,
-                minDistance: parameters.real(SharedParameters.minDistance.name) ?? 0,
-                excludeBorder: parameters.integer(SharedParameters.excludeBorder.name) ?? 0)
-            var labelOfBirth: [Int: Int32] = [:]
-            for (k, p) in detection.peaks.enumerated() {
-                let pixel = Int(p.y) * image.width + Int(p.x)
-                if let b = birthOfPixel[pixel] { labelOfBirth[b] = Int32(k + 1) }
+            let width = image.width, height = image.height
+            let births = birthOfPixel
+            detection.labelling = { kept in
+                var labelOfBirth: [Int: Int32] = [:]
+                for (k, p) in kept.enumerated() {
+                    let pixel = Int(p.y) * width + Int(p.x)
+                    if let b = births[pixel] { labelOfBirth[b] = Int32(k + 1) }
+                }
+                return LabelImage(width: width, height: height, labels: tree.labels(labelOfBirth: labelOfBirth))
             }
-            detection.labels = LabelImage(
-                width: image.width, height: image.height, labels: tree.labels(labelOfBirth: labelOfBirth))
         }
         return detection
     }

@@ -115,57 +115,160 @@ public enum PeakListFormat: String, Sendable, CaseIterable {
     }
 }
 
-/// Writes files so that a reader never sees a partial one: each file is written to a temporary
-/// name in its own folder and renamed into place once complete. `writeAll` writes every
-/// temporary first and renames only when all writes succeeded, so a failing run leaves no output.
-public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        try writeAll([(path, bytes)])
+
+/// Where a stack came from, for the header of its peak table.
+public struct StackSource: Sendable, Equatable {
+    public var path: String
+    public var width: Int
+    public var height: Int
+    /// Frames in the table.
+    public var frames: Int
+    /// The scan grid (rows, columns) of 4-D data, if any: adds `scan_y`, `scan_x` columns.
+    public var scan: (height: Int, width: Int)?
+    /// True for multi-file stacks: adds a `file` column.
+    public var hasFiles: Bool
+
+    public init(path: String, width: Int, height: Int, frames: Int, scan: (height: Int, width: Int)? = nil, hasFiles: Bool = false) {
+        self.path = path
+        self.width = width
+        self.height = height
+        self.frames = frames
+        self.scan = scan
+        self.hasFiles = hasFiles
     }
 
-    public static func writeAll(_ files: [(path: String, bytes: [UInt8])]) throws {
-        var temporaries: [(tmp: String, final: String)] = []
-        func cleanUp() { for t in temporaries { unlink(t.tmp) } }
-        for (path, bytes) in files {
-            let url = URL(fileURLWithPath: path)
-            let dir = url.deletingLastPathComponent().path
-            // Renaming over a device or a pipe (`-o /dev/null`, `-o /dev/stdout`) would replace
-            // it with a regular file (as root, /dev/null itself): refuse anything that exists and
-            // is not a regular file.
-            var st = stat()
-            if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
-                cleanUp()
-                throw PeaksError.file(path: path, reason: "cannot write: it exists and is not a regular file (leave out the output option to write to standard output)")
-            }
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                cleanUp()
-                throw PeaksError.file(path: path, reason: "cannot write: folder '\(dir)' does not exist")
-            }
-            let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-            do {
-                try Data(bytes).write(to: URL(fileURLWithPath: tmp))
-            } catch {
-                unlink(tmp)
-                cleanUp()
-                throw PeaksError.file(path: path, reason: "cannot write: \(Self.reason(error))")
-            }
-            temporaries.append((tmp, path))
+    public static func == (a: StackSource, b: StackSource) -> Bool {
+        a.path == b.path && a.width == b.width && a.height == b.height && a.frames == b.frames
+            && a.scan?.height == b.scan?.height && a.scan?.width == b.scan?.width && a.hasFiles == b.hasFiles
+    }
+}
+
+/// One frame's place in a stack: its number in the file, its scan position, its file.
+public struct FramePosition: Sendable, Equatable {
+    public var frame: Int
+    public var scanY: Int?
+    public var scanX: Int?
+    public var file: String?
+    public init(frame: Int, scanY: Int? = nil, scanX: Int? = nil, file: String? = nil) {
+        self.frame = frame
+        self.scanY = scanY
+        self.scanX = scanX
+        self.file = file
+    }
+}
+
+/// The peak table of a stack, written frame by frame as frames finish (so memory does not grow
+/// with the frame count): CSV with `frame` (then `scan_y`, `scan_x` for scans, `file` for
+/// multi-file stacks) before the usual columns, or JSON (schema "peaks.stack/1") with one entry
+/// per frame. Each frame's rows are exactly that frame's peak list; the bytes depend only on the
+/// frames' results, never on how they were computed.
+public final class StackTableWriter {
+    public static let schema = "peaks.stack/1"
+
+    let format: PeakListFormat
+    let source: StackSource
+    let algorithm: String
+    let parameters: [(String, Value)]
+    let sink: (String) throws -> Void
+    private var attributeNames: [String]?
+    private var framesWritten = 0
+
+    /// - Parameters:
+    ///   - format: CSV or JSON.
+    ///   - source: The stack (path, frame size, scan).
+    ///   - algorithm: The detector's name.
+    ///   - parameters: The resolved parameters (JSON header).
+    ///   - sink: Receives the text in order (a file being written, standard output).
+    public init(format: PeakListFormat, source: StackSource, algorithm: String, parameters: [(String, Value)], sink: @escaping (String) throws -> Void) {
+        self.format = format
+        self.source = source
+        self.algorithm = algorithm
+        self.parameters = parameters
+        self.sink = sink
+    }
+
+    var positionColumns: [String] {
+        ["frame"] + (source.scan != nil ? ["scan_y", "scan_x"] : []) + (source.hasFiles ? ["file"] : [])
+    }
+
+    /// Appends one frame's peaks (frames must come in output order).
+    public func add(_ position: FramePosition, _ detection: Detection) throws {
+        if attributeNames == nil {
+            attributeNames = detection.attributeNames
+            try sink(header(detection.attributeNames))
         }
-        for t in temporaries {
-            if rename(t.tmp, t.final) != 0 {
-                let msg = String(cString: strerror(errno))
-                cleanUp()
-                throw PeaksError.file(path: t.final, reason: "cannot write: \(msg)")
+        let names = attributeNames ?? []
+        switch format {
+        case .csv:
+            var prefix = [String(position.frame)]
+            if source.scan != nil { prefix += [String(position.scanY ?? 0), String(position.scanX ?? 0)] }
+            if source.hasFiles { prefix.append(Self.csvField(position.file ?? "")) }
+            var text = ""
+            for p in detection.peaks {
+                var row = prefix + [NumberFormat.string(p.x), NumberFormat.string(p.y), NumberFormat.string(p.value)]
+                for n in names { row.append(p.attributes[n].map(NumberFormat.string) ?? "") }
+                text += row.joined(separator: ",") + "\n"
             }
+            try sink(text)
+        case .json:
+            var entries: [(String, Value)] = [("frame", .integer(position.frame))]
+            if source.scan != nil {
+                entries.append(("scan_y", .integer(position.scanY ?? 0)))
+                entries.append(("scan_x", .integer(position.scanX ?? 0)))
+            }
+            if source.hasFiles { entries.append(("file", .string(position.file ?? ""))) }
+            entries.append(("count", .integer(detection.peaks.count)))
+            var text = framesWritten == 0 ? "" : ",\n"
+            text += "    {" + entries.map { "\(JSONText.quote($0.0)): \(JSONText.value($0.1))" }.joined(separator: ", ")
+            text += ", \"diagnostics\": \(JSONText.object(detection.diagnostics))"
+            if detection.peaks.isEmpty {
+                text += ", \"peaks\": []}"
+            } else {
+                text += ", \"peaks\": [\n"
+                text += detection.peaks.map { "      " + JSONText.object(PeakListFormat.peakEntries($0, names: names)) }.joined(separator: ",\n")
+                text += "\n    ]}"
+            }
+            try sink(text)
+        }
+        framesWritten += 1
+    }
+
+    /// Closes the table (JSON's brackets; a CSV header when no frame was written).
+    public func finish() throws {
+        if attributeNames == nil {
+            attributeNames = []
+            try sink(header([]))
+        }
+        if format == .json { try sink(framesWritten == 0 ? "]\n}\n" : "\n  ]\n}\n") }
+    }
+
+    func header(_ names: [String]) -> String {
+        switch format {
+        case .csv:
+            return (positionColumns + ["x", "y", "value"] + names).joined(separator: ",") + "\n"
+        case .json:
+            var image: [(String, Value)] = [
+                ("path", .string(source.path)), ("width", .integer(source.width)), ("height", .integer(source.height)),
+                ("frames", .integer(source.frames)),
+            ]
+            if let scan = source.scan {
+                image.append(("scan_height", .integer(scan.height)))
+                image.append(("scan_width", .integer(scan.width)))
+            }
+            var s = "{\n"
+            s += "  \"schema\": \(JSONText.quote(Self.schema)),\n"
+            s += "  \"image\": \(JSONText.object(image)),\n"
+            s += "  \"algorithm\": \(JSONText.quote(algorithm)),\n"
+            s += "  \"parameters\": \(JSONText.object(parameters)),\n"
+            s += "  \"columns\": [" + (["x", "y", "value"] + names).map(JSONText.quote).joined(separator: ", ") + "],\n"
+            s += "  \"frames\": [\n"
+            return s
         }
     }
 
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(u.code)))
-        }
-        return ns.localizedDescription
+    /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+    static func csvField(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

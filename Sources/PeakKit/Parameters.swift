@@ -6,6 +6,19 @@ public enum ParameterKind: Sendable, Equatable {
     case integer
     case boolean
     case choice([String])
+    /// Free text (a file path, ...).
+    case text
+
+    /// The type's name in `peaks algorithms --format json`.
+    public var name: String {
+        switch self {
+        case .real: return "real"
+        case .integer: return "integer"
+        case .boolean: return "boolean"
+        case .choice: return "choice"
+        case .text: return "text"
+        }
+    }
 }
 
 /// A parameter value as given by a user or a default.
@@ -48,18 +61,35 @@ public struct ParameterSpec: Sendable, Equatable {
     public let range: ClosedRange<Double>?
     /// Whether `auto` is accepted (and what it means is said in `help`).
     public let allowsAuto: Bool
+    /// The unit of the value ("px", "noise sigmas"; empty when it has none).
+    public let unit: String
     public let help: String
 
     public init(
         name: String, kind: ParameterKind, defaultValue: ParameterValue,
-        range: ClosedRange<Double>? = nil, allowsAuto: Bool = false, help: String
+        range: ClosedRange<Double>? = nil, allowsAuto: Bool = false, unit: String = "", help: String
     ) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue
         self.range = range
         self.allowsAuto = allowsAuto
+        self.unit = unit
         self.help = help
+    }
+
+    /// What values are allowed, for messages and listings: `0...1e6`, `bright|dark|both`, ...
+    public var allowedText: String {
+        var text: String
+        switch kind {
+        case .real, .integer:
+            text = range.map { "\(NumberFormat.string($0.lowerBound))...\(NumberFormat.string($0.upperBound))" } ?? "any finite number"
+            if kind == .integer, let r = range { text = "\(Int(r.lowerBound))...\(Int(r.upperBound))" }
+        case .boolean: text = "true|false"
+        case .choice(let options): text = options.joined(separator: "|")
+        case .text: text = "text"
+        }
+        return allowsAuto ? text + " or auto" : text
     }
 
     /// The kebab-case command-line spelling of the name.
@@ -87,6 +117,8 @@ public struct ParameterSpec: Sendable, Equatable {
                 throw PeaksError.invalidParameter(name: name, reason: "'\(text)' is not one of \(options.joined(separator: ", "))")
             }
             return .string(t)
+        case .text:
+            return .string(text)
         }
     }
 
@@ -108,6 +140,7 @@ public struct ParameterSpec: Sendable, Equatable {
         case (.real, .integer(let v)): try checkRange(Double(v)); return .real(Double(v))
         case (.integer, .integer(let v)): try checkRange(Double(v)); return value
         case (.boolean, .boolean): return value
+        case (.text, .string): return value
         case (.choice(let options), .string(let s)):
             guard options.contains(s) else {
                 throw PeaksError.invalidParameter(name: name, reason: "'\(s)' is not one of \(options.joined(separator: ", "))")
@@ -131,40 +164,23 @@ public struct ParameterSet: Sendable, Equatable {
     /// Resolves `given` against `specs`: unknown names are an error, missing ones take defaults.
     public init(specs: [ParameterSpec], given: [String: ParameterValue] = [:], detectorName: String = "detector") throws {
         for name in given.keys.sorted() where !specs.contains(where: { $0.name == name }) {
-            let known = specs.map(\.name).joined(separator: ", ")
-            throw PeaksError.invalidParameter(name: name, reason: "\(detectorName) has no such parameter (it has: \(known))")
+            throw PeaksError.invalidParameter(name: name, reason: Self.unknownReason(name, specs: specs, detectorName: detectorName))
         }
         entries = try specs.map { spec in
             (spec.name, try spec.validate(given[spec.name] ?? spec.defaultValue))
         }
     }
 
+    /// "log has no such parameter (did you mean 'sigma'? it has: ...)".
+    public static func unknownReason(_ name: String, specs: [ParameterSpec], detectorName: String) -> String {
+        let known = specs.map(\.name)
+        let hint = closestName(to: name, in: known).map { "did you mean '\($0)'? " } ?? ""
+        return "\(detectorName) has no such parameter (\(hint)it has: \(known.joined(separator: ", ")))"
+    }
+
     public subscript(name: String) -> ParameterValue? {
         entries.first { $0.0 == name }?.1
     }
 
-    public func real(_ name: String) -> Double? {
-        switch self[name] {
-        case .real(let v): return v
-        case .integer(let v): return Double(v)
-        default: return nil
-        }
-    }
 
-    public func integer(_ name: String) -> Int? {
-        if case .integer(let v) = self[name] { return v }
-        return nil
-    }
-
-    public func bool(_ name: String) -> Bool? {
-        if case .boolean(let v) = self[name] { return v }
-        return nil
-    }
-
-    public func string(_ name: String) -> String? {
-        if case .string(let v) = self[name] { return v }
-        return nil
-    }
-
-    public func isAuto(_ name: String) -> Bool { self[name] == .auto }
 }

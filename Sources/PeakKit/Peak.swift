@@ -46,6 +46,10 @@ public struct Detection: Sendable, Equatable {
     public var labels: LabelImage?
     /// Extra facts about the run (noise estimate, resolved thresholds, counts), in output order.
     public var diagnostics: [(String, Value)]
+    /// Draws the blobs of the peaks that survive post-processing (given in output order), for
+    /// detectors whose blobs depend on which peaks survive (a suppressed peak's basin joins its
+    /// parent's). `PostProcessing` calls it once and clears it.
+    public var labelling: (@Sendable (_ kept: [Peak]) -> LabelImage)?
 
     public init(
         peaks: [Peak], attributeNames: [String], strengthName: String,

@@ -1,33 +1,55 @@
 /// A peak-finding algorithm. Conforming types live in their own module under Plugins/ and are
 /// listed once in the `Detectors` module's registry.
 ///
-/// A detector implements `findPeaks`; callers use `detect`, which checks the input and the
-/// parameters and then applies the shared post-processing (`PostProcessing`) every detector gets:
-/// dropping peaks on invalid pixels, border exclusion, minimum-distance suppression, and a stable
-/// output order.
+/// A detector declares its settings once (`Settings`, a `DetectorSettings` struct) and implements
+/// `candidates`: the detector proper, which returns candidate peaks in any order. Callers use
+/// `detect`, which checks the input, decodes the settings, runs the core, and then applies the
+/// shared post-processing (`PostProcessing`: mask, border, minimum distance, order, blob labels)
+/// exactly once.
 public protocol PeakDetector: Sendable {
+    associatedtype Settings: DetectorSettings
+
     /// The name used on the command line (`--algo NAME`) and in output files.
     var name: String { get }
     /// One line saying what the detector finds and how.
     var summary: String { get }
-    /// The detector's own parameters (the shared ones are in `SharedParameters.specs`).
-    var parameterSpecs: [ParameterSpec] { get }
-    /// The detector proper. `mask` has the image's shape; invalid pixels must be treated as
-    /// absent. Peaks may be returned in any order and may include ones the shared
-    /// post-processing removes; `parameters` hold every detector parameter, defaults filled in.
-    /// Blob labels are only required when `options.wantsLabels` is true (they cost memory).
-    func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection
 
-    /// True when, with these parameters, running at a higher `prominence` t gives exactly the
+    /// The detector proper. `mask` has the image's shape; invalid pixels must be treated as
+    /// absent. Candidates may come in any order and may include ones the shared post-processing
+    /// removes. Blob labels are only required when `options.wantsLabels` is true (they cost
+    /// memory); a detector whose labels depend on which peaks survive sets
+    /// `Detection.labelling` instead of `labels`.
+    ///
+    /// - Parameters:
+    ///   - image: The pixels (finite wherever `mask` is true).
+    ///   - mask: Valid pixels.
+    ///   - settings: The detector's settings, checked against their ranges.
+    ///   - options: What the caller wants besides the peaks.
+    func candidates(in image: Image, mask: Mask, settings: Settings, options: DetectionOptions) throws -> Detection
+
+    /// True when, with these settings, running at a higher `prominence` t gives exactly the
     /// peaks of this run whose `strength` is greater than t: the parameter is a final cut on
     /// strength, and everything after it (the shared post-processing, greedy by strength)
     /// commutes with such a cut. Threshold sweeps (`peaks evaluate`) then reuse one run instead
     /// of rerunning the detector per threshold. Default: false (always safe).
-    func prominenceIsFinalFilter(_ parameters: ParameterSet) -> Bool
+    func prominenceIsFinalFilter(_ settings: Settings) -> Bool
+
+    /// Checks settings against the image before any work: a scale the image cannot hold, a
+    /// window wider than the frame. Throws `PeaksError.invalidParameter`. Default: nothing.
+    func check(_ settings: Settings, width: Int, height: Int) throws
 }
 
 extension PeakDetector {
-    public func prominenceIsFinalFilter(_ parameters: ParameterSet) -> Bool { false }
+    public func prominenceIsFinalFilter(_ settings: Settings) -> Bool { false }
+    public func check(_ settings: Settings, width: Int, height: Int) throws {}
+
+    /// The detector's own parameters (the shared ones are in `PostProcessingSettings`).
+    public var parameterSpecs: [ParameterSpec] { Settings.specs }
+
+    /// Whether a resolved parameter set's prominence is a final cut (see the requirement).
+    public func prominenceIsFinalFilter(_ parameters: ParameterSet) -> Bool {
+        prominenceIsFinalFilter(Settings(parameters))
+    }
 }
 
 /// What a caller wants besides the peaks.
@@ -37,15 +59,21 @@ public struct DetectionOptions: Sendable, Equatable {
     public init(wantsLabels: Bool = false) { self.wantsLabels = wantsLabels }
 }
 
-/// Parameters every detector accepts, applied by `PostProcessing` after the detector runs.
-public enum SharedParameters {
-    public static let minDistance = ParameterSpec(
-        name: "min_dist", kind: .real, defaultValue: .real(0), range: 0...1e6,
-        help: "Minimum distance in pixels between reported peaks; of two closer peaks the weaker is dropped (0 = off).")
-    public static let excludeBorder = ParameterSpec(
-        name: "exclude_border", kind: .integer, defaultValue: .integer(0), range: 0...1e6,
-        help: "Drop peaks closer than this many pixels to the image edge (0 = keep all).")
-    public static let specs = [minDistance, excludeBorder]
+/// Settings every detector accepts, applied by `PostProcessing` after the detector's core.
+public struct PostProcessingSettings: DetectorSettings {
+    /// Minimum distance in pixels between reported peaks (0 = off).
+    public var minDistance = 0.0
+    /// Peaks closer than this to the edge are dropped.
+    public var excludeBorder = 0
+
+    public init() {}
+
+    public static let fields: [SettingField<PostProcessingSettings>] = [
+        .real("min_dist", \.minDistance, range: 0...1e6, unit: "px",
+              help: "Minimum distance in pixels between reported peaks; of two closer peaks the weaker is dropped (0 = off)."),
+        .integer("exclude_border", \.excludeBorder, range: 0...1_000_000, unit: "px",
+                 help: "Drop peaks closer than this many pixels to the image edge (0 = keep all)."),
+    ]
 }
 
 /// What to do with NaN and infinite pixels.
@@ -58,7 +86,7 @@ public enum NonFinitePolicy: String, Sendable, CaseIterable {
 
 extension PeakDetector {
     /// All parameters this detector accepts: its own, then the shared ones.
-    public var allParameterSpecs: [ParameterSpec] { parameterSpecs + SharedParameters.specs }
+    public var allParameterSpecs: [ParameterSpec] { Settings.specs + PostProcessingSettings.specs }
 
     /// Checks `given` against the detector's parameters, filling in defaults.
     public func resolveParameters(_ given: [String: ParameterValue]) throws -> ParameterSet {
@@ -87,11 +115,11 @@ extension PeakDetector {
                 valid = valid.intersection(Mask(finitePixelsOf: image))
             }
         }
-        let raw = try findPeaks(in: image, mask: valid, parameters: parameters, options: options)
-        return PostProcessing.apply(
-            to: raw, mask: valid, width: image.width, height: image.height,
-            minDistance: parameters.real(SharedParameters.minDistance.name) ?? 0,
-            excludeBorder: parameters.integer(SharedParameters.excludeBorder.name) ?? 0)
+        let settings = Settings(parameters)
+        try check(settings, width: image.width, height: image.height)
+        let raw = try candidates(in: image, mask: valid, settings: settings, options: options)
+        return PostProcessing.apply(to: raw, mask: valid, width: image.width, height: image.height,
+                                    settings: PostProcessingSettings(parameters))
     }
 
     /// Convenience: resolve `given` and run.

@@ -7,14 +7,22 @@
 ///    peak already kept lies closer than `minDistance` (Euclidean). So if A-B and B-C are close
 ///    pairs, A is strongest and B is dropped because of A, C is still kept unless A is close to C.
 ///    Kept peaks are therefore pairwise at least `minDistance` apart.
-/// 5. blob labels are renumbered to the new order; blobs of dropped peaks become background.
+/// 5. blob labels are renumbered to the new order; blobs of dropped peaks become background; a
+///    detector whose blobs depend on which peaks survive (`Detection.labelling`) draws them now.
 ///
 /// Cost: O(n log n) for n peaks (a grid of cells of side `minDistance` makes step 4 linear).
 public enum PostProcessing {
+    /// Applies the steps above once.
+    ///
+    /// - Parameters:
+    ///   - detection: A detector core's candidates.
+    ///   - mask: Valid pixels (the image's shape).
+    ///   - settings: Minimum distance and border.
+    /// - Returns: The reported peaks, in output order.
     public static func apply(
-        to detection: Detection, mask: Mask, width: Int, height: Int,
-        minDistance: Double, excludeBorder: Int
+        to detection: Detection, mask: Mask, width: Int, height: Int, settings: PostProcessingSettings
     ) -> Detection {
+        let minDistance = settings.minDistance, excludeBorder = settings.excludeBorder
         let peaks = detection.peaks
         var candidates: [Int] = []
         candidates.reserveCapacity(peaks.count)
@@ -39,6 +47,11 @@ public enum PostProcessing {
 
         var out = detection
         out.peaks = kept.map { peaks[$0] }
+        if let labelling = detection.labelling {
+            out.labels = labelling(out.peaks)
+            out.labelling = nil
+            return out
+        }
         if let labels = detection.labels {
             // old label (1-based raw index) -> new label (1-based output index) or 0
             var remap = [Int32](repeating: 0, count: peaks.count + 1)
@@ -57,14 +70,16 @@ public enum PostProcessing {
 
     /// Greedy suppression over `order` (strongest first): indices of the peaks kept.
     static func suppressClosePeaks(_ order: [Int], peaks: [Peak], minDistance d: Double) -> [Int] {
-        // Cells of side d: any kept peak closer than d to a candidate sits in the 3x3 cells around it.
+        // Cells of side c >= d: any kept peak closer than d to a candidate sits in the 3x3 cells
+        // around it. c is at least 1 px so that a tiny d (1e-20) cannot overflow the cell index.
         struct Cell: Hashable { let cx: Int, cy: Int }
         var grid: [Cell: [Int]] = [:]
         var kept: [Int] = []
         let d2 = d * d
+        let c = max(d, 1)
         for i in order {
             let p = peaks[i]
-            let cx = Int((p.x / d).rounded(.down)), cy = Int((p.y / d).rounded(.down))
+            let cx = Int((p.x / c).rounded(.down)), cy = Int((p.y / c).rounded(.down))
             var tooClose = false
             search: for dy in -1...1 {
                 for dx in -1...1 {

@@ -59,7 +59,7 @@ enum CommandInput {
         var all = files
         if let output { all.insert((output, Array(text.utf8)), at: 0) }
         try AtomicFile.writeAll(all)
-        if output == nil { FileHandle.standardOutput.write(Data(text.utf8)) }
+        if output == nil { try StandardOutput.write(text) }
     }
 }
 

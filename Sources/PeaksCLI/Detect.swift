@@ -4,6 +4,7 @@ import Filters
 import Foundation
 import ImageIO
 import PeakKit
+import Pipeline
 import Rendering
 
 /// `peaks detect`: read an image (and mask), run one detector, write the peak list and pictures.
@@ -21,13 +22,16 @@ struct Detect: ParsableCommand {
               peaks detect pattern.png --algo high-symmetry --mask beamstop.png --center 161.3,158.7
             """)
 
-    @Argument(help: "The image: PNG (8/16-bit, grey or colour) or NPY (2-D numeric array).")
+    @Argument(help: "The image or stack: any format of 'peaks formats' (PNG, NPY, ...), chosen by the file's first bytes.")
     var input: String
+
+    @OptionGroup(title: "Input")
+    var source: InputOptions
 
     @Option(help: ArgumentHelp("The detector (see 'peaks algorithms').", valueName: "name"))
     var algo = "persistence"
 
-    @Option(help: ArgumentHelp("Validity mask, PNG or NPY of the image's shape: non-zero = valid pixel.", valueName: "file"))
+    @Option(help: ArgumentHelp("Validity mask, any image format, of the image's (frame's) shape: non-zero = valid pixel.", valueName: "file"))
     var mask: String?
 
     @Option(name: .customLong("min-dist"), parsing: .unconditional, help: ArgumentHelp("Minimum distance in pixels between peaks; the weaker of two closer peaks is dropped.", valueName: "px"))
@@ -81,34 +85,57 @@ struct Detect: ParsableCommand {
     @Flag(help: "Print read, detect, render and write times in milliseconds on standard error.")
     var timings = false
 
+    /// Checks every option before any file is read: a misspelt or out-of-range parameter is a
+    /// usage error (exit 2) naming it.
+    func validate() throws {
+        do {
+            try source.check()
+            _ = try resolvedParameters()
+            _ = try refinementWindow()
+        } catch let error as UsageError {
+            throw ValidationError(error.description)
+        } catch let error as PeaksError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The detector and its parameters, checked; mistakes are usage errors.
+    func resolvedParameters() throws -> (any PeakDetector, ParameterSet) {
+        guard let detector = builtinDetectors.detector(named: algo) else {
+            let hint = closestName(to: algo, in: builtinDetectors.names).map { "did you mean '\($0)'? " } ?? ""
+            throw UsageError("unknown --algo '\(algo)' (\(hint)known: \(builtinDetectors.names.joined(separator: ", ")))")
+        }
+        do {
+            return (detector, try detector.resolveParameters(try givenParameters(for: detector)))
+        } catch let error as PeaksError {
+            throw UsageError(error.description)
+        }
+    }
+
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
 
-        guard let detector = builtinDetectors.detector(named: algo) else {
-            throw UsageError("unknown --algo '\(algo)' (known: \(builtinDetectors.names.joined(separator: ", ")))")
-        }
-        let parameters = try detector.resolveParameters(try givenParameters(for: detector))
+        let (detector, parameters) = try resolvedParameters()
         let windowSize = try refinementWindow()
         try checkOutputPaths()
 
         // Read.
-        let image = try ImageFile.read(input)
-        let validity = try mask.map { try ImageFile.readMask($0, for: image) }
+        let frames = try source.open(input)
+        let validity = try mask.map { try ImageFile.readMask($0) }
+        let wantsLabels = blobs != nil || blobsPreview != nil
+        let job = FrameDetection(
+            detector: detector, parameters: parameters, mask: validity, nonFinite: nonfinite,
+            refine: refine.method, refineSize: windowSize, options: DetectionOptions(wantsLabels: wantsLabels))
+        if frames.source.layout.isStack || source.selectsFrames {
+            return try runStack(frames, job: job)
+        }
+        let image = try frames.frame(0)
+        if let validity, let maskPath = mask { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
         let afterRead = clock.now
 
         // Detect.
-        let wantsLabels = blobs != nil || blobsPreview != nil
-        var detection = try detector.detect(
-            in: image, mask: validity, parameters: parameters, nonFinite: nonfinite,
-            options: DetectionOptions(wantsLabels: wantsLabels))
-        if let method = refine.method {
-            var valid = validity
-            if nonfinite == .mask, image.firstNonFinitePixel() != nil {
-                valid = (validity ?? Mask(width: image.width, height: image.height)).intersection(Mask(finitePixelsOf: image))
-            }
-            detection = PeakRefinement.apply(to: detection, image: image, mask: valid, method: method, size: windowSize)
-        }
+        let detection = try job.run(image, nanMeansInvalid: frames.nanMeansInvalid)
         let afterDetect = clock.now
 
         // Render every output in memory, then write them all or none.
@@ -135,8 +162,43 @@ struct Detect: ParsableCommand {
 
         if timings {
             func ms(_ d: Duration) -> String { String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
-            FileHandle.standardError.write(Data(
-                "peaks: timings: read \(ms(afterRead - start)) ms, detect \(ms(afterDetect - afterRead)) ms, render \(ms(afterRender - afterDetect)) ms, write \(ms(end - afterRender)) ms\n".utf8))
+            StandardError.write("peaks: timings: read \(ms(afterRead - start)) ms, detect \(ms(afterDetect - afterRead)) ms, render \(ms(afterRender - afterDetect)) ms, write \(ms(end - afterRender)) ms\n")
+        }
+    }
+
+    /// A stack: frames on all cores, the table streamed in frame order to a temporary file
+    /// renamed into place at the end (or to standard output).
+    func runStack(_ frames: SelectedFrames, job: FrameDetection) throws {
+        for (name, value) in [("--overlay", overlay), ("--blobs", blobs), ("--blobs-preview", blobsPreview)] where value != nil {
+            throw UsageError("\(name) draws a single image; '\(input)' is a stack (\(frames.layout.frameCount) frames)")
+        }
+        let l = frames.layout
+        let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
+        let header = StackSource(
+            path: input, width: l.width, height: l.height, frames: l.frameCount,
+            scan: l.scan.map { ($0.height, $0.width) })
+        let stream = try output.map { try AtomicStream($0) }
+        TemporaryFiles.installHandlers()
+        let writer = StackTableWriter(
+            format: listFormat, source: header, algorithm: job.detector.name,
+            parameters: job.parameters.entries.map { ($0.0, $0.1.asValue) },
+            sink: { text in
+                if let stream { try stream.write(text) } else { try StandardOutput.write(text) }
+            })
+        var progress = ProgressLine()
+        do {
+            try job.run(
+                over: frames,
+                deliver: { index, detection in
+                    let scan = l.scan?.position(ofFrame: index)
+                    try writer.add(FramePosition(frame: frames.sourceIndex(of: index), scanY: scan?.y, scanX: scan?.x), detection)
+                },
+                progress: { progress.update($0) })
+            try writer.finish()
+            try stream?.commit()
+        } catch {
+            stream?.abort()
+            throw error
         }
     }
 
@@ -169,8 +231,7 @@ struct Detect: ParsableCommand {
         var given: [String: ParameterValue] = [:]
         for (name, text, how) in texts {
             guard let spec = detector.allParameterSpecs.first(where: { $0.name == name }) else {
-                let known = detector.allParameterSpecs.map(\.flag).joined(separator: ", ")
-                throw UsageError("\(how): the \(detector.name) detector has no parameter '\(name)' (it has: \(known))")
+                throw UsageError("\(how): " + ParameterSet.unknownReason(name, specs: detector.allParameterSpecs, detectorName: "the \(detector.name) detector"))
             }
             if given[name] != nil { throw UsageError("parameter '\(name)' given twice") }
             given[name] = try spec.parse(text)

@@ -91,7 +91,7 @@ struct Evaluate: ParsableCommand {
                 throw UsageError("--dataset cannot be combined with --classes, --count, --size or --seed")
             }
             let loaded = try Dataset.load(dataset)
-            for note in loaded.notes { FileHandle.standardError.write(Data("peaks: note: \(note)\n".utf8)) }
+            for note in loaded.notes { StandardError.write("peaks: note: \(note)\n") }
             cases = loaded.cases
             settings = [("source", .string("dataset")), ("dataset", .string(dataset))]
             command += ["--dataset", dataset]
@@ -147,7 +147,7 @@ struct Evaluate: ParsableCommand {
         try OutputFolder.write(files, to: out, what: "folder written by 'peaks evaluate'") { names in
             names.isEmpty || names.contains("manifest.json") && names.contains("results.json")
         }
-        FileHandle.standardError.write(Data("peaks: wrote \(files.count) files to \(out) (report: \(out)/report.html)\n".utf8))
+        StandardError.write("peaks: wrote \(files.count) files to \(out) (report: \(out)/report.html)\n")
     }
 
     static func list(_ text: String, _ option: String) throws -> [String] {
@@ -198,8 +198,8 @@ final class ProgressBar: @unchecked Sendable {
         guard percent != lastDrawn else { return }
         lastDrawn = percent
         let line = "\rpeaks evaluate [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(percent)% (\(done)/\(total) runs)"
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.write(line)
     }
 
-    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+    func finish() { StandardError.write("\n") }
 }

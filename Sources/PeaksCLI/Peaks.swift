@@ -15,7 +15,7 @@ struct Peaks: ParsableCommand {
             """,
         version: PeaksVersion.string,
         subcommands: [
-            Detect.self, Algorithms.self, Center.self, Register.self, Match.self, Shifts.self,
+            Detect.self, Algorithms.self, Formats.self, Center.self, Register.self, Match.self, Shifts.self,
             Generate.self, Evaluate.self,
         ])
 
@@ -36,7 +36,7 @@ struct Peaks: ParsableCommand {
     }
 
     static func fail(_ line: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data(("peaks: " + line + "\n").utf8))
+        StandardError.write(("peaks: " + line + "\n"))
         Foundation.exit(code)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Detectors
 import ImageIO
 import PeakKit
 
@@ -98,9 +99,43 @@ private func json(_ text: String) throws -> [String: Any] {
     @Test func algorithmsListsParametersAndDefaults() throws {
         let r = try PeaksExecutable.run(["algorithms"])
         #expect(r.status == 0)
-        for text in ["persistence", "--prominence", "default auto", "--smooth", "--noise <gaussian|poisson>", "--min-dist", "--exclude-border"] {
+        for text in ["persistence", "-p prominence=", "default auto", "-p smooth=", "-p noise=<gaussian|poisson>", "-p min_dist=", "-p exclude_border=", "[px]"] {
             #expect(r.stdout.contains(text), "missing \(text)")
         }
+    }
+
+    /// `peaks algorithms --format json`: every parameter of every detector, from the settings
+    /// declarations (checked against the registry itself and parsed as JSON).
+    @Test func algorithmsAsJSONListsEveryParameter() throws {
+        let r = try PeaksExecutable.run(["algorithms", "--format", "json"])
+        #expect(r.status == 0)
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(root["schema"] as? String == "peaks.algorithms/1")
+        let algorithms = try #require(root["algorithms"] as? [[String: Any]])
+        #expect(algorithms.compactMap { $0["name"] as? String } == builtinDetectors.names)
+        for (entry, detector) in zip(algorithms, builtinDetectors.detectors) {
+            let parameters = try #require(entry["parameters"] as? [[String: Any]])
+            #expect(parameters.compactMap { $0["name"] as? String } == detector.allParameterSpecs.map(\.name))
+            for p in parameters {
+                #expect(p["type"] is String && p["default"] != nil && p["help"] is String && p["unit"] is String)
+            }
+        }
+    }
+
+    /// Misspelt and malformed `-p` values are usage errors (exit 2) with one line.
+    @Test func badParameterValuesAreUsageErrors() throws {
+        let typo = try PeaksExecutable.run(["detect", sample, "-p", "promience=3"])
+        #expect(typo.status == 2)
+        #expect(typo.stderr.contains("did you mean 'prominence'?"))
+        #expect(typo.stderr.split(separator: "\n").count == 1)
+        for bad in ["prominence=abc", "smooth=-1", "noise=cauchy", "noise_factor=nan"] {
+            let r = try PeaksExecutable.run(["detect", sample, "-p", bad])
+            #expect(r.status == 2, "\(bad): exit \(r.status)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(bad): \(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+        let range = try PeaksExecutable.run(["detect", sample, "-p", "smooth=5000"])
+        #expect(range.stderr.contains("0.0...1000.0"))
     }
 
     @Test func nonFinitePixelsCanBeMasked() throws {

@@ -61,7 +61,7 @@ private func json(_ text: String) throws -> [String: Any] {
     @Test func algorithmsListsLog() throws {
         let r = try PeaksExecutable.run(["algorithms"])
         #expect(r.status == 0)
-        for text in ["log", "--max-power", "--polarity", "--overlap", "--noise-factor", "--edge-ratio", "--local-noise"] {
+        for text in ["log", "-p max_power=", "-p polarity=", "-p overlap=", "-p noise_factor=", "-p edge_ratio=", "-p local_noise="] {
             #expect(r.stdout.contains(text), "'\(text)' missing from peaks algorithms")
         }
     }

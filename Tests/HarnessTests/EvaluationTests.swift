@@ -10,9 +10,12 @@ import Rendering
 struct MaximaDetector: PeakDetector {
     var name = "maxima"
     var summary = "3x3 local maxima above a threshold"
-    var parameterSpecs = [ParameterSpec(name: "prominence", kind: .real, defaultValue: .real(5), range: 0...1e9, help: "threshold")]
-    func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
-        let t = parameters.real("prominence") ?? 0
+    struct Settings: DetectorSettings {
+        var prominence = 5.0
+        static let fields: [SettingField<Settings>] = [.real("prominence", \.prominence, range: 0...1e9, help: "threshold")]
+    }
+    func candidates(in image: Image, mask: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {
+        let t = settings.prominence
         var peaks: [Peak] = []
         for y in 1..<(image.height - 1) {
             for x in 1..<(image.width - 1) where image[x, y] > Float(t) {

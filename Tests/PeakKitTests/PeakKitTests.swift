@@ -10,7 +10,14 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
     func run(_ peaks: [Peak], minDistance: Double = 0, border: Int = 0, mask: Mask? = nil, labels: LabelImage? = nil) -> Detection {
         PostProcessing.apply(
             to: Detection(peaks: peaks, attributeNames: [], strengthName: "s", labels: labels),
-            mask: mask ?? all, width: 100, height: 100, minDistance: minDistance, excludeBorder: border)
+            mask: mask ?? all, width: 100, height: 100, settings: settings(minDistance, border))
+    }
+
+    func settings(_ minDistance: Double, _ border: Int) -> PostProcessingSettings {
+        var s = PostProcessingSettings()
+        s.minDistance = minDistance
+        s.excludeBorder = border
+        return s
     }
 
     @Test func greedyChainKeepsTheThirdPeak() {
@@ -89,9 +96,9 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
 
     @Test func setFillsDefaultsRejectsUnknown() throws {
         let set = try ParameterSet(specs: [spec], given: [:])
-        #expect(set.real("min_dist") == 0)
+        #expect(set["min_dist"] == .real(0))
         #expect(throws: PeaksError.self) { try ParameterSet(specs: [spec], given: ["nope": .real(1)]) }
-        #expect(try ParameterSet(specs: [spec], given: ["min_dist": .integer(3)]).real("min_dist") == 3)
+        #expect(try ParameterSet(specs: [spec], given: ["min_dist": .integer(3)])["min_dist"] == .real(3))
     }
 }
 
@@ -163,8 +170,10 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
         struct Dummy: PeakDetector {
             var name = "dummy"
             var summary = ""
-            var parameterSpecs: [ParameterSpec] = []
-            func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
+            struct Settings: DetectorSettings {
+                static let fields: [SettingField<Settings>] = []
+            }
+            func candidates(in image: Image, mask: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {
                 Detection(peaks: [Peak(x: 0, y: 0, value: 1, strength: 1)], attributeNames: [], strengthName: "s")
             }
         }
@@ -174,5 +183,58 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
         // detect() applies the shared checks before the detector runs.
         #expect(throws: PeaksError.self) { try Dummy().detect(in: Image(width: 0, height: 3)) }
         #expect(try Dummy().detect(in: Image(width: 2, height: 2)).peaks.count == 1)
+    }
+}
+
+@Suite struct TypedSettingsTests {
+    struct Example: DetectorSettings {
+        enum Mode: String, SettingChoice { case fast, exact }
+        var sigma = 1.5
+        var count = 3
+        var threshold: Automatic<Double> = .auto
+        var mode = Mode.exact
+        var flag = false
+        static let fields: [SettingField<Example>] = [
+            .real("sigma", \.sigma, range: 0.5...10, unit: "px", help: "s"),
+            .integer("count", \.count, range: 1...9, help: "c"),
+            .real("threshold", \.threshold, range: 0...100, help: "t"),
+            .choice("mode", \.mode, help: "m"),
+            .boolean("flag", \.flag, help: "f"),
+        ]
+    }
+
+    @Test func specsCarryTheDeclaredDefaultsAndRanges() {
+        let specs = Example.specs
+        #expect(specs.map(\.name) == ["sigma", "count", "threshold", "mode", "flag"])
+        #expect(specs[0].defaultValue == .real(1.5) && specs[0].range == 0.5...10 && specs[0].unit == "px")
+        #expect(specs[1].defaultValue == .integer(3) && specs[1].range == 1...9)
+        #expect(specs[2].defaultValue == .auto && specs[2].allowsAuto)
+        #expect(specs[3].kind == .choice(["fast", "exact"]) && specs[3].defaultValue == .string("exact"))
+        #expect(specs[4].defaultValue == .boolean(false))
+    }
+
+    @Test func parameterSetDecodesIntoTheStruct() throws {
+        let set = try ParameterSet(
+            specs: Example.specs,
+            given: ["sigma": .integer(2), "threshold": .real(7), "mode": .string("fast"), "flag": .boolean(true)])
+        let s = Example(set)
+        #expect(s.sigma == 2 && s.count == 3 && s.threshold == .value(7) && s.mode == .fast && s.flag)
+        // Round trip: the struct's values are the set's entries.
+        #expect(s.values.map(\.0) == set.entries.map(\.0))
+        #expect(zip(s.values, set.entries).allSatisfy { $0.1 == $1.1 })
+        #expect(Example(try ParameterSet(specs: Example.specs)).threshold == .auto)
+    }
+
+    @Test func outOfRangeAndUnknownNamesAreRefusedWithASuggestion() {
+        #expect(throws: PeaksError.self) { try ParameterSet(specs: Example.specs, given: ["sigma": .real(11)]) }
+        do {
+            _ = try ParameterSet(specs: Example.specs, given: ["sigam": .real(1)], detectorName: "example")
+            Issue.record("accepted an unknown name")
+        } catch {
+            #expect("\(error)".contains("did you mean 'sigma'?"))
+            #expect("\(error)".contains("it has: sigma, count, threshold, mode, flag"))
+        }
+        #expect(closestName(to: "promience", in: ["prominence", "noise", "smooth"]) == "prominence")
+        #expect(closestName(to: "zzzzzz", in: ["prominence", "noise"]) == nil)
     }
 }

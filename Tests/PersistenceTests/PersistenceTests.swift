@@ -312,9 +312,8 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         let inner = PersistenceDetector()
         var name: String { inner.name }
         var summary: String { inner.summary }
-        var parameterSpecs: [ParameterSpec] { inner.parameterSpecs }
-        func findPeaks(in image: Image, mask: Mask, parameters: ParameterSet, options: DetectionOptions) throws -> Detection {
-            try inner.findPeaks(in: image, mask: mask, parameters: parameters, options: options)
+        func candidates(in image: Image, mask: Mask, settings: PersistenceDetector.Settings, options: DetectionOptions) throws -> Detection {
+            try inner.candidates(in: image, mask: mask, settings: settings, options: options)
         }
     }
 

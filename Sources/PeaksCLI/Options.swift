@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import ImageIO
+import PeakKit
+import Pipeline
+
+/// Options shared by every command that reads an image or a stack.
+struct InputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("HDF5: the dataset to read (default: the NeXus default signal, else the only image dataset).", valueName: "/path"))
+    var dataset: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("FITS: the HDU to read, 0 = primary (default: the primary HDU, else the first image extension).", valueName: "n"))
+    var hdu: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stacks: the frames to process, Python slice style (e.g. 0:100, ::10, 5).", valueName: "start:stop[:step]"))
+    var frames: String?
+
+    @Option(help: ArgumentHelp("Stacks: read the frames as a scan of W columns and H rows (frame = scan_y x W + scan_x).", valueName: "WxH"))
+    var scan: String?
+
+    /// The format options, checked.
+    func openOptions() throws -> OpenOptions {
+        var hduNumber: Int?
+        if let hdu {
+            guard let n = Int(hdu.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                throw UsageError("--hdu: expected a whole number >= 0, got '\(hdu)'")
+            }
+            hduNumber = n
+        }
+        return OpenOptions(dataset: dataset, hdu: hduNumber)
+    }
+
+    func frameRange() throws -> FrameRange? {
+        do {
+            return try frames.map { try FrameRange(parsing: $0) }
+        } catch let error as PeaksError {
+            throw UsageError("--frames: \(error.description)")
+        }
+    }
+
+    func scanShape() throws -> ScanShape? {
+        guard let scan else { return nil }
+        let parts = scan.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else {
+            throw UsageError("--scan: expected WxH with two positive whole numbers (e.g. 45x12), got '\(scan)'")
+        }
+        return ScanShape(height: h, width: w)
+    }
+
+    /// Checks the option texts (called from the commands' `validate`).
+    func check() throws {
+        _ = try openOptions()
+        _ = try frameRange()
+        _ = try scanShape()
+    }
+
+    /// Opens `path` with the frame selection and scan grid applied.
+    func open(_ path: String) throws -> SelectedFrames {
+        let source = try ImageFormat.open(path, options: try openOptions())
+        return try SelectedFrames(source, selection: try frameRange(), scan: try scanShape())
+    }
+
+    /// True when any stack option was given (such a run is a stack run even for one frame).
+    var selectsFrames: Bool { frames != nil || scan != nil }
+}
+
+/// A progress line on standard error while a stack runs, only when standard error is a terminal.
+struct ProgressLine {
+    let enabled = isatty(2) != 0
+    private var lastPrint = -1.0
+
+    mutating func update(_ p: FrameStream.Progress) {
+        guard enabled, p.elapsed - lastPrint >= 0.2 || p.done == p.total else { return }
+        lastPrint = p.elapsed
+        let rate = p.elapsed > 0 ? Double(p.done) / p.elapsed : 0
+        let left = rate > 0 ? Double(p.total - p.done) / rate : 0
+        let text = String(format: "\rpeaks: %d/%d frames, %.1f frames/s, %@ left ", p.done, p.total, rate, Self.duration(left))
+        StandardError.write(text)
+        if p.done == p.total { StandardError.write("\n") }
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : (t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s")
+    }
+}
