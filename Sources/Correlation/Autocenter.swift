@@ -183,7 +183,7 @@ public enum Autocenter {
         guard let best = found, best.value > 0 else {
             throw PeaksError.invalidImage(reason: "autocenter: the pattern shows no point symmetry near its envelope's centre")
         }
-        let fit = PeakFit.locate(map, col: best.col, row: best.row, method: subpixel)
+        let fit = SubpixelRefinement.surfacePeak(map.values, width: map.width, height: map.height, col: best.col, row: best.row, method: subpixel)
         let dx = fit.col + Double(map.originX), dy = fit.row + Double(map.originY)
         return Result(x: Double(rx) + dx / 2, y: Double(ry) + dy / 2, roughX: cx, roughY: cy,
                       cropX: x0, cropY: y0, cropSize: side, lagX: dx, lagY: dy,
