@@ -72,6 +72,7 @@ public struct ImageFormat: Sendable {
     public static let registry: [ImageFormat] = [
         .png,
         .npy,
+        .tiff,
     ]
 
     /// The format with this name (case-insensitive).

@@ -77,6 +77,8 @@ def make_tiff(ref, stack, scan, rgb):
     tifffile.imwrite(t("stack6.ome.tif"), stack, metadata={"axes": "ZYX"})
     tifffile.imwrite(t("rgb8.tif"), rgb, photometric="rgb", compression="zlib")
     tifffile.imwrite(t("rgb8_planar.tif"), rgb.transpose(2, 0, 1).copy(), photometric="rgb", planarconfig="separate", compression="zlib")
+    # Unsupported: complex samples (SampleFormat 6).
+    tifffile.imwrite(t("complex64.tif"), (stack[0][:8, :8] + 1j).astype(np.complex64))
     # Pages of different shapes: two 64x64 frames, then a 32x32 one.
     with tifffile.TiffWriter(t("mixed_shapes.tif")) as w:
         w.write(stack[0])
