@@ -73,6 +73,7 @@ public struct ImageFormat: Sendable {
         .png,
         .npy,
         .tiff,
+        .hdf5,
     ]
 
     /// The format with this name (case-insensitive).
