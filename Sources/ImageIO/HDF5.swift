@@ -1,5 +1,6 @@
 import CHDF5
 import PeakKit
+import Synchronization
 
 /// HDF5 through libhdf5 (serial, thread-safe build; filters from the system plugin folder:
 /// gzip, szip, LZ4, bitshuffle-LZ4, LZF, BZIP2).
@@ -21,6 +22,8 @@ public enum HDF5 {
         }
         return .no
     }
+
+    static let imageSerial = Atomic<Int>(0)
 
     static let ready: Bool = {
         H5open()
@@ -83,7 +86,10 @@ final class HDF5Frames: FrameSource {
             guard fapl >= 0, H5Pset_fapl_core(fapl, 1 << 16, false) >= 0,
                   bytes.withUnsafeBytes({ H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }) >= 0
             else { throw fail("cannot open HDF5 file image: \(HDF5.lastError())") }
-            fid = H5Fopen("memory.h5", ch5_acc_rdonly(), fapl)
+            // The core driver identifies files without a backing store by name: two file
+            // images open under one name would be taken for the same file.
+            let serial = HDF5.imageSerial.add(1, ordering: .relaxed).newValue
+            fid = H5Fopen("peaks-memory-\(serial).h5", ch5_acc_rdonly(), fapl)
         }
         guard let file = H5ID(fid, close: H5Fclose) else {
             throw fail("invalid HDF5: \(HDF5.lastError())")
