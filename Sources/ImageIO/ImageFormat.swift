@@ -74,6 +74,7 @@ public struct ImageFormat: Sendable {
         .npy,
         .tiff,
         .hdf5,
+        .fits,
     ]
 
     /// The format with this name (case-insensitive).
