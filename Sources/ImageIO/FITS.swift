@@ -33,6 +33,48 @@ public enum FITS {
         return line.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
     }
 
+    /// Walks the headers (not the data) and refuses a tile size below 1: cfitsio 4.2 divides by
+    /// ZTILEn when it opens a tile-compressed HDU (SIGFPE, found by FuzzFITS).
+    static func checkTileKeywords(_ file: InputFile) throws {
+        var offset = 0
+        var hdus = 0
+        while offset < file.size, hdus < 10_000 {
+            var values: [String: Int] = [:]
+            var ended = false
+            var block = offset
+            while !ended, block < file.size {
+                // A short last block is read as cfitsio sees it (zero-padded).
+                var bytes = try file.bytes(at: block, count: min(2880, file.size - block), what: "a header")
+                bytes += [UInt8](repeating: 0, count: 2880 - bytes.count)
+                for card in 0..<36 {
+                    let c = bytes[(card * 80)..<(card * 80 + 80)]
+                    let key = String(decoding: c.prefix(8), as: UTF8.self).trimmingSpaces()
+                    if key == "END" { ended = true; break }
+                    guard c.count >= 10, c[c.startIndex + 8] == UInt8(ascii: "=") else { continue }
+                    let text = String(decoding: c.dropFirst(10).prefix(while: { $0 != UInt8(ascii: "/") }), as: UTF8.self).trimmingSpaces()
+                    if let v = Int(text) { values[key] = v }
+                }
+                block += 2880
+            }
+            guard ended else { return }  // cfitsio reports the broken header
+            for (key, v) in values where key.hasPrefix("ZTILE") && v < 1 {
+                throw PeaksError.file(path: file.path, reason: "invalid tile-compressed image in HDU \(hdus): \(key) = \(v)")
+            }
+            let bits = abs(values["BITPIX"] ?? 8)
+            let naxis = values["NAXIS"] ?? 0
+            var n = naxis > 0 ? 1 : 0
+            for k in 0..<min(max(naxis, 0), 999) {
+                guard let (p, o) = Optional(n.multipliedReportingOverflow(by: max(values["NAXIS\(k + 1)"] ?? 0, 0))), !o else { return }
+                n = p
+            }
+            let (count, o1) = (n + max(values["PCOUNT"] ?? 0, 0)).multipliedReportingOverflow(by: max(values["GCOUNT"] ?? 1, 0))
+            let (bytes, o2) = count.multipliedReportingOverflow(by: max(bits / 8, 1))
+            guard !o1, !o2, bytes < Int.max / 2 else { return }
+            offset = block + (bytes + 2879) / 2880 * 2880
+            hdus += 1
+        }
+    }
+
     static func cText(_ chars: [CChar]) -> String {
         String(decoding: chars.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
@@ -81,12 +123,17 @@ final class FITSHandle: @unchecked Sendable {
             // ffdkopn = fits_open_diskfile: the path literally, no extended filename syntax.
             ffdkopn(&f, file.path, READONLY, &status)
         } else {
+            // cfitsio's memory driver reads whole 2880-byte records: the copy is zero-padded to a
+            // multiple of 2880 (found by FuzzFITS: a heap overflow past a short buffer). Short
+            // files are still refused: FITSFrames checks the data against `file.size`.
             let bytes = try file.all(limit: Int.max)
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 16)
+            let padded = (bytes.count + 2879) / 2880 * 2880
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: padded, alignment: 16)
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: padded)
             bytes.withUnsafeBytes { raw.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
             memory = raw
             memoryPointer = raw
-            memorySize = bytes.count
+            memorySize = padded
             ffomem(&f, "peaks-memory.fits", READONLY, &memoryPointer, &memorySize, 0, nil, &status)
         }
         // On failure deinit (which runs once every property is set) closes and frees.
@@ -150,6 +197,7 @@ final class FITSFrames: FrameSource {
         path = file.path
         self.file = file
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: file.path, reason: reason) }
+        try FITS.checkTileKeywords(file)
         let h = try FITSHandle(file: file)
         let count = try h.hduCount()
         var chosen: Int?

@@ -156,6 +156,19 @@ final class HDF5Frames: FrameSource {
         default:
             throw fail("dataset '\(chosen)' holds \(Self.className(cls)) elements; only integer and float types are read")
         }
+        // libhdf5 1.10 copies compact and contiguous data without checking the stored size
+        // against the shape (a heap overflow on a forged file, found by FuzzHDF5).
+        if let plist = Optional(H5Dget_create_plist(data.id)), plist >= 0 {
+            let storage = H5Pget_layout(plist)
+            H5Pclose(plist)
+            if storage == H5D_COMPACT || storage == H5D_CONTIGUOUS {
+                let stored = Int(clamping: H5Dget_storage_size(data.id))
+                let expected = ReadLimits.product(shape + [size]) ?? Int.max
+                if stored < expected && (storage == H5D_COMPACT || stored != 0) {
+                    throw fail("dataset '\(chosen)' stores \(stored) bytes, its shape \(Self.shapeText(shape)) of \(size)-byte elements needs \(expected)")
+                }
+            }
+        }
         let h = shape[rank - 2], w = shape[rank - 1]
         try ReadLimits.checkFrame(width: w, height: h, path: input.path)
         guard let frames = ReadLimits.product(Array(shape[0..<(rank - 2)])), frames >= 1, h >= 1, w >= 1 else {
