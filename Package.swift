@@ -3,7 +3,7 @@
 // peaks: find peaks in 2-D scientific images, register images, and measure accuracy.
 //
 // Layout (see docs/architecture.md):
-//   C shims ......... CFFTW, CPNG, CCairo        (system libraries; CPNG holds a small C file)
+//   C shims ......... CFFTW, CPNG, CCairo, CTIFF, CHDF5, CFITSIO (system libraries; CPNG holds a small C file)
 //   toolkit ......... PeakKit, ImageIO, Filters, Spectral, Rendering
 //   detectors ....... Plugins/<Name>             (one module each; depend on the toolkit only)
 //   registry ........ Detectors                  (the one list of built-in detectors)
@@ -40,12 +40,23 @@ let package = Package(
         .target(
             name: "CPNG", path: "Sources/CPNG", exclude: ["README.md"],
             linkerSettings: [.linkedLibrary("png16")]),
+        // TIFF, HDF5 and FITS readers (header-only static inline shims; see each folder's README).
+        .systemLibrary(
+            name: "CTIFF", path: "Sources/CTIFF", pkgConfig: "libtiff-4",
+            providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev", "hdf5-filter-plugin", "bitshuffle"])]),
+        .systemLibrary(
+            name: "CFITSIO", path: "Sources/CFITSIO", pkgConfig: "cfitsio",
+            providers: [.apt(["libcfitsio-dev"])]),
         // Compiler intrinsics (cache prefetch) for the union-find's random-access loop.
         .target(name: "_PeaksIntrinsics"),
 
         // MARK: Toolkit
         .target(name: "PeakKit", exclude: ["README.md"]),
-        .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
+        .target(
+            name: "ImageIO", dependencies: ["PeakKit", "CPNG", "CTIFF", "CHDF5", "CFITSIO"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit", "_PeaksIntrinsics"], exclude: ["README.md"]),
         // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
@@ -86,7 +97,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "DetectorConformance", dependencies: ["PeakKit"], path: "Tests/DetectorConformance"),
         .testTarget(name: "PeakKitTests", dependencies: ["PeakKit"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"], exclude: ["Fixtures"]),
         .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit", "ImageIO", "Rendering", "Detectors"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),

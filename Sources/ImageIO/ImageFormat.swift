@@ -72,6 +72,9 @@ public struct ImageFormat: Sendable {
     public static let registry: [ImageFormat] = [
         .png,
         .npy,
+        .tiff,
+        .hdf5,
+        .fits,
     ]
 
     /// The format with this name (case-insensitive).
