@@ -10,10 +10,12 @@ import Rendering
 /// `peaks detect`: read an image (and mask), run one detector, write the peak list and pictures.
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Find the peaks of an image.",
+        abstract: "Find the peaks of an image, or of every frame of a stack.",
         discussion: """
             Writes the peak list as JSON (schema peaks.detection/1) to standard output, or to -o FILE \
             (CSV when FILE ends in .csv or with --format csv). Outputs appear complete or not at all.
+            A stack (3-D/4-D data, multi-page files, or --frames/--scan) gives one table in frame \
+            order: CSV rows start with frame (and scan_y, scan_x), JSON has schema peaks.stack/1.
 
             Examples:
               peaks detect samples/lattice.png --noise poisson --overlay overlay.png

@@ -160,6 +160,15 @@ final class DecodedStack: FrameSource {
         #expect(z.status == 1 && z.stderr.contains("device"))
     }
 
+    /// `center` on a 1 x 64 image used to exit 0 with symmetry 0: there is no room to test symmetry.
+    @Test func centreOfAStripIsRefused() throws {
+        let dir = try temporaryFolder()
+        let strip = dir.appendingPathComponent("strip.npy").path
+        try Data(NPY.encodeFloat32(Image(width: 64, height: 1) { x, _ in Float(x % 7) })).write(to: URL(fileURLWithPath: strip))
+        let r = try PeaksExecutable.run(["center", strip])
+        #expect(r.status == 1 && r.stderr.contains("no room") && r.stdout.isEmpty, "\(r.stderr)")
+    }
+
     /// A tiny positive min-dist used to trap on the cell index.
     @Test func tinyMinDistanceRuns() throws {
         let plain = try PeaksExecutable.run(["detect", "samples/lattice.png", "--format", "csv"])
