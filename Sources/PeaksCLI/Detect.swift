@@ -270,30 +270,6 @@ struct UsageError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The blob label image on disk: a 16-bit PNG (exact up to 65535 labels) or an int32 NPY.
-enum BlobFile {
-    enum Kind { case png, npy }
-
-    static func kind(of path: String) throws -> Kind {
-        let lower = path.lowercased()
-        if lower.hasSuffix(".png") { return .png }
-        if lower.hasSuffix(".npy") { return .npy }
-        throw PeaksError.file(path: path, reason: "the blob image must end in .png (16-bit labels) or .npy (int32 labels)")
-    }
-
-    static func encode(_ labels: LabelImage, path: String) throws -> [UInt8] {
-        switch try kind(of: path) {
-        case .npy:
-            return NPY.encodeInt32(width: labels.width, height: labels.height, values: labels.labels)
-        case .png:
-            guard labels.maxLabel <= 65535 else {
-                throw PeaksError.file(path: path, reason: "\(labels.maxLabel) blobs do not fit a 16-bit PNG; write .npy instead")
-            }
-            return try PNGEncoder.gray16(width: labels.width, height: labels.height, samples: labels.labels.map { UInt16($0) })
-        }
-    }
-}
-
 /// `--refine`: no refinement or one of the `SubpixelMethod`s.
 enum RefineChoice: String, CaseIterable, ExpressibleByArgument {
     case none, com, parabolic, quadratic, gaussian
