@@ -72,6 +72,9 @@ public struct ImageFormat: Sendable {
     public static let registry: [ImageFormat] = [
         .png,
         .npy,
+        .mrc,
+        .mib,
+        .dm,
     ]
 
     /// The format with this name (case-insensitive).
