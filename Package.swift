@@ -82,7 +82,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "DetectorConformance", dependencies: ["PeakKit"], path: "Tests/DetectorConformance"),
         .testTarget(name: "PeakKitTests", dependencies: ["PeakKit"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"], exclude: ["Fixtures"]),
         .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit", "ImageIO", "Rendering", "Detectors"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),

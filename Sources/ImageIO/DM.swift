@@ -22,8 +22,9 @@ public enum DM {
     indirect enum Node {
         case group([(name: String, node: Node)])
         case number(Double)
-        /// An array of a simple type: element type code, element count, byte offset in the file.
-        case array(type: Int, count: Int, offset: Int)
+        /// An array: element type code (a simple type, or 15 struct, 18 string, 20 array), element
+        /// count, byte offset in the file and total bytes.
+        case array(type: Int, count: Int, offset: Int, bytes: Int)
         /// Strings, structs and nested arrays: skipped.
         case other
 
@@ -185,8 +186,8 @@ public enum DM {
             }
             let offset = pos
             try skip(size)
-            if info[0] == 20, info.count == 3, simpleSize(info[1]) > 0 {
-                return .array(type: info[1], count: info[2], offset: offset)
+            if info[0] == 20, let count = info.last {
+                return .array(type: info[1], count: count, offset: offset, bytes: size)
             }
             return .other
         }
@@ -287,7 +288,7 @@ final class DMFrames: FrameSource {
             let pixels = dims.allSatisfy({ $0 >= 0 && $0 < 1e12 }) ? (ReadLimits.product(dims.map { Int($0) }) ?? Int.max) : Int.max
             if best == nil || pixels > best!.pixels { best = (k, entry.node, pixels) }
         }
-        guard let best, let imageData = best.node["ImageData"], case let .array(arrayType, arrayCount, arrayOffset)? = imageData["Data"] else {
+        guard let best, let imageData = best.node["ImageData"], case let .array(_, _, arrayOffset, arrayBytes)? = imageData["Data"] else {
             throw fail("no image data in this DigitalMicrograph file (ImageList holds \(list.children.count) entr\(list.children.count == 1 ? "y" : "ies"), none with ImageData.Data outside the thumbnails)")
         }
         guard let typeCode = imageData["DataType"]?.number, typeCode >= 0, typeCode < 1000 else {
@@ -311,9 +312,7 @@ final class DMFrames: FrameSource {
         let scan = dims.count == 4 ? ScanShape(height: dims[3], width: dims[2]) : nil
         try ReadLimits.checkFrame(width: width, height: height, path: file.path)
         // The array must hold every pixel of every frame.
-        let elementSize = DM.simpleSize(arrayType)
-        guard let arrayBytes = ReadLimits.product([arrayCount, elementSize]),
-              let needed = ReadLimits.product([width, height, frameCount, format.bytes]), arrayBytes >= needed
+        guard let needed = ReadLimits.product([width, height, frameCount, format.bytes]), arrayBytes >= needed
         else {
             throw fail("DigitalMicrograph image data is smaller than its dimensions \(dims.map(String.init).joined(separator: "x")) of \(format.name) need")
         }
@@ -338,7 +337,7 @@ final class DMFrames: FrameSource {
             ("images_in_file", .integer(candidates)),
         ]
         func string(_ node: DM.Node?) -> String? {
-            guard case let .array(type, count, offset)? = node, count <= 1024 else { return nil }
+            guard case let .array(type, count, offset, _)? = node, count <= 1024 else { return nil }
             let size = DM.simpleSize(type)
             guard size == 1 || size == 2, let raw = try? file.bytes(at: offset, count: count * size, what: "a DigitalMicrograph string") else { return nil }
             var units: [UInt16] = []

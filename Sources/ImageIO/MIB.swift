@@ -112,10 +112,10 @@ public enum MIB {
     }
 
     /// `key → value` of a Merlin `.hdr` acquisition header (lines `Key (unit):<TAB>value`).
-    static func parseAcquisitionHeader(_ bytes: [UInt8]) -> [String: String] {
+    public static func parseAcquisitionHeader(_ bytes: [UInt8]) -> [String: String] {
         var out: [String: String] = [:]
         let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: { $0.isNewline }) {
             guard let tab = line.firstIndex(of: "\t") else { continue }
             var key = line[..<tab].trimmingCharacters(in: .whitespaces)
             if key.hasSuffix(":") { key.removeLast() }
@@ -126,7 +126,7 @@ public enum MIB {
 
     /// The scan grid an acquisition header gives for `frames` frames (nil when it does not
     /// account for exactly these frames).
-    static func scan(fromAcquisitionHeader hdr: [String: String], frames: Int) -> ScanShape? {
+    public static func scan(fromAcquisitionHeader hdr: [String: String], frames: Int) -> ScanShape? {
         func int(_ key: String) -> Int? { hdr[key].flatMap { Int($0) } }
         if let x = int("ScanX"), let y = int("ScanY"), x > 0, y > 0, ReadLimits.product([x, y]) == frames {
             return ScanShape(height: y, width: x)
