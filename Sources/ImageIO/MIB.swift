@@ -48,7 +48,7 @@ public enum MIB {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: path, reason: reason) }
         guard head.has("MQ1,", at: 0) else { throw fail("not a Merlin MIB file (a frame header starts with 'MQ1,')") }
         // Fields up to the header size, which is the third field.
-        let text = String(decoding: head.prefix(maxHeaderBytes).map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+        let text = String(decoding: head.prefix(64).map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
         var fields = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard fields.count > 2, let headerBytes = Int(fields[2]), headerBytes >= 64, headerBytes <= maxHeaderBytes else {
             throw fail("malformed MIB header: the header size (third field) is missing or not a number from 64 to \(maxHeaderBytes)")
@@ -157,7 +157,10 @@ final class MIBFrames: FrameSource {
 
     init(file: InputFile) throws {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: file.path, reason: reason) }
-        let head = try file.head(MIB.maxHeaderBytes)
+        // The header size is the third field, within the first 64 bytes.
+        let first = try file.head(64)
+        let declared = first.count > 20 ? Int(String(decoding: first[11..<16], as: UTF8.self)) ?? MIB.maxHeaderBytes : 64
+        let head = try file.head(min(max(declared, 64), MIB.maxHeaderBytes))
         let h = try MIB.header(head, path: file.path)
         try ReadLimits.checkFrame(width: h.width, height: h.height, path: file.path)
         let (stride, o) = h.headerBytes.addingReportingOverflow(h.dataBytes)
