@@ -159,7 +159,8 @@ final class MIBFrames: FrameSource {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: file.path, reason: reason) }
         // The header size is the third field, within the first 64 bytes.
         let first = try file.head(64)
-        let declared = first.count > 20 ? Int(String(decoding: first[11..<16], as: UTF8.self)) ?? MIB.maxHeaderBytes : 64
+        let parts = first.split(separator: UInt8(ascii: ","), maxSplits: 3, omittingEmptySubsequences: false)
+        let declared = parts.count > 3 ? Int(String(decoding: parts[2], as: UTF8.self).trimmingCharacters(in: .whitespaces)) ?? MIB.maxHeaderBytes : MIB.maxHeaderBytes
         let head = try file.head(min(max(declared, 64), MIB.maxHeaderBytes))
         let h = try MIB.header(head, path: file.path)
         try ReadLimits.checkFrame(width: h.width, height: h.height, path: file.path)
