@@ -75,6 +75,9 @@ public struct ImageFormat: Sendable {
         .tiff,
         .hdf5,
         .fits,
+        .mrc,
+        .mib,
+        .dm,
     ]
 
     /// The format with this name (case-insensitive).
