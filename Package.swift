@@ -77,7 +77,7 @@ let package = Package(
             exclude: ["README.md"]),
         // Frames of a stack on all cores, results in frame order, bounded memory; the per-frame
         // detection job shared by the CLI and the C ABI.
-        .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters"], exclude: ["README.md"]),
+        .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters", "Correlation"], exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
