@@ -78,37 +78,63 @@ enum TemplateMatcher {
 
         // Local maxima (3 x 3; ties: strictly above earlier neighbours, not below later ones).
         var maxima: [Int] = []
-        for y in 0..<h {
-            for x in 0..<w {
-                let i = y * w + x
-                guard mask.isValid[i] else { continue }
-                let c = corr[i]
-                guard c > floor else { continue }
-                var isMax = true
-                for dy in -1...1 where isMax {
-                    let yy = y + dy
-                    if yy < 0 || yy >= h { continue }
-                    for dx in -1...1 where dx != 0 || dy != 0 {
-                        let xx = x + dx
-                        if xx < 0 || xx >= w { continue }
-                        let j = yy * w + xx
-                        if j < i ? corr[j] >= c : corr[j] > c { isMax = false; break }
+        corr.withUnsafeBufferPointer { cp in
+            mask.isValid.withUnsafeBufferPointer { vp in
+                let c = cp.baseAddress!, valid = vp.baseAddress!
+                for y in 0..<h {
+                    let interiorRow = y > 0 && y < h - 1
+                    for x in 0..<w {
+                        let i = y &* w &+ x
+                        let v = c[i]
+                        guard v > floor, valid[i] else { continue }
+                        if interiorRow && x > 0 && x < w - 1 {
+                            // Earlier neighbours (row above, left) must be strictly lower.
+                            if c[i &- w &- 1] >= v || c[i &- w] >= v || c[i &- w &+ 1] >= v || c[i &- 1] >= v { continue }
+                            if c[i &+ 1] > v || c[i &+ w &- 1] > v || c[i &+ w] > v || c[i &+ w &+ 1] > v { continue }
+                            maxima.append(i)
+                            continue
+                        }
+                        var isMax = true
+                        for dy in -1...1 where isMax {
+                            let yy = y + dy
+                            if yy < 0 || yy >= h { continue }
+                            for dx in -1...1 where dx != 0 || dy != 0 {
+                                let xx = x + dx
+                                if xx < 0 || xx >= w { continue }
+                                let j = yy * w + xx
+                                if j < i ? c[j] >= v : c[j] > v { isMax = false; break }
+                            }
+                        }
+                        if isMax { maxima.append(i) }
                     }
                 }
-                if isMax { maxima.append(i) }
             }
         }
-        maxima.sort { corr[$0] != corr[$1] ? corr[$0] > corr[$1] : $0 < $1 }
+        // Strongest first (ties: lower index), skipping maxima within `separation` of a chosen
+        // one. Few peaks wanted: repeated selection of the best remaining; many: one sort.
+        func better(_ a: Int, _ b: Int) -> Bool { corr[a] != corr[b] ? corr[a] > corr[b] : a < b }
         var chosen: [Int] = []
         let sep2 = separation * separation
-        for i in maxima {
-            if chosen.count >= numPeaks { break }
+        func accept(_ i: Int) {
             let x = i % w, y = i / w
             if chosen.contains(where: { j in
                 let dx = Double(j % w - x), dy = Double(j / w - y)
                 return dx * dx + dy * dy < sep2
-            }) { continue }
+            }) { return }
             chosen.append(i)
+        }
+        if numPeaks <= 16 {
+            var remaining = maxima
+            while chosen.count < numPeaks, !remaining.isEmpty {
+                var b = 0
+                for k in 1..<remaining.count where better(remaining[k], remaining[b]) { b = k }
+                accept(remaining[b])
+                remaining.swapAt(b, remaining.count - 1)
+                remaining.removeLast()
+            }
+        } else {
+            maxima.sort(by: better)
+            for i in maxima where chosen.count < numPeaks { accept(i) }
         }
 
         var out: [TemplateMatch] = []

@@ -30,47 +30,47 @@ enum Upsampling {
         let pairs = (w - 1) / 2
         let evenW = w % 2 == 0
 
-        // Column kernel ex[rx][u] = weight_u exp(2 pi i f_u dx / w), by powers of exp(2 pi i dx / w).
+        // Column kernel ex[u][rx] = weight_u exp(2 pi i f_u dx / w), by powers of exp(2 pi i dx / w)
+        // (stored u-major so that the products below run along rx: vectorisable, no reductions).
         var exr = [Double](repeating: 0, count: region * sw), exi = exr
         for rx in 0..<region {
             let dx = Double(x) + Double(rx - centre) / kd
             let a = 2 * Double.pi * dx / Double(w)
             let br = cos(a), bi = sin(a)
             var pr = 1.0, pi = 0.0
-            exr[rx * sw] = 1
-            exi[rx * sw] = 0
+            exr[rx] = 1
+            exi[rx] = 0
             var u = 1
             while u <= pairs {
                 let nr = pr * br - pi * bi, ni = pr * bi + pi * br
                 pr = nr; pi = ni
-                exr[rx * sw + u] = 2 * pr
-                exi[rx * sw + u] = 2 * pi
+                exr[u * region + rx] = 2 * pr
+                exi[u * region + rx] = 2 * pi
                 u += 1
             }
             if evenW && w > 1 {
                 let an = -Double.pi * dx
-                exr[rx * sw + w / 2] = cos(an)
-                exi[rx * sw + w / 2] = sin(an)
+                exr[(w / 2) * region + rx] = cos(an)
+                exi[(w / 2) * region + rx] = sin(an)
             }
         }
-        // T[v][rx] = sum_u C(v, u) ex[rx][u].
+        // T[v][rx] = sum_u C(v, u) ex[u][rx].
         var tr = [Double](repeating: 0, count: h * region), ti = tr
         exr.withUnsafeBufferPointer { er in
             exi.withUnsafeBufferPointer { ei in
                 tr.withUnsafeMutableBufferPointer { otr in
                     ti.withUnsafeMutableBufferPointer { oti in
+                        let er0 = er.baseAddress!, ei0 = ei.baseAddress!
                         for v in 0..<h {
                             let row = spectrum.baseAddress! + 2 * v * sw
-                            for rx in 0..<region {
-                                let kr = er.baseAddress! + rx * sw, ki = ei.baseAddress! + rx * sw
-                                var sr = 0.0, si = 0.0
-                                for u in 0..<sw {
-                                    let cr = row[2 * u], ci = row[2 * u + 1]
-                                    sr += cr * kr[u] - ci * ki[u]
-                                    si += cr * ki[u] + ci * kr[u]
+                            let dr = otr.baseAddress! + v * region, di = oti.baseAddress! + v * region
+                            for u in 0..<sw {
+                                let cr = row[2 * u], ci = row[2 * u + 1]
+                                let kr = er0 + u * region, ki = ei0 + u * region
+                                for rx in 0..<region {
+                                    dr[rx] += cr * kr[rx] - ci * ki[rx]
+                                    di[rx] += cr * ki[rx] + ci * kr[rx]
                                 }
-                                otr[v * region + rx] = sr
-                                oti[v * region + rx] = si
                             }
                         }
                     }
@@ -99,11 +99,16 @@ enum Upsampling {
                 }
                 v += 1
             }
-            for v in 0..<h {
-                let c = eyr[v], s = eyi[v]
-                let base = v * region, o = ry * region
-                for rx in 0..<region {
-                    out[o + rx] += tr[base + rx] * c - ti[base + rx] * s
+            out.withUnsafeMutableBufferPointer { po in
+                tr.withUnsafeBufferPointer { ptr in
+                    ti.withUnsafeBufferPointer { pti in
+                        let o = po.baseAddress! + ry * region
+                        for v in 0..<h {
+                            let c = eyr[v], s = eyi[v]
+                            let a = ptr.baseAddress! + v * region, b = pti.baseAddress! + v * region
+                            for rx in 0..<region { o[rx] += a[rx] * c - b[rx] * s }
+                        }
+                    }
                 }
             }
         }

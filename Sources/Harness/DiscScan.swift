@@ -3,9 +3,10 @@ import PeakKit
 import Spectral
 
 /// The dataset of LiberTEM-blobfinder's "Upsampling-based subpixel refinement" notebook: a scan
-/// of `scanHeight x scanWidth` frames of `size x size`, each holding one anti-aliased disc of
-/// radius `radius` and amplitude 2 (blobfinder's `cbed_frame` with lattice vectors larger than the
-/// frame) at (size/2, size/2), moved by a known subpixel shift with the Fourier shift theorem
+/// of `scanHeight x scanWidth` frames of `size x size`, each holding one disc of radius `radius`
+/// as blobfinder's `cbed_frame` draws it with lattice vectors larger than the frame (its
+/// `radial_bins` anti-aliasing: value min(1, max(0, radius + 1/2 - d)) at distance d from the
+/// centre, times 672, the notebook frame's plateau) at (size/2, size/2), moved by a known subpixel shift with the Fourier shift theorem
 /// (scipy's `fourier_shift`, then the real part of the inverse transform):
 ///
 ///     yd = linspace(-1, 1, scan_height)[scan_y],   xd = linspace(-3, 3, scan_width)[scan_x]
@@ -18,7 +19,7 @@ public struct DiscScan {
     public let scanWidth: Int
     public let scanHeight: Int
     public let radius: Double
-    public let amplitude = 2.0
+    public let amplitude = 672.0
     /// Shift ranges of the notebook: y in [-1, 1] px, x in [-3, 3] px.
     public let yRange = (-1.0, 1.0)
     public let xRange = (-3.0, 3.0)
@@ -53,21 +54,11 @@ public struct DiscScan {
         base = plan.forward(disc)
     }
 
-    /// Area fraction of pixel (x, y) (centre offsets from the disc centre) inside the disc, by
-    /// 16 x 16 supersampling.
+    /// blobfinder's anti-aliased disc profile (`radial_bins` with one bin): 1 inside, a linear
+    /// ramp from 1 at radius - 1/2 to 0 at radius + 1/2.
     static func coverage(x: Double, y: Double, radius r: Double) -> Double {
         let d = (x * x + y * y).squareRoot()
-        if d + 0.7072 <= r { return 1 }
-        if d - 0.7072 >= r { return 0 }
-        var inside = 0
-        for j in 0..<16 {
-            let sy = y - 0.5 + (Double(j) + 0.5) / 16
-            for i in 0..<16 {
-                let sx = x - 0.5 + (Double(i) + 0.5) / 16
-                if sx * sx + sy * sy <= r * r { inside += 1 }
-            }
-        }
-        return Double(inside) / 256
+        return min(1, max(0, r + 0.5 - d))
     }
 
     public var frameCount: Int { scanWidth * scanHeight }

@@ -73,9 +73,6 @@ struct Register: ParsableCommand {
     static let upsampleRange = 1...1000
 
     func validate() throws {
-        guard Self.upsampleRange.contains(upsample) else {
-            throw ValidationError("parameter 'upsample': must be in 1...1000, got \(upsample)")
-        }
         do { try source.check() } catch let error as UsageError { throw ValidationError(error.description) }
         if let referenceFrame, StackRegistration.Reference(referenceFrame) == nil {
             throw ValidationError("--reference: expected first, mean or a frame number >= 0, got '\(referenceFrame)'")
@@ -89,6 +86,9 @@ struct Register: ParsableCommand {
     }
 
     func run() throws {
+        guard Self.upsampleRange.contains(upsample) else {
+            throw PeaksError.invalidParameter(name: "upsample", reason: "must be in 1...1000, got \(upsample)")
+        }
         guard overlapRatio >= 0, overlapRatio <= 1 else { throw PeaksError.invalidParameter(name: "overlap-ratio", reason: "must be in 0...1, got \(overlapRatio)") }
         guard let moving else { return try runStack() }
         try CommandInput.checkOutputs([output].compactMap { $0 }, inputs: [reference, moving, referenceMask, movingMask].compactMap { $0 })
