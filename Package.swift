@@ -78,14 +78,17 @@ let package = Package(
         .target(
             name: "LaplacianOfGaussian", dependencies: ["PeakKit", "Filters", "Spectral"],
             path: "Plugins/LaplacianOfGaussian", exclude: ["README.md"]),
+        .target(
+            name: "Template", dependencies: ["PeakKit", "Filters", "Spectral", "Correlation", "ImageIO"],
+            path: "Plugins/Template", exclude: ["README.md"]),
 
         // MARK: Registry, stack pipeline and executable
         .target(
-            name: "Detectors", dependencies: ["PeakKit", "Persistence", "LaplacianOfGaussian", "HighSymmetry"],
+            name: "Detectors", dependencies: ["PeakKit", "Persistence", "LaplacianOfGaussian", "HighSymmetry", "Template"],
             exclude: ["README.md"]),
         // Frames of a stack on all cores, results in frame order, bounded memory; the per-frame
         // detection job shared by the CLI and the C ABI.
-        .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters"], exclude: ["README.md"]),
+        .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters", "Correlation"], exclude: ["README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
@@ -112,6 +115,9 @@ let package = Package(
         .testTarget(
             name: "LaplacianOfGaussianTests",
             dependencies: ["LaplacianOfGaussian", "PeakKit", "Filters", "Spectral", "Harness", "DetectorConformance"]),
+        .testTarget(
+            name: "TemplateTests",
+            dependencies: ["Template", "PeakKit", "Spectral", "Harness", "ImageIO", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
             dependencies: [

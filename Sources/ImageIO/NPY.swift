@@ -99,6 +99,10 @@ public enum NPY {
         return out
     }
 
+    /// The header of a float32 `'<f4'` C-order array of any shape (write the values after it,
+    /// little-endian, e.g. frame by frame for a stack).
+    public static func float32Header(shape: [Int]) -> [UInt8] { headerBytes(descr: "<f4", shape: shape) }
+
     static func headerBytes(descr: String, rows: Int, columns: Int) -> [UInt8] {
         headerBytes(descr: descr, shape: [rows, columns])
     }

@@ -84,6 +84,9 @@ struct Detect: ParsableCommand {
     @Option(name: .customLong("refine-size"), parsing: .unconditional, help: ArgumentHelp("Window side in pixels for --refine com and quadratic (odd, 3...101; default 3).", valueName: "n"))
     var refineSize: String?
 
+    @Option(name: .customLong("shift-map"), help: ArgumentHelp("4-D stacks: write a PNG of the strongest peak's offset from the frame centre (x - width/2, y - height/2) over the scan, with a histogram of the subpixel fractions (e.g. with --algo template).", valueName: "png"))
+    var shiftMap: String?
+
     @Flag(help: "Print read, detect, render and write times in milliseconds on standard error.")
     var timings = false
 
@@ -132,6 +135,7 @@ struct Detect: ParsableCommand {
         if frames.source.layout.isStack || source.selectsFrames {
             return try runStack(frames, job: job)
         }
+        if shiftMap != nil { throw UsageError("--shift-map draws a 4-D scan; '\(input)' is a single image") }
         let image = try frames.frame(0)
         if let validity, let maskPath = mask { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
         let afterRead = clock.now
@@ -175,6 +179,8 @@ struct Detect: ParsableCommand {
             throw UsageError("\(name) draws a single image; '\(input)' is a stack (\(frames.layout.frameCount) frames)")
         }
         let l = frames.layout
+        if shiftMap != nil && l.scan == nil { throw UsageError("--shift-map needs a 4-D scan (or --scan WxH); '\(input)' has no scan grid") }
+        var offsets: ([Double], [Double]) = ([], [])
         let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
         let header = StackSource(
             path: input, width: l.width, height: l.height, frames: l.frameCount,
@@ -194,9 +200,19 @@ struct Detect: ParsableCommand {
                 deliver: { index, detection in
                     let scan = l.scan?.position(ofFrame: index)
                     try writer.add(FramePosition(frame: frames.sourceIndex(of: index), scanY: scan?.y, scanX: scan?.x), detection)
+                    if shiftMap != nil {
+                        let p = detection.peaks.first
+                        offsets.0.append(p.map { $0.x - Double(l.width / 2) } ?? .nan)
+                        offsets.1.append(p.map { $0.y - Double(l.height / 2) } ?? .nan)
+                    }
                 },
                 progress: { progress.update($0) })
             try writer.finish()
+            if let shiftMap, let scan = l.scan {
+                try AtomicFile.writeAll([(shiftMap, try ShiftMap.png(
+                    scanWidth: scan.width, scanHeight: scan.height, dx: offsets.0, dy: offsets.1,
+                    title: "peaks detect --algo \(job.detector.name) \(URL(fileURLWithPath: input).lastPathComponent): strongest peak - (width/2, height/2)"))])
+            }
             try stream?.commit()
         } catch {
             stream?.abort()
@@ -259,7 +275,7 @@ struct Detect: ParsableCommand {
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
     func checkOutputPaths() throws {
         try CommandInput.checkOutputs(
-            [output, overlay, blobs, blobsPreview].compactMap { $0 }, inputs: [input, mask].compactMap { $0 })
+            [output, overlay, blobs, blobsPreview, shiftMap].compactMap { $0 }, inputs: [input, mask].compactMap { $0 })
         if let blobs { _ = try BlobFile.kind(of: blobs) }
     }
 }
