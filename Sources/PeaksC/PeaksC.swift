@@ -94,6 +94,26 @@ public func peaks_algorithms_json() -> OpaquePointer {
     }
 }
 
+@_cdecl("peaks_parameters_json")
+public func peaks_parameters_json(_ algorithm: UnsafePointer<CChar>?) -> OpaquePointer {
+    guarded {
+        let detector = try requireDetector(algorithm)
+        let r = ResultBox()
+        r.setText(DetectorRegistry([detector]).catalogJSON())
+        return r
+    }
+}
+
+/// The detector named by a C string, or the CLI's message listing the known ones.
+private func requireDetector(_ algorithm: UnsafePointer<CChar>?) throws -> any PeakDetector {
+    guard let algorithm else { throw CallError("algorithm is NULL") }
+    let name = String(cString: algorithm)
+    guard let detector = builtinDetectors.detector(named: name) else {
+        throw PeaksError.invalidParameter(name: "algo", reason: builtinDetectors.unknownDetectorMessage(name, spelledAs: "algorithm"))
+    }
+    return detector
+}
+
 // MARK: Detection
 
 /// A 2-D image or the frames of a 3-D/4-D array, checked: ndim, empty, mask shape.
@@ -181,11 +201,7 @@ public func peaks_detect(
     _ nonfinite: Int32, _ threads: Int32
 ) -> OpaquePointer {
     guarded {
-        guard let algorithm else { throw CallError("algorithm is NULL") }
-        let name = String(cString: algorithm)
-        guard let detector = builtinDetectors.detector(named: name) else {
-            throw PeaksError.invalidParameter(name: "algo", reason: builtinDetectors.unknownDetectorMessage(name, spelledAs: "algorithm"))
-        }
+        let detector = try requireDetector(algorithm)
         let parameters = try resolveSettings(detector, count: nsettings, keys: keys, values: values)
         guard let policy: NonFinitePolicy = nonfinite == 0 ? .error : nonfinite == 1 ? .mask : nil else {
             throw CallError("nonfinite must be 0 (error) or 1 (mask), got \(nonfinite)")

@@ -78,6 +78,10 @@ int32_t peaks_abi_version(void);
  * Read it with peaks_result_text(). */
 peaks_result *peaks_algorithms_json(void);
 
+/* One detector's entry of peaks_algorithms_json (same schema, a list of one), or
+ * PEAKS_ERROR_INPUT naming the known detectors when `algorithm` is not one of them. */
+peaks_result *peaks_parameters_json(const char *algorithm);
+
 /* Finds peaks.
  *  image      2-D (rows, columns): one image. 3-D (frames, rows, columns): every frame.
  *             4-D (scan_y, scan_x, rows, columns): every frame, frame = scan_y * scan_x_size + scan_x.
