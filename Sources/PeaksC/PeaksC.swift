@@ -29,6 +29,8 @@ final class ResultBox {
     var status: Status = .ok
     private(set) var message: UnsafeMutablePointer<CChar>?
     private(set) var columnNames: [UnsafeMutablePointer<CChar>] = []
+    /// The column names joined by commas ("x,y,value,prominence").
+    private(set) var header: UnsafeMutablePointer<CChar>?
     private(set) var rows = 0
     /// rows x columns doubles, row-major.
     private(set) var data: UnsafeMutablePointer<Double>?
@@ -44,6 +46,7 @@ final class ResultBox {
     func setTable(columns: [String], values: [Double]) {
         precondition(columns.isEmpty ? values.isEmpty : values.count % columns.count == 0)
         columnNames = columns.map { strdup($0)! }
+        header = strdup(columns.joined(separator: ","))
         rows = columns.isEmpty ? 0 : values.count / columns.count
         let p = UnsafeMutablePointer<Double>.allocate(capacity: max(1, values.count))
         values.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: $0.count) }
@@ -55,6 +58,7 @@ final class ResultBox {
     deinit {
         free(message)
         for n in columnNames { free(n) }
+        free(header)
         data?.deallocate()
         free(text)
     }
@@ -332,6 +336,12 @@ public func peaks_result_column_name(_ r: OpaquePointer?, _ i: Int32) -> UnsafeP
     let names = ResultBox.from(r).columnNames
     guard i >= 0, Int(i) < names.count else { return nil }
     return UnsafePointer(names[Int(i)])
+}
+
+@_cdecl("peaks_result_header")
+public func peaks_result_header(_ r: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let r, let h = ResultBox.from(r).header else { return nil }
+    return UnsafePointer(h)
 }
 
 @_cdecl("peaks_result_data")

@@ -19,7 +19,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _native
-from ._native import array_arg, lib, take
+from ._native import array_arg, lib, take_table, take_text
 
 __all__ = ["__version__", "algorithms", "parameters", "detect", "phase_cross_correlation", "center", "Center"]
 
@@ -28,12 +28,9 @@ __version__ = lib.peaks_version().decode()
 #: The result of `center`: the centre (x = column, y = row) and how symmetric the pattern is there.
 Center = namedtuple("Center", ["x", "y", "confidence"])
 
-_POSITION_COLUMNS = ("frame", "scan_y", "scan_x")
-
-
 def algorithms():
     """The names of the detectors, e.g. ['persistence', 'log', 'high-symmetry']."""
-    _, _, text = take(lib.peaks_algorithms_json())
+    text = take_text(lib.peaks_algorithms_json())
     return [a["name"] for a in json.loads(text)["algorithms"]]
 
 
@@ -41,7 +38,7 @@ def parameters(algo="persistence"):
     """The settings of detector `algo`: a list of dicts with name, type (real, integer, boolean,
     choice, text), default, min and max (numbers), choices, auto (whether "auto" is accepted),
     unit and help. Raises ValueError for an unknown detector (listing the known ones)."""
-    _, _, text = take(lib.peaks_parameters_json(_text(algo, "algo")))
+    text = take_text(lib.peaks_parameters_json(_text(algo, "algo")))
     return json.loads(text)["algorithms"][0]["parameters"]
 
 
@@ -112,26 +109,17 @@ def detect(image, algo="persistence", mask=None, *, nonfinite="error", threads=0
         raise ValueError(f"parameter 'nonfinite': '{nonfinite}' is not one of error, mask")
     if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 0:
         raise ValueError(f"parameter 'threads': expected a whole number >= 0, got {threads!r}")
-    names = [k for k, v in settings.items() if v is not None]
-    n = len(names)
-    keys = (ctypes.c_char_p * max(n, 1))(*[k.encode() for k in names])
-    values = (ctypes.c_char_p * max(n, 1))(*[_setting_text(k, settings[k]).encode() for k in names])
+    if settings:
+        names = [k for k, v in settings.items() if v is not None]
+        n = len(names)
+        keys = (ctypes.c_char_p * max(n, 1))(*[k.encode() for k in names])
+        values = (ctypes.c_char_p * max(n, 1))(*[_setting_text(k, settings[k]).encode() for k in names])
+    else:
+        n, keys, values = 0, None, None
     img, keep = array_arg(a, "image")
-    mask_p, mask_keep = _mask_arg(mask)
-    columns, rows, _ = take(lib.peaks_detect(ctypes.byref(img), mask_p, _text(algo, "algo"), n, keys, values,
-                                             policy, int(threads)))
-    return _table(columns, rows)
-
-
-def _table(columns, rows):
-    n = rows.shape[0]
-    dt = np.dtype([(c, np.int64 if c in _POSITION_COLUMNS else np.float64) for c in columns])
-    if not any(c in _POSITION_COLUMNS for c in columns):
-        return rows.view(dt).reshape(n)
-    out = np.empty(n, dtype=dt)
-    for j, c in enumerate(columns):
-        out[c] = rows[:, j]
-    return out
+    mask_p, mask_keep = _mask_arg(mask) if mask is not None else (None, None)
+    return take_table(lib.peaks_detect(ctypes.byref(img), mask_p, _text(algo, "algo"), n, keys, values,
+                                       policy, int(threads)))
 
 
 def phase_cross_correlation(reference_image, moving_image, *, upsample_factor=1, space="real",
@@ -172,9 +160,9 @@ def phase_cross_correlation(reference_image, moving_image, *, upsample_factor=1,
     mov, keep_m = array_arg(_as_array(moving_image, "moving image"), "moving image")
     rm_p, keep_rm = _mask_arg(reference_mask, "reference mask")
     mm_p, keep_mm = _mask_arg(moving_mask, "moving mask")
-    _, rows, _ = take(lib.peaks_phase_cross_correlation(ctypes.byref(ref), ctypes.byref(mov), rm_p, mm_p,
-                                                        int(upsample_factor), norm, float(overlap_ratio)))
-    shift_row, shift_col, error, phasediff, _ = rows[0]
+    row = take_table(lib.peaks_phase_cross_correlation(ctypes.byref(ref), ctypes.byref(mov), rm_p, mm_p,
+                                                       int(upsample_factor), norm, float(overlap_ratio)))[0]
+    shift_row, shift_col, error, phasediff = row["shift_row"], row["shift_col"], row["error"], row["phasediff"]
     return np.array([shift_row, shift_col]), float(error), float(phasediff)
 
 
@@ -185,6 +173,6 @@ def center(image, mask=None):
     perfectly symmetric). NaN / infinite pixels count as invalid."""
     img, keep = array_arg(_as_array(image, "image"), "image")
     mask_p, mask_keep = _mask_arg(mask)
-    _, rows, _ = take(lib.peaks_center(ctypes.byref(img), mask_p))
-    x, y, confidence = rows[0]
+    row = take_table(lib.peaks_center(ctypes.byref(img), mask_p))[0]
+    x, y, confidence = row["x"], row["y"], row["confidence"]
     return Center(float(x), float(y), float(confidence))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["lib", "PeaksArray", "array_arg", "call", "PeaksNativeError"]
+__all__ = ["lib", "PeaksArray", "array_arg", "take_table", "take_text"]
 
 
 def _load():
@@ -49,6 +49,7 @@ _signatures = {
     "peaks_result_rows": ([_Result], ctypes.c_int64),
     "peaks_result_columns": ([_Result], ctypes.c_int32),
     "peaks_result_column_name": ([_Result, ctypes.c_int32], ctypes.c_char_p),
+    "peaks_result_header": ([_Result], ctypes.c_char_p),
     "peaks_result_data": ([_Result], ctypes.c_void_p),
     "peaks_result_text": ([_Result], ctypes.c_char_p),
     "peaks_result_free": ([_Result], None),
@@ -69,44 +70,73 @@ _CODES = {
 _BIG_ENDIAN = 0x100
 
 
-class PeaksNativeError(Exception):
-    pass
+_SHAPES = {n: ctypes.c_int64 * n for n in range(1, 33)}
 
 
 def array_arg(a, what="image"):
     """(PeaksArray, keep-alive) for a numpy array: pointer, type code, shape and strides, no copy."""
-    code = _CODES.get((a.dtype.kind, a.dtype.itemsize))
+    dt = a.dtype
+    code = _CODES.get((dt.kind, dt.itemsize))
     if code is None:
-        raise ValueError(f"{what}: unsupported element type {a.dtype} (use a real type: bool, integers, float16/32/64)")
-    if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and sys.byteorder == "big"):
+        raise ValueError(f"{what}: unsupported element type {dt} (use a real type: bool, integers, float16/32/64)")
+    if dt.byteorder == ">" or (dt.byteorder == "=" and sys.byteorder == "big"):
         code |= _BIG_ENDIAN
     ndim = a.ndim
-    shape = (ctypes.c_int64 * max(ndim, 1))(*a.shape)
-    strides = (ctypes.c_int64 * max(ndim, 1))(*a.strides)
-    s = PeaksArray(a.ctypes.data if a.size else None, code, ndim, shape, strides)
-    return s, (a, shape, strides)
+    vector = _SHAPES.get(max(ndim, 1)) or (ctypes.c_int64 * ndim)
+    shape = vector(*a.shape)
+    strides = vector(*a.strides)
+    data = a.__array_interface__["data"][0] if a.size else None
+    return PeaksArray(data, code, ndim, shape, strides), (a, shape, strides)
 
 
-def take(result):
-    """Checks a result handle, returning (columns, rows ndarray (n, ncol) float64 copy, text); frees it."""
+_DTYPES = {}
+_POSITION_COLUMNS = ("frame", "scan_y", "scan_x")
+
+
+def _dtypes(header):
+    """(dtype of the rows as stored: all float64, dtype returned: frame/scan_y/scan_x int64)."""
+    d = _DTYPES.get(header)
+    if d is None:
+        columns = header.split(",") if header else []
+        stored = np.dtype([(c, np.float64) for c in columns])
+        final = np.dtype([(c, np.int64 if c in _POSITION_COLUMNS else np.float64) for c in columns])
+        d = _DTYPES[header] = (stored, final)
+    return d
+
+
+def _check(result):
     if not result:
         raise MemoryError("peaks: the native library could not allocate a result")
+    status = lib.peaks_result_status(result)
+    if status != 0:
+        message = (lib.peaks_result_error(result) or b"unknown error").decode("utf-8", "replace")
+        lib.peaks_result_free(result)
+        if status in (1, 2):
+            raise ValueError(message)
+        raise RuntimeError(message)
+
+
+def take_table(result):
+    """A result's table as a numpy structured array (frame/scan_y/scan_x int64, the rest
+    float64), copied out of the native buffer; frees the result. Raises ValueError on failure."""
+    _check(result)
     try:
-        status = lib.peaks_result_status(result)
-        if status != 0:
-            message = (lib.peaks_result_error(result) or b"unknown error").decode("utf-8", "replace")
-            if status in (1, 2):
-                raise ValueError(message)
-            raise RuntimeError(message)
-        ncol = lib.peaks_result_columns(result)
+        header = lib.peaks_result_header(result)
+        stored, final = _dtypes(header.decode() if header else "")
         n = lib.peaks_result_rows(result)
-        columns = [lib.peaks_result_column_name(result, i).decode() for i in range(ncol)]
-        text = lib.peaks_result_text(result)
-        if n * ncol:
-            buf = (ctypes.c_double * (n * ncol)).from_address(lib.peaks_result_data(result))
-            rows = np.frombuffer(buf, dtype=np.float64).reshape(n, ncol).copy()
-        else:
-            rows = np.empty((0, ncol), dtype=np.float64)
-        return columns, rows, (text.decode() if text is not None else None)
+        if n == 0:
+            return np.empty(0, dtype=final)
+        raw = (ctypes.c_char * (n * stored.itemsize)).from_address(lib.peaks_result_data(result))
+        rows = np.frombuffer(raw, dtype=stored).copy()
+        return rows if stored is final else rows.astype(final)
+    finally:
+        lib.peaks_result_free(result)
+
+
+def take_text(result):
+    """A result's text; frees the result. Raises ValueError on failure."""
+    _check(result)
+    try:
+        return lib.peaks_result_text(result).decode()
     finally:
         lib.peaks_result_free(result)

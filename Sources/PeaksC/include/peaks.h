@@ -127,6 +127,8 @@ const char *peaks_result_error(const peaks_result *r);          /* NULL on succe
 int64_t peaks_result_rows(const peaks_result *r);
 int32_t peaks_result_columns(const peaks_result *r);
 const char *peaks_result_column_name(const peaks_result *r, int32_t i);  /* NULL if out of range */
+const char *peaks_result_header(const peaks_result *r);          /* the column names joined by ',' (NULL if
+                                                                    the result has no table) */
 const double *peaks_result_data(const peaks_result *r);          /* rows x columns, row-major */
 const char *peaks_result_text(const peaks_result *r);            /* NULL unless the call returns text */
 void peaks_result_free(peaks_result *r);                         /* NULL is allowed */
