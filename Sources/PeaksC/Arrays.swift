@@ -45,6 +45,9 @@ struct ArrayView: @unchecked Sendable {
             strides.append(s)
         }
         if count > 0 && data == nil { throw CallError("\(what): data is NULL") }
+        // A frame larger than the readers allow (a broadcast view of 10^6 x 10^6) fails with
+        // one line instead of exhausting memory.
+        if ndim >= 2 { try ReadLimits.checkFrame(width: shape[ndim - 1], height: shape[ndim - 2], path: what) }
         self.base = data ?? UnsafeRawPointer(bitPattern: 1)!
         self.sample = sample
         self.shape = shape
@@ -126,8 +129,8 @@ struct ArrayView: @unchecked Sendable {
         let h = height, w = width
         let start = base + offset
         let swap = sample.size > 1 && sample.bigEndian == (1.littleEndian == 1)
-        // Native float32 with contiguous rows: a copy per row.
-        if sample.isNativeFloat32, cs == 4, let p = sink.floats {
+        // Native, aligned float32 with contiguous rows: a copy per row.
+        if sample.isNativeFloat32, cs == 4, rs % 4 == 0, Int(bitPattern: start) % 4 == 0, let p = sink.floats {
             for y in 0..<h { (p + y &* w).update(from: (start + y &* rs).assumingMemoryBound(to: Float.self), count: w) }
             return
         }

@@ -63,6 +63,37 @@ def test_layouts_same_result(image):
     assert np.array_equal(peaks.detect(image.tolist(), prominence=3), peaks.detect(image.astype(np.float64), prominence=3))
 
 
+def test_unaligned_and_readonly(image):
+    raw = np.zeros(image.size * 4 + 1, np.uint8)[1:]
+    unaligned = raw.view(np.float32).reshape(image.shape)
+    unaligned[:] = image
+    assert not unaligned.flags.aligned
+    ref = peaks.detect(image, prominence=3)
+    assert np.array_equal(peaks.detect(unaligned, prominence=3), ref)
+    frozen = image.copy()
+    frozen.flags.writeable = False
+    assert np.array_equal(peaks.detect(frozen, prominence=3), ref)
+    assert np.array_equal(image, frozen)  # the input is never written
+
+
+def test_concurrent_calls_give_serial_results():
+    import threading
+    images = [spots(shape=(96, 96), n=8, seed=s) for s in range(6)]
+    serial = [(peaks.detect(im, algo="log"), peaks.detect(im, prominence=2)) for im in images]
+    results = [None] * len(images)
+
+    def run(i):
+        results[i] = (peaks.detect(images[i], algo="log"), peaks.detect(images[i], prominence=2))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (a, b), (c, d) in zip(results, serial):
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+
+
 def test_stack_equals_frames(stack):
     t = peaks.detect(stack, prominence=3)
     assert t.dtype.names[0] == "frame" and t.dtype["frame"] == np.int64

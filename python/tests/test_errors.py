@@ -30,6 +30,8 @@ IMG = np.ones((32, 32), np.float32)
     (lambda: peaks.detect(IMG, mask=np.ones((3, 3))), "mask is 3x3 but the image is 32x32 (width x height)"),
     (lambda: peaks.detect(IMG, mask=np.ones((2, 32, 32))), "the mask must be 2-D"),
     (lambda: peaks.detect(IMG.astype(np.complex64)), "unsupported element type complex64"),
+    (lambda: peaks.detect(np.broadcast_to(np.float32(1), (10**6, 10**6))),
+     "image: a frame of 1000000x1000000 pixels needs more than the read limit"),
     (lambda: peaks.detect(np.array([["a"]])), "unsupported element type"),
     (lambda: peaks.detect([[1, 2], [3]]), "image: not an array"),
     (lambda: peaks.parameters("nope"), "unknown algorithm 'nope'"),
