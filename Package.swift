@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "Detectors", targets: ["Detectors"]),
         .library(name: "Harness", targets: ["Harness"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        // The C ABI (Sources/PeaksC/include/peaks.h) that the Python package in python/ loads.
+        .library(name: "PeaksC", type: .dynamic, targets: ["PeaksC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -89,6 +91,9 @@ let package = Package(
         // Frames of a stack on all cores, results in frame order, bounded memory; the per-frame
         // detection job shared by the CLI and the C ABI.
         .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters", "Correlation"], exclude: ["README.md"]),
+        .target(
+            name: "PeaksC", dependencies: ["PeakKit", "ImageIO", "Detectors", "Pipeline", "Correlation"],
+            exclude: ["include", "README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [

@@ -107,8 +107,7 @@ struct Detect: ParsableCommand {
     /// The detector and its parameters, checked; mistakes are usage errors.
     func resolvedParameters() throws -> (any PeakDetector, ParameterSet) {
         guard let detector = builtinDetectors.detector(named: algo) else {
-            let hint = closestName(to: algo, in: builtinDetectors.names).map { "did you mean '\($0)'? " } ?? ""
-            throw UsageError("unknown --algo '\(algo)' (\(hint)known: \(builtinDetectors.names.joined(separator: ", ")))")
+            throw UsageError(builtinDetectors.unknownDetectorMessage(algo, spelledAs: "--algo"))
         }
         do {
             return (detector, try detector.resolveParameters(try givenParameters(for: detector)))
