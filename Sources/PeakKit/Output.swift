@@ -137,6 +137,18 @@ public struct StackSource: Sendable, Equatable {
         self.hasFiles = hasFiles
     }
 
+    /// The `image` object of a stack table's JSON header: path, frame size, frame count, scan.
+    public var jsonEntries: [(String, Value)] {
+        var image: [(String, Value)] = [
+            ("path", .string(path)), ("width", .integer(width)), ("height", .integer(height)), ("frames", .integer(frames)),
+        ]
+        if let scan {
+            image.append(("scan_height", .integer(scan.height)))
+            image.append(("scan_width", .integer(scan.width)))
+        }
+        return image
+    }
+
     public static func == (a: StackSource, b: StackSource) -> Bool {
         a.path == b.path && a.width == b.width && a.height == b.height && a.frames == b.frames
             && a.scan?.height == b.scan?.height && a.scan?.width == b.scan?.width && a.hasFiles == b.hasFiles
@@ -247,17 +259,9 @@ public final class StackTableWriter {
         case .csv:
             return (positionColumns + ["x", "y", "value"] + names).joined(separator: ",") + "\n"
         case .json:
-            var image: [(String, Value)] = [
-                ("path", .string(source.path)), ("width", .integer(source.width)), ("height", .integer(source.height)),
-                ("frames", .integer(source.frames)),
-            ]
-            if let scan = source.scan {
-                image.append(("scan_height", .integer(scan.height)))
-                image.append(("scan_width", .integer(scan.width)))
-            }
             var s = "{\n"
             s += "  \"schema\": \(JSONText.quote(Self.schema)),\n"
-            s += "  \"image\": \(JSONText.object(image)),\n"
+            s += "  \"image\": \(JSONText.object(source.jsonEntries)),\n"
             s += "  \"algorithm\": \(JSONText.quote(algorithm)),\n"
             s += "  \"parameters\": \(JSONText.object(parameters)),\n"
             s += "  \"columns\": [" + (["x", "y", "value"] + names).map(JSONText.quote).joined(separator: ", ") + "],\n"

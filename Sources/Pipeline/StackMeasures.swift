@@ -1,3 +1,4 @@
+import Filters
 import Correlation
 import Foundation
 import ImageIO
@@ -76,17 +77,9 @@ public final class FrameTableWriter {
         case .csv:
             return (position + columns).joined(separator: ",") + "\n"
         case .json:
-            var image: [(String, Value)] = [
-                ("path", .string(source.path)), ("width", .integer(source.width)), ("height", .integer(source.height)),
-                ("frames", .integer(source.frames)),
-            ]
-            if let scan = source.scan {
-                image.append(("scan_height", .integer(scan.height)))
-                image.append(("scan_width", .integer(scan.width)))
-            }
             var s = "{\n"
             s += "  \"schema\": \(JSONText.quote(schema)),\n"
-            s += "  \"image\": \(JSONText.object(image)),\n"
+            s += "  \"image\": \(JSONText.object(source.jsonEntries)),\n"
             s += "  \"parameters\": \(JSONText.object(parameters)),\n"
             s += "  \"columns\": [" + columns.map(JSONText.quote).joined(separator: ", ") + "],\n"
             s += "  \"frames\": [\n"
