@@ -22,11 +22,19 @@ struct Detect: ParsableCommand {
               peaks detect pattern.png --algo high-symmetry --mask beamstop.png --center 161.3,158.7
             """)
 
-    @Argument(help: "The image or stack: any format of 'peaks formats' (PNG, NPY, ...), chosen by the file's first bytes.")
-    var input: String
+    @Argument(help: ArgumentHelp(
+        "The image or stack: any format of 'peaks formats' (PNG, NPY, ...), chosen by the file's first bytes. Several files or a quoted glob ('night1/*.png', expanded by peaks, sorted) make a stack of single images with a file column.",
+        valueName: "input"))
+    var inputs: [String] = []
+
+    /// The input as output headers name it (the argument, the pattern, or the file range).
+    var input: String { inputs.count == 1 ? inputs[0] : (try? FileList(inputs).label) ?? inputs.joined(separator: " ") }
 
     @OptionGroup(title: "Input")
     var source: InputOptions
+
+    @OptionGroup(title: "Cluster")
+    var sharding: ShardOptions
 
     @Option(help: ArgumentHelp("The detector (see 'peaks algorithms').", valueName: "name"))
     var algo = "persistence"
@@ -89,7 +97,11 @@ struct Detect: ParsableCommand {
     /// usage error (exit 2) naming it.
     func validate() throws {
         do {
+            guard !inputs.isEmpty else { throw UsageError("missing the input image, stack, files or pattern") }
             try source.check()
+            if try sharding.spec() != nil && output == nil {
+                throw UsageError("--shard writes a table and its manifest beside it: give -o FILE")
+            }
             _ = try resolvedParameters()
             _ = try refinementWindow()
         } catch let error as UsageError {
@@ -118,17 +130,18 @@ struct Detect: ParsableCommand {
 
         let (detector, parameters) = try resolvedParameters()
         let windowSize = try refinementWindow()
-        try checkOutputPaths()
+        let list = try FileList(inputs)
+        try checkOutputPaths(inputs: list.files)
 
         // Read.
-        let frames = try source.open(input)
+        let frames = try source.open(list)
         let validity = try mask.map { try ImageFile.readMask($0) }
         let wantsLabels = blobs != nil || blobsPreview != nil
         let job = FrameDetection(
             detector: detector, parameters: parameters, mask: validity, nonFinite: nonfinite,
             refine: refine.method, refineSize: windowSize, options: DetectionOptions(wantsLabels: wantsLabels))
-        if frames.source.layout.isStack || source.selectsFrames {
-            return try runStack(frames, job: job)
+        if frames.source.layout.isStack || source.selectsFrames || list.isList || sharding.shard != nil {
+            return try runStack(frames, list: list, job: job)
         }
         let image = try frames.frame(0)
         if let validity, let maskPath = mask { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
@@ -168,38 +181,92 @@ struct Detect: ParsableCommand {
 
     /// A stack: frames on all cores, the table streamed in frame order to a temporary file
     /// renamed into place at the end (or to standard output).
-    func runStack(_ frames: SelectedFrames, job: FrameDetection) throws {
+    func runStack(_ frames: SelectedFrames, list: FileList, job: FrameDetection) throws {
         for (name, value) in [("--overlay", overlay), ("--blobs", blobs), ("--blobs-preview", blobsPreview)] where value != nil {
             throw UsageError("\(name) draws a single image; '\(input)' is a stack (\(frames.layout.frameCount) frames)")
         }
         let l = frames.layout
         let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
         let header = StackSource(
-            path: input, width: l.width, height: l.height, frames: l.frameCount,
-            scan: l.scan.map { ($0.height, $0.width) })
+            path: list.label, width: l.width, height: l.height, frames: l.frameCount,
+            scan: l.scan.map { ($0.height, $0.width) }, hasFiles: list.isList)
+        let fileNames = (frames.source as? FileListFrames)?.files
+        let shard = try sharding.spec()
+        let range = try sharding.frames(of: l.frameCount)
+        // A shard's identity is taken before any frame is read (a file changed meanwhile then
+        // shows up as a foreign shard rather than going unnoticed).
+        let identity = try shard.map { _ in try inputIdentity(list) }
         let stream = try output.map { try AtomicStream($0) }
+        let manifestStream = try shard.map { _ in try AtomicStream(ShardManifest.path(forTable: output!)) }
         TemporaryFiles.installHandlers()
+        var hash = SHA256()
+        var bytes = 0
         let writer = StackTableWriter(
             format: listFormat, source: header, algorithm: job.detector.name,
             parameters: job.parameters.entries.map { ($0.0, $0.1.asValue) },
             sink: { text in
-                if let stream { try stream.write(text) } else { try StandardOutput.write(text) }
+                if let stream {
+                    let utf8 = Array(text.utf8)
+                    if shard != nil {
+                        hash.update(utf8)
+                        bytes += utf8.count
+                    }
+                    try stream.write(utf8)
+                } else {
+                    try StandardOutput.write(text)
+                }
             })
         var progress = ProgressLine()
         do {
             try job.run(
-                over: frames,
+                over: frames, range: range,
                 deliver: { index, detection in
                     let scan = l.scan?.position(ofFrame: index)
-                    try writer.add(FramePosition(frame: frames.sourceIndex(of: index), scanY: scan?.y, scanX: scan?.x), detection)
+                    let source = frames.sourceIndex(of: index)
+                    try writer.add(
+                        FramePosition(frame: source, scanY: scan?.y, scanX: scan?.x, file: fileNames?[source]), detection)
                 },
                 progress: { progress.update($0) })
             try writer.finish()
-            try stream?.commit()
+            if let stream, let manifestStream, let shard, let identity {
+                let manifest = ShardManifest(
+                    peaksVersion: PeaksVersion.string, shard: shard, frames: range, totalFrames: l.frameCount,
+                    format: listFormat, tableName: URL(fileURLWithPath: stream.path).lastPathComponent,
+                    tableBytes: bytes, tableSHA256: hash.finalizeHex(), headerBytes: writer.headerByteCount,
+                    footerBytes: writer.footerByteCount, rows: writer.rowCount, input: identity,
+                    settings: shardSettings(job: job, format: listFormat))
+                try manifestStream.write(manifest.text)
+                // The manifest is renamed last: a table without its manifest is never taken for a shard.
+                try AtomicStream.commitAll([stream, manifestStream])
+            } else {
+                try stream?.commit()
+            }
         } catch {
             stream?.abort()
+            manifestStream?.abort()
             throw error
         }
+    }
+
+    /// The input's identity for a shard manifest (and the mask's, which decides the peaks too).
+    func inputIdentity(_ list: FileList) throws -> [(String, Value)] {
+        var entries = list.isList ? try InputIdentity.of(files: list.files, label: list.label) : try InputIdentity.of(file: list.files[0])
+        if let mask {
+            entries += try InputIdentity.of(file: mask).map { ("mask_" + $0.0, $0.1) }
+        }
+        return entries
+    }
+
+    /// Everything besides the input that decides a shard table's bytes.
+    func shardSettings(job: FrameDetection, format: PeakListFormat) -> [(String, Value)] {
+        var entries: [(String, Value)] = [("algorithm", .string(job.detector.name))]
+        entries += job.parameters.entries.map { ("parameter " + $0.0, $0.1.asValue) }
+        entries += source.settings
+        entries += [
+            ("nonfinite", .string(nonfinite.rawValue)), ("refine", .string(refine.rawValue)),
+            ("refine_size", .integer(job.refineSize)), ("format", .string(format.rawValue)),
+        ]
+        return entries
     }
 
     /// The parameter values given on the command line, checked against the detector's specs.
@@ -255,9 +322,13 @@ struct Detect: ParsableCommand {
     }
 
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
-    func checkOutputPaths() throws {
-        try CommandInput.checkOutputs(
-            [output, overlay, blobs, blobsPreview].compactMap { $0 }, inputs: [input, mask].compactMap { $0 })
+    func checkOutputPaths(inputs files: [String]) throws {
+        var outputs = [output, overlay, blobs, blobsPreview].compactMap { $0 }
+        if sharding.shard != nil, let output { outputs.append(ShardManifest.path(forTable: output)) }
+        // Compare with the inputs of the same file name only (a list may hold many thousands).
+        let names = Set(outputs.map { URL(fileURLWithPath: $0).lastPathComponent })
+        let candidates = files.filter { names.contains(URL(fileURLWithPath: $0).lastPathComponent) }
+        try CommandInput.checkOutputs(outputs, inputs: candidates + [mask].compactMap { $0 })
         if let blobs { _ = try BlobFile.kind(of: blobs) }
     }
 }
