@@ -225,7 +225,7 @@ private func bytes(_ folder: URL, _ name: String) throws -> Data { try Data(cont
             let r = try PeaksExecutable.run(["detect", "files/*.npy", "--shard", "\(i)/3", "-o", "s\(i).json"], in: dir)
             #expect(r.status == 0, "\(r.stderr)")
         }
-        let merge = try PeaksExecutable.run(["merge", "s*.json", "-o", "merged.json"], in: dir)
+        let merge = try PeaksExecutable.run(["merge", "s?.json", "-o", "merged.json"], in: dir)
         #expect(merge.status == 0, "\(merge.stderr)")
         #expect(try bytes(dir, "merged.json") == bytes(dir, "single.json"))
         let text = String(decoding: try bytes(dir, "single.json"), as: UTF8.self)
