@@ -196,26 +196,11 @@ struct Detect: ParsableCommand {
         // A shard's identity is taken before any frame is read (a file changed meanwhile then
         // shows up as a foreign shard rather than going unnoticed).
         let identity = try shard.map { _ in try inputIdentity(list) }
-        let stream = try output.map { try AtomicStream($0) }
-        let manifestStream = try shard.map { _ in try AtomicStream(ShardManifest.path(forTable: output!)) }
-        TemporaryFiles.installHandlers()
-        var hash = SHA256()
-        var bytes = 0
+        let out = try StackOutput(output: output, shard: shard)
         let writer = StackTableWriter(
             format: listFormat, source: header, algorithm: job.detector.name,
             parameters: job.parameters.entries.map { ($0.0, $0.1.asValue) },
-            sink: { text in
-                if let stream {
-                    let utf8 = Array(text.utf8)
-                    if shard != nil {
-                        hash.update(utf8)
-                        bytes += utf8.count
-                    }
-                    try stream.write(utf8)
-                } else {
-                    try StandardOutput.write(text)
-                }
-            })
+            sink: { try out.write($0) })
         var progress = ProgressLine()
         do {
             try job.run(
@@ -228,22 +213,15 @@ struct Detect: ParsableCommand {
                 },
                 progress: { progress.update($0) })
             try writer.finish()
-            if let stream, let manifestStream, let shard, let identity {
-                let manifest = ShardManifest(
-                    peaksVersion: PeaksVersion.string, shard: shard, frames: range, totalFrames: l.frameCount,
-                    format: listFormat, tableName: URL(fileURLWithPath: stream.path).lastPathComponent,
-                    tableBytes: bytes, tableSHA256: hash.finalizeHex(), headerBytes: writer.headerByteCount,
-                    footerBytes: writer.footerByteCount, rows: writer.rowCount, input: identity,
-                    settings: shardSettings(job: job, format: listFormat))
-                try manifestStream.write(manifest.text)
-                // The manifest is renamed last: a table without its manifest is never taken for a shard.
-                try AtomicStream.commitAll([stream, manifestStream])
-            } else {
-                try stream?.commit()
+            try out.commit { name, bytes, sha256 in
+                ShardManifest(
+                    peaksVersion: PeaksVersion.string, shard: shard!, frames: range, totalFrames: l.frameCount,
+                    format: listFormat, tableName: name, tableBytes: bytes, tableSHA256: sha256,
+                    headerBytes: writer.headerByteCount, footerBytes: writer.footerByteCount, rows: writer.rowCount,
+                    input: identity ?? [], settings: shardSettings(job: job, format: listFormat))
             }
         } catch {
-            stream?.abort()
-            manifestStream?.abort()
+            out.abort()
             throw error
         }
     }
