@@ -3,7 +3,7 @@
 // peaks: find peaks in 2-D scientific images, register images, and measure accuracy.
 //
 // Layout (see docs/architecture.md):
-//   C shims ......... CFFTW, CPNG, CCairo        (system libraries; CPNG holds a small C file)
+//   C shims ......... CFFTW, CPNG, CCairo, CTIFF, CHDF5, CFITSIO (system libraries; CPNG holds a small C file)
 //   toolkit ......... PeakKit, ImageIO, Filters, Spectral, Rendering
 //   detectors ....... Plugins/<Name>             (one module each; depend on the toolkit only)
 //   registry ........ Detectors                  (the one list of built-in detectors)
@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "Detectors", targets: ["Detectors"]),
         .library(name: "Harness", targets: ["Harness"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        // The C ABI (Sources/PeaksC/include/peaks.h) that the Python package in python/ loads.
+        .library(name: "PeaksC", type: .dynamic, targets: ["PeaksC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,12 +42,23 @@ let package = Package(
         .target(
             name: "CPNG", path: "Sources/CPNG", exclude: ["README.md"],
             linkerSettings: [.linkedLibrary("png16")]),
+        // TIFF, HDF5 and FITS readers (header-only static inline shims; see each folder's README).
+        .systemLibrary(
+            name: "CTIFF", path: "Sources/CTIFF", pkgConfig: "libtiff-4",
+            providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev", "hdf5-filter-plugin", "bitshuffle"])]),
+        .systemLibrary(
+            name: "CFITSIO", path: "Sources/CFITSIO", pkgConfig: "cfitsio",
+            providers: [.apt(["libcfitsio-dev"])]),
         // Compiler intrinsics (cache prefetch) for the union-find's random-access loop.
         .target(name: "_PeaksIntrinsics"),
 
         // MARK: Toolkit
         .target(name: "PeakKit", exclude: ["README.md"]),
-        .target(name: "ImageIO", dependencies: ["PeakKit", "CPNG"], exclude: ["README.md"]),
+        .target(
+            name: "ImageIO", dependencies: ["PeakKit", "CPNG", "CTIFF", "CHDF5", "CFITSIO"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit", "_PeaksIntrinsics"], exclude: ["README.md"]),
         // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
@@ -67,14 +80,20 @@ let package = Package(
         .target(
             name: "LaplacianOfGaussian", dependencies: ["PeakKit", "Filters", "Spectral"],
             path: "Plugins/LaplacianOfGaussian", exclude: ["README.md"]),
+        .target(
+            name: "Template", dependencies: ["PeakKit", "Filters", "Spectral", "Correlation", "ImageIO"],
+            path: "Plugins/Template", exclude: ["README.md"]),
 
         // MARK: Registry, stack pipeline and executable
         .target(
-            name: "Detectors", dependencies: ["PeakKit", "Persistence", "LaplacianOfGaussian", "HighSymmetry"],
+            name: "Detectors", dependencies: ["PeakKit", "Persistence", "LaplacianOfGaussian", "HighSymmetry", "Template"],
             exclude: ["README.md"]),
         // Frames of a stack on all cores, results in frame order, bounded memory; the per-frame
         // detection job shared by the CLI and the C ABI.
-        .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters"], exclude: ["README.md"]),
+        .target(name: "Pipeline", dependencies: ["PeakKit", "ImageIO", "Filters", "Correlation"], exclude: ["README.md"]),
+        .target(
+            name: "PeaksC", dependencies: ["PeakKit", "ImageIO", "Detectors", "Pipeline", "Correlation"],
+            exclude: ["include", "README.md"]),
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
@@ -86,7 +105,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "DetectorConformance", dependencies: ["PeakKit"], path: "Tests/DetectorConformance"),
         .testTarget(name: "PeakKitTests", dependencies: ["PeakKit"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"], exclude: ["Fixtures"]),
         .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit", "ImageIO", "Rendering", "Detectors"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),
@@ -101,6 +120,9 @@ let package = Package(
         .testTarget(
             name: "LaplacianOfGaussianTests",
             dependencies: ["LaplacianOfGaussian", "PeakKit", "Filters", "Spectral", "Harness", "DetectorConformance"]),
+        .testTarget(
+            name: "TemplateTests",
+            dependencies: ["Template", "PeakKit", "Spectral", "Harness", "ImageIO", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
             dependencies: [

@@ -97,7 +97,7 @@ public struct HighSymmetryDetector: PeakDetector {
                 cx = c.x; cy = c.y
                 diagnostics.append(("center_x", .number(cx)))
                 diagnostics.append(("center_y", .number(cy)))
-                diagnostics.append(("center_method", .string(c.cropSize > 1 ? "autocenter" : "centroid")))
+                diagnostics.append(("center_method", .string("autocenter")))
                 diagnostics.append(("center_symmetry", .number(c.peak)))
             } catch {
                 // No silent fallback to the image centre: the spots found around a wrong centre

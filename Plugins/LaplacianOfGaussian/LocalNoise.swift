@@ -45,13 +45,11 @@ struct LocalNoise: Sendable {
                             for x in x0..<x1 {
                                 let c = y &* w &+ x, u = c &- w, d = c &+ w
                                 guard v[c], v[c &- 1], v[c &+ 1], v[u], v[u &- 1], v[u &+ 1], v[d], v[d &- 1], v[d &+ 1] else { continue }
-                                let corners = p[u &- 1] + p[u &+ 1] + p[d &- 1] + p[d &+ 1]
-                                let edges = p[u] + p[d] + p[c &- 1] + p[c &+ 1]
-                                samples.append(abs(corners - 2 * edges + 4 * p[c]))
+                                samples.append(NoiseEstimate.immerkaerResponse(p, at: c, width: w))
                             }
                         }
                         if samples.count >= 64 {
-                            sigma[j * tx + i] = 1.482602218505602 * Double(Selection.median(&samples)) / 6
+                            sigma[j * tx + i] = NoiseEstimate.robustSigma(medianResponse: Double(Selection.median(&samples)))
                         }
                     }
                 }

@@ -102,8 +102,10 @@ public enum Autocenter {
         let rx = Int(cx.rounded()), ry = Int(cy.rounded())
         let h = min(rx, image.width - 1 - rx, ry, image.height - 1 - ry)
         guard h >= 2 else {
-            return Result(x: cx, y: cy, roughX: cx, roughY: cy, cropX: rx, cropY: ry, cropSize: 1,
-                          lagX: 0, lagY: 0, peak: 0, fellBack: true)
+            // No 5 x 5 crop around the centroid fits the image: symmetry cannot be tested, and a
+            // centroid reported as a centre (with symmetry 0) would look like an answer.
+            throw PeaksError.invalidImage(
+                reason: "autocenter: the \(image.width)x\(image.height) image leaves no room around the pattern's centroid (\(NumberFormat.string((cx * 100).rounded() / 100)), \(NumberFormat.string((cy * 100).rounded() / 100))) to test its symmetry")
         }
         let side = 2 * h + 1, x0 = rx - h, y0 = ry - h
         var crop = Image(width: side, height: side)
@@ -183,7 +185,7 @@ public enum Autocenter {
         guard let best = found, best.value > 0 else {
             throw PeaksError.invalidImage(reason: "autocenter: the pattern shows no point symmetry near its envelope's centre")
         }
-        let fit = PeakFit.locate(map, col: best.col, row: best.row, method: subpixel)
+        let fit = SubpixelRefinement.surfacePeak(map.values, width: map.width, height: map.height, col: best.col, row: best.row, method: subpixel)
         let dx = fit.col + Double(map.originX), dy = fit.row + Double(map.originY)
         return Result(x: Double(rx) + dx / 2, y: Double(ry) + dy / 2, roughX: cx, roughY: cy,
                       cropX: x0, cropY: y0, cropSize: side, lagX: dx, lagY: dy,

@@ -1,3 +1,4 @@
+import Filters
 import PeakKit
 import Spectral
 
@@ -138,7 +139,7 @@ public enum NormXCorr2 {
         guard let best = map.argmax() else {
             throw PeaksError.invalidImage(reason: "normxcorr2: the template (\(template.width)x\(template.height)) has no \(mode.rawValue) placement in the image (\(image.width)x\(image.height))")
         }
-        let fit = PeakFit.locate(map, col: best.col, row: best.row, method: subpixel)
+        let fit = SubpixelRefinement.surfacePeak(map.values, width: map.width, height: map.height, col: best.col, row: best.row, method: subpixel)
         return Match(dx: fit.col + Double(map.originX), dy: fit.row + Double(map.originY),
                      pixelDX: best.col + map.originX, pixelDY: best.row + map.originY,
                      peak: best.value, fittedPeak: fit.value, subpixelFellBack: fit.fellBack, map: map)

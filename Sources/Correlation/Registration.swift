@@ -1,3 +1,4 @@
+import Filters
 import PeakKit
 
 /// The result of registering MOVING against REFERENCE.
@@ -52,7 +53,7 @@ extension MaskedNCC {
         guard let best = map.argmax(), best.value > 0 else {
             throw PeaksError.invalidImage(reason: "masked registration: no overlap with positive correlation (flat images or masks that do not overlap)")
         }
-        let fit = PeakFit.locate(map, col: best.col, row: best.row, method: subpixel)
+        let fit = SubpixelRefinement.surfacePeak(map.values, width: map.width, height: map.height, col: best.col, row: best.row, method: subpixel)
         return Registration(
             dx: fit.col + Double(map.originX), dy: fit.row + Double(map.originY),
             pixelDX: best.col + map.originX, pixelDY: best.row + map.originY,

@@ -1,3 +1,4 @@
+import Filters
 import PeakKit
 import Spectral
 import Synchronization

@@ -2,6 +2,7 @@ import PeakKit
 import HighSymmetry
 import LaplacianOfGaussian
 import Persistence
+import Template
 
 /// The detectors built into peaks. Adding one: a folder under Plugins/, a target in
 /// Package.swift, and one line here.
@@ -9,4 +10,5 @@ public let builtinDetectors = DetectorRegistry([
     PersistenceDetector(),
     LoGDetector(),
     HighSymmetryDetector(),
+    TemplateDetector(),
 ])

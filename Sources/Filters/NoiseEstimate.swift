@@ -41,19 +41,35 @@ public enum NoiseEstimate {
                         check: for dy in -1...1 { for dx in -1...1 where !mask[x + dx, y + dy] { ok = false; break check } }
                         if !ok { continue }
                     }
-                    let i = y &* w &+ x
-                    let up = i &- w, dn = i &+ w
-                    let corners = p[up &- 1] + p[up &+ 1] + p[dn &- 1] + p[dn &+ 1]
-                    let edges = p[up] + p[dn] + p[i &- 1] + p[i &+ 1]
-                    let r = corners - 2 * edges + 4 * p[i]
-                    if r.isFinite { responses.append(abs(r)) }
+                    let r = immerkaerResponse(p, at: y &* w &+ x, width: w)
+                    if r.isFinite { responses.append(r) }
                 }
             }
         }
         guard !responses.isEmpty else { return 0 }
         let median = Double(Selection.median(&responses))
-        if median > 0 { return 1.482602218505602 * median / 6 }
+        if median > 0 { return robustSigma(medianResponse: median) }
         let mean = responses.reduce(0.0) { $0 + Double($1) } / Double(responses.count)
         return (Double.pi / 2).squareRoot() * mean / 6
     }
+
+    /// |N * I| at pixel `i` (not on the border) with Immerkær's kernel
+    /// `N = [1 -2 1; -2 4 -2; 1 -2 1]`, which cancels constant, sloped and curved backgrounds.
+    ///
+    /// - Parameters:
+    ///   - p: The image's pixels, row-major.
+    ///   - i: The pixel's index (its 8 neighbours must exist).
+    ///   - width: The image's width.
+    @inline(__always)
+    public static func immerkaerResponse(_ p: UnsafeBufferPointer<Float>, at i: Int, width w: Int) -> Float {
+        let up = i &- w, dn = i &+ w
+        let corners = p[up &- 1] + p[up &+ 1] + p[dn &- 1] + p[dn &+ 1]
+        let edges = p[up] + p[dn] + p[i &- 1] + p[i &+ 1]
+        return abs(corners - 2 * edges + 4 * p[i])
+    }
+
+    /// The noise sigma from the median of |N * I| over white Gaussian noise: 1.4826 median / 6
+    /// (6 = sqrt(sum N^2), the kernel's gain on white noise).
+    @inline(__always)
+    public static func robustSigma(medianResponse m: Double) -> Double { 1.482602218505602 * m / 6 }
 }

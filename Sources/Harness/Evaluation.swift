@@ -1,3 +1,4 @@
+import Synchronization
 import Dispatch
 import Foundation
 import PeakKit
@@ -323,43 +324,44 @@ public enum Evaluation {
     }
 }
 
-/// Results written by parallel jobs, each to its own index.
-final class Slots<T>: @unchecked Sendable {
-    private var items: [T?]
-    private let lock = NSLock()
-    init(_ count: Int) { items = [T?](repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) { lock.lock(); items[i] = value; lock.unlock() }
+/// Results written by parallel jobs, each to its own index (checked by the compiler: all state
+/// sits in a `Mutex`).
+public final class Slots<T: Sendable>: Sendable {
+    private let items: Mutex<[T?]>
+    public init(_ count: Int) { items = Mutex([T?](repeating: nil, count: count)) }
+    public func set(_ i: Int, _ value: T?) { items.withLock { $0[i] = value } }
     /// Every value, in index order (all jobs have run when this is read).
-    var values: [T] { lock.lock(); defer { lock.unlock() }; return items.compactMap { $0 } }
+    public var values: [T] { items.withLock { $0.compactMap { $0 } } }
 }
 
 /// Hands out job indices 0..<count once each.
-final class JobCounter: @unchecked Sendable {
-    private var nextIndex = 0
+final class JobCounter: Sendable {
+    private let nextIndex = Mutex(0)
     private let count: Int
-    private let lock = NSLock()
     init(_ count: Int) { self.count = count }
     func take() -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard nextIndex < count else { return nil }
-        nextIndex += 1
-        return nextIndex - 1
+        nextIndex.withLock { n in
+            guard n < count else { return nil }
+            n += 1
+            return n - 1
+        }
     }
 }
 
 /// Counts finished jobs for a progress display.
-final class ProgressCounter: @unchecked Sendable {
-    private var done = 0
-    private var total: Int
+final class ProgressCounter: Sendable {
+    private let counts: Mutex<(done: Int, total: Int)>
     private let report: (@Sendable (Int, Int) -> Void)?
-    private let lock = NSLock()
-    init(total: Int, report: (@Sendable (Int, Int) -> Void)?) { self.total = total; self.report = report }
-    func add(_ n: Int) { lock.lock(); total += n; lock.unlock() }
+    init(total: Int, report: (@Sendable (Int, Int) -> Void)?) {
+        counts = Mutex((0, total))
+        self.report = report
+    }
+    func add(_ n: Int) { counts.withLock { $0.total += n } }
     func step() {
-        lock.lock()
-        done += 1
-        let (d, t) = (done, total)
-        lock.unlock()
+        let (d, t) = counts.withLock { c in
+            c.done += 1
+            return (c.done, c.total)
+        }
         report?(d, t)
     }
 }

@@ -34,7 +34,11 @@ public struct RunInfo: Sendable {
 /// | report.md, report.html | summary table, charts, per-case table with overlays | yes |
 /// | images/f1.png, images/pr-CLASS.png, images/errors.png | charts | yes |
 /// | overlays/CASE-ALGO.png | true positives, false positives, misses | yes |
-/// | manifest.json | versions, git commit, settings, SHA-256 of every input and output | no (hashes timings.csv) |
+/// | manifest.json | versions, arguments, settings, SHA-256 of every input and of every output but timings.csv | yes |
+///
+/// Every file but timings.csv is byte-identical for the same inputs, arguments and seed. The git
+/// commit is recorded only when given (`RunInfo.gitCommit`): the folder a run starts in is not
+/// peaks' source, so the CLI gives none.
 public enum EvaluationReport {
     public static let schema = "peaks.evaluation/1"
 
@@ -58,7 +62,7 @@ public enum EvaluationReport {
         }
         files.append(("report.md", Array(markdown(r, info: info, charts: charts.map(\.path), overlays: overlayNames).utf8)))
         files.append(("report.html", Array(html(r, info: info, charts: charts.map(\.path), overlays: overlayNames).utf8)))
-        files.append(("manifest.json", Array(manifest(r, info: info, outputs: files).utf8)))
+        files.append(("manifest.json", Array(manifest(r, info: info, outputs: files.filter { $0.path != "timings.csv" }).utf8)))
         return files
     }
 

@@ -72,6 +72,12 @@ public struct ImageFormat: Sendable {
     public static let registry: [ImageFormat] = [
         .png,
         .npy,
+        .tiff,
+        .hdf5,
+        .fits,
+        .mrc,
+        .mib,
+        .dm,
     ]
 
     /// The format with this name (case-insensitive).

@@ -99,12 +99,30 @@ public enum NPY {
         return out
     }
 
+    /// The header of a float32 `'<f4'` C-order array of any shape (write the values after it,
+    /// little-endian, e.g. frame by frame for a stack).
+    public static func float32Header(shape: [Int]) -> [UInt8] { headerBytes(descr: "<f4", shape: shape) }
+
     static func headerBytes(descr: String, rows: Int, columns: Int) -> [UInt8] {
         headerBytes(descr: descr, shape: [rows, columns])
     }
 
+    /// A float32 array `'<f4'`, C order, of any shape (a stack: (frames, h, w); a scan:
+    /// (scan_y, scan_x, h, w)); `values` are in C order and must number the product of `shape`.
+    public static func encodeFloat32(shape: [Int], values: [Float]) -> [UInt8] {
+        precondition(shape.allSatisfy { $0 >= 0 } && values.count == shape.reduce(1, *),
+                     "NPY.encodeFloat32: \(values.count) values for shape \(shape)")
+        var out = headerBytes(descr: "<f4", shape: shape)
+        out.reserveCapacity(out.count + values.count * 4)
+        for v in values {
+            let b = v.bitPattern.littleEndian
+            for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: b >> (8 * k))) }
+        }
+        return out
+    }
+
     /// Magic, version 1.0, header length and the padded header dict, as numpy writes them.
-    static func headerBytes(descr: String, shape: [Int]) -> [UInt8] {
+    public static func headerBytes(descr: String, shape: [Int]) -> [UInt8] {
         let dims = shape.count == 1 ? "\(shape[0])," : shape.map(String.init).joined(separator: ", ")
         var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(dims)), }"
         let prefix = magic.count + 2 + 2

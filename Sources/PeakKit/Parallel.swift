@@ -1,8 +1,9 @@
 import Dispatch
 
-/// A raw pointer that may cross into `Parallel.forEach` closures. Safe only when the closures
-/// write disjoint elements and the memory outlives the call, as in every use inside peaks.
+/// A raw pointer that may cross into `Parallel.forEach` closures.
 public struct SharedPointer<T>: @unchecked Sendable {
+    // Safe only when the closures write disjoint elements and the memory outlives the call, as
+    // in every use inside peaks (each use allocates, runs `Parallel.forEach`, then reads).
     public let base: UnsafeMutablePointer<T>
     public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
     public init(_ base: UnsafePointer<T>) { self.base = UnsafeMutablePointer(mutating: base) }
@@ -23,6 +24,9 @@ public enum Parallel {
         }
     }
 
+    // Safe: `forEach` does not return before `concurrentPerform` has finished every index, so
+    // the closure (and what it captures) outlives every use; callers' closures write disjoint
+    // elements, which is what makes their captured state safe to share (documented above).
     private struct UncheckedBox<T>: @unchecked Sendable {
         let value: T
         init(_ value: T) { self.value = value }

@@ -1,3 +1,4 @@
+import Filters
 import ArgumentParser
 import Correlation
 import Foundation

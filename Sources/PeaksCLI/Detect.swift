@@ -10,10 +10,12 @@ import Rendering
 /// `peaks detect`: read an image (and mask), run one detector, write the peak list and pictures.
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Find the peaks of an image.",
+        abstract: "Find the peaks of an image, or of every frame of a stack.",
         discussion: """
             Writes the peak list as JSON (schema peaks.detection/1) to standard output, or to -o FILE \
             (CSV when FILE ends in .csv or with --format csv). Outputs appear complete or not at all.
+            A stack (3-D/4-D data, multi-page files, or --frames/--scan) gives one table in frame \
+            order: CSV rows start with frame (and scan_y, scan_x), JSON has schema peaks.stack/1.
 
             Examples:
               peaks detect samples/lattice.png --noise poisson --overlay overlay.png
@@ -90,6 +92,9 @@ struct Detect: ParsableCommand {
     @Option(name: .customLong("refine-size"), parsing: .unconditional, help: ArgumentHelp("Window side in pixels for --refine com and quadratic (odd, 3...101; default 3).", valueName: "n"))
     var refineSize: String?
 
+    @Option(name: .customLong("shift-map"), help: ArgumentHelp("4-D stacks: write a PNG of the strongest peak's offset from the frame centre (x - width/2, y - height/2) over the scan, with a histogram of the subpixel fractions (e.g. with --algo template).", valueName: "png"))
+    var shiftMap: String?
+
     @Flag(help: "Print read, detect, render and write times in milliseconds on standard error.")
     var timings = false
 
@@ -114,8 +119,7 @@ struct Detect: ParsableCommand {
     /// The detector and its parameters, checked; mistakes are usage errors.
     func resolvedParameters() throws -> (any PeakDetector, ParameterSet) {
         guard let detector = builtinDetectors.detector(named: algo) else {
-            let hint = closestName(to: algo, in: builtinDetectors.names).map { "did you mean '\($0)'? " } ?? ""
-            throw UsageError("unknown --algo '\(algo)' (\(hint)known: \(builtinDetectors.names.joined(separator: ", ")))")
+            throw UsageError(builtinDetectors.unknownDetectorMessage(algo, spelledAs: "--algo"))
         }
         do {
             return (detector, try detector.resolveParameters(try givenParameters(for: detector)))
@@ -143,6 +147,7 @@ struct Detect: ParsableCommand {
         if frames.source.layout.isStack || source.selectsFrames || list.isList || sharding.shard != nil {
             return try runStack(frames, list: list, job: job)
         }
+        if shiftMap != nil { throw UsageError("--shift-map draws a 4-D scan; '\(input)' is a single image") }
         let image = try frames.frame(0)
         if let validity, let maskPath = mask { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
         let afterRead = clock.now
@@ -186,6 +191,9 @@ struct Detect: ParsableCommand {
             throw UsageError("\(name) draws a single image; '\(input)' is a stack (\(frames.layout.frameCount) frames)")
         }
         let l = frames.layout
+        if shiftMap != nil && l.scan == nil { throw UsageError("--shift-map needs a 4-D scan (or --scan WxH); '\(input)' has no scan grid") }
+        if shiftMap != nil && sharding.shard != nil { throw UsageError("--shift-map draws the whole scan; leave it out with --shard") }
+        var offsets: ([Double], [Double]) = ([], [])
         let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
         let header = StackSource(
             path: list.label, width: l.width, height: l.height, frames: l.frameCount,
@@ -196,7 +204,7 @@ struct Detect: ParsableCommand {
         // A shard's identity is taken before any frame is read (a file changed meanwhile then
         // shows up as a foreign shard rather than going unnoticed).
         let identity = try shard.map { _ in try inputIdentity(list) }
-        let out = try StackOutput(output: output, shard: shard)
+        let out = try TableOutput(output: output, shard: shard)
         let writer = StackTableWriter(
             format: listFormat, source: header, algorithm: job.detector.name,
             parameters: job.parameters.entries.map { ($0.0, $0.1.asValue) },
@@ -210,9 +218,19 @@ struct Detect: ParsableCommand {
                     let source = frames.sourceIndex(of: index)
                     try writer.add(
                         FramePosition(frame: source, scanY: scan?.y, scanX: scan?.x, file: fileNames?[source]), detection)
+                    if shiftMap != nil {
+                        let p = detection.peaks.first
+                        offsets.0.append(p.map { $0.x - Double(l.width / 2) } ?? .nan)
+                        offsets.1.append(p.map { $0.y - Double(l.height / 2) } ?? .nan)
+                    }
                 },
                 progress: { progress.update($0) })
             try writer.finish()
+            if let shiftMap, let scan = l.scan {
+                try AtomicFile.writeAll([(shiftMap, try ShiftMap.png(
+                    scanWidth: scan.width, scanHeight: scan.height, dx: offsets.0, dy: offsets.1,
+                    title: "peaks detect --algo \(job.detector.name) \(URL(fileURLWithPath: input).lastPathComponent): strongest peak - (width/2, height/2)"))])
+            }
             try out.commit { name, bytes, sha256 in
                 ShardManifest(
                     peaksVersion: PeaksVersion.string, shard: shard!, frames: range, totalFrames: l.frameCount,
@@ -301,7 +319,7 @@ struct Detect: ParsableCommand {
 
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
     func checkOutputPaths(inputs files: [String]) throws {
-        var outputs = [output, overlay, blobs, blobsPreview].compactMap { $0 }
+        var outputs = [output, overlay, blobs, blobsPreview, shiftMap].compactMap { $0 }
         if sharding.shard != nil, let output { outputs.append(ShardManifest.path(forTable: output)) }
         // Compare with the inputs of the same file name only (a list may hold many thousands).
         let names = Set(outputs.map { URL(fileURLWithPath: $0).lastPathComponent })
@@ -315,30 +333,6 @@ struct Detect: ParsableCommand {
 struct UsageError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// The blob label image on disk: a 16-bit PNG (exact up to 65535 labels) or an int32 NPY.
-enum BlobFile {
-    enum Kind { case png, npy }
-
-    static func kind(of path: String) throws -> Kind {
-        let lower = path.lowercased()
-        if lower.hasSuffix(".png") { return .png }
-        if lower.hasSuffix(".npy") { return .npy }
-        throw PeaksError.file(path: path, reason: "the blob image must end in .png (16-bit labels) or .npy (int32 labels)")
-    }
-
-    static func encode(_ labels: LabelImage, path: String) throws -> [UInt8] {
-        switch try kind(of: path) {
-        case .npy:
-            return NPY.encodeInt32(width: labels.width, height: labels.height, values: labels.labels)
-        case .png:
-            guard labels.maxLabel <= 65535 else {
-                throw PeaksError.file(path: path, reason: "\(labels.maxLabel) blobs do not fit a 16-bit PNG; write .npy instead")
-            }
-            return try PNGEncoder.gray16(width: labels.width, height: labels.height, samples: labels.labels.map { UInt16($0) })
-        }
-    }
 }
 
 /// `--refine`: no refinement or one of the `SubpixelMethod`s.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Detectors
 import Foundation
+import Synchronization
 import Harness
 import PeakKit
 
@@ -113,7 +114,7 @@ struct Evaluate: ParsableCommand {
             }
             var jobs: [(SyntheticClass, Int)] = []
             for c in classList { for k in 0..<n { jobs.append((c, k)) } }
-            let made = SlotsBox<EvaluationCase>(jobs.count)
+            let made = Slots<EvaluationCase>(jobs.count)
             let generationJobs = jobs
             Evaluation.forEachJob(jobs.count, threads: workers) { j in
                 let (c, k) = generationJobs[j]
@@ -141,7 +142,7 @@ struct Evaluate: ParsableCommand {
         bar?.finish()
 
         let info = RunInfo(
-            peaksVersion: PeaksVersion.string, gitCommit: Self.gitCommit(), arguments: CommandLine.arguments,
+            peaksVersion: PeaksVersion.string, gitCommit: nil, arguments: CommandLine.arguments,
             settings: settings, command: command.joined(separator: " "), threads: workers)
         let files = try EvaluationReport.files(result, info: info, overlays: !noOverlays)
         try OutputFolder.write(files, to: out, what: "folder written by 'peaks evaluate'") { names in
@@ -156,47 +157,23 @@ struct Evaluate: ParsableCommand {
         guard Set(items).count == items.count else { throw UsageError("\(option) names something twice: '\(text)'") }
         return items
     }
-
-    /// `git rev-parse HEAD` in the current folder, or nil outside a checkout or without git.
-    static func gitCommit() -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "rev-parse", "HEAD"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        do { try p.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.count == 40 && text.allSatisfy(\.isHexDigit) ? text : nil
-    }
-}
-
-/// Values computed by parallel jobs, each at its own index.
-final class SlotsBox<T>: @unchecked Sendable {
-    private var items: [T?]
-    private let lock = NSLock()
-    init(_ count: Int) { items = [T?](repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T?) { lock.lock(); items[i] = value; lock.unlock() }
-    var values: [T] { lock.lock(); defer { lock.unlock() }; return items.compactMap { $0 } }
 }
 
 /// A one-line progress bar on standard error, only when standard error is a terminal.
-final class ProgressBar: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lastDrawn = -1
+final class ProgressBar: Sendable {
+    private let lastDrawn = Mutex(-1)
 
     static func forStandardError() -> ProgressBar? { isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil }
 
     func update(_ done: Int, _ total: Int) {
-        lock.lock(); defer { lock.unlock() }
         let width = 30
         let filled = total > 0 ? min(width, done * width / total) : width
         let percent = total > 0 ? min(100, done * 100 / total) : 100
-        guard percent != lastDrawn else { return }
-        lastDrawn = percent
+        let changed = lastDrawn.withLock { last in
+            defer { last = percent }
+            return percent != last
+        }
+        guard changed else { return }
         let line = "\rpeaks evaluate [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(percent)% (\(done)/\(total) runs)"
         StandardError.write(line)
     }

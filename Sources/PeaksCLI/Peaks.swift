@@ -41,6 +41,3 @@ struct Peaks: ParsableCommand {
     }
 }
 
-enum PeaksVersion {
-    static let string = "0.1.0"
-}

@@ -152,6 +152,8 @@ public enum FFTConvolution {
 ///
 /// Immutable after creation, so one convolver may be used from many threads at once.
 public final class FFTConvolver<T: FFTScalar>: @unchecked Sendable {
+    // Safe: immutable after creation (the kernel spectrum and plans); each call allocates its own
+    // work arrays.
     public let imageWidth: Int
     public let imageHeight: Int
     /// The largest kernel this convolver accepts.

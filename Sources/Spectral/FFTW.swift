@@ -23,7 +23,7 @@ extension Double: FFTScalar {
 /// Thin wrappers over the FFTW C API, chosen by precision. Everything that calls into FFTW lives
 /// in this file. Planning functions (`planR2C`, `planC2R`, `destroy`, `setPlannerThreads`,
 /// `initThreads`) must only be called with `Planner`'s lock held: the FFTW planner is not
-/// thread-safe (PLATFORM.md: 64 concurrent unprotected plans crashed or hung every time).
+/// thread-safe (docs/platform.md: 64 concurrent unprotected plans crashed or hung every time).
 /// The `execute*` functions are thread-safe and are called without the lock.
 enum FFTW {
     /// FFTW_ESTIMATE: plans depend only on the shape, never on timing, so results are

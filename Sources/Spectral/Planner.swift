@@ -68,6 +68,8 @@ struct PlanKey: Hashable, Sendable {
 /// One FFTW plan. Immutable after creation; executing it is thread-safe. Destroyed (under the
 /// planner lock) when the cache and every `FFTPlan2D` holding it have let go.
 final class PlanHandle: @unchecked Sendable {
+    // Safe: `raw` is immutable after creation, FFTW's execute is thread-safe, and destruction
+    // happens once, under the planner lock, in deinit.
     let raw: OpaquePointer
     let key: PlanKey
 
@@ -193,6 +195,8 @@ extension PlannerState {
 /// X[v, u] = sum_{y, x} x[y, x] exp(-2 pi i (v y / height + u x / width)) for u in 0...width/2;
 /// `inverse` computes the inverse, divided by width * height unless `normalize` is false.
 public final class FFTPlan2D<T: FFTScalar>: @unchecked Sendable {
+    // Safe: every stored property is immutable after init; executing uses the new-array
+    // functions on caller-owned buffers, which FFTW allows from any thread.
     /// Real-array width (columns, the fast axis) and height (rows).
     public let width: Int
     public let height: Int

@@ -22,6 +22,8 @@ import _PeaksIntrinsics
 /// after), so the new-array execute functions always see buffers from `fftw_alloc` with the
 /// alignment the plans were made with, whatever the array's row length.
 final class SplitTransform: @unchecked Sendable {
+    // Safe: the plans and sizes are set in init and never change; FFTW's new-array execute
+    // functions are thread-safe; each task works on its own buffers.
     let rows: Int
     let cols: Int
     let precision: FFTPrecision
@@ -171,8 +173,9 @@ final class SplitTransform: @unchecked Sendable {
     }
 }
 
-/// A raw pointer that may cross into `Parallel.forEach` closures (tasks write disjoint parts).
+/// A raw pointer that may cross into `Parallel.forEach` closures.
 struct SharedRaw: @unchecked Sendable {
+    // Safe: the tasks write disjoint parts, and the memory outlives the parallel call.
     let raw: UnsafeMutableRawPointer
     init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 }

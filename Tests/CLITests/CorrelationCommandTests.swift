@@ -203,7 +203,7 @@ private func expectOneLineError(_ r: CommandResult, code: Int32, containing: Str
     }
 
     @Test func badCentres() throws {
-        expectOneLineError(try PeaksExecutable.run(["detect", "samples/lattice.png", "--algo", "high-symmetry", "--center", "12"]), code: 1, containing: "center")
+        expectOneLineError(try PeaksExecutable.run(["detect", "samples/lattice.png", "--algo", "high-symmetry", "--center", "12"]), code: 2, containing: "center")
         expectOneLineError(try PeaksExecutable.run(["detect", "samples/lattice.png", "--center", "1,2"]), code: 2, containing: "high-symmetry")
     }
 }

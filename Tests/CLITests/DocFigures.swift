@@ -11,14 +11,14 @@ import Testing
 @Suite(.serialized) struct DocFigures {
     static let images = PeaksExecutable.packageRoot.appendingPathComponent("docs/images")
 
-    /// 6400 spots of sigma 1 px (amplitude 200 over a background of 10, Gaussian noise of 0.5) at
+    /// 3600 spots of sigma 1 px (amplitude 200 over a background of 10, Gaussian noise of 0.5) at
     /// uniformly random subpixel positions, each refined from its brightest pixel by every
     /// `--refine` method, and located by the `log` detector. The histogram of the fractional
     /// parts (x - round(x), y - round(y)) is flat for an unbiased estimator; pixel locking piles
     /// estimates up near 0 (the pixel centre).
     @Test func pixelLockingHistogram() throws {
         var rng = SeededRandom(seed: 77)
-        let grid = 80, step = 16
+        let grid = 60, step = 16
         var image = Image(width: grid * step, height: grid * step, repeating: 10)
         var spots: [Spot] = []
         for j in 0..<grid { for i in 0..<grid {
@@ -75,7 +75,7 @@ import Testing
         #expect((spread["log detector"] ?? 9) < 2 * truthSpread)
 
         let png = try HistogramChart.png(
-            title: "Fractional part of x and y: 6400 spots, sigma 1 px, amplitude 200, noise 0.5 (dashed: uniform)",
+            title: "Fractional part of x and y: 3600 spots, sigma 1 px, amplitude 200, noise 0.5 (dashed: uniform)",
             panels: panels, columns: 3)
         if GoldenTests.updating { try AtomicFile.write(png, to: Self.images.appendingPathComponent("pixel-locking.png").path) }
     }

@@ -32,7 +32,8 @@ import PeakKit
     @Test func smallRunWritesTheReportAndRerunsIdentically() throws {
         let dir = try temporaryFolder()
         var results: [Data] = []
-        for (run, threads) in [("a", "1"), ("b", "2")] {
+        var manifests: [Data] = []
+        for (run, threads) in [("a", "1"), ("b", "2"), ("b", "2")] {  // b twice: the same arguments
             let out = dir.appendingPathComponent(run)
             let r = try PeaksExecutable.run(["evaluate", "--classes", "noisy,crowded", "--count", "1", "--size", "64", "--sweep-steps", "4", "--threads", threads, "--out", out.path])
             #expect(r.status == 0, "\(r.stderr)")
@@ -42,8 +43,13 @@ import PeakKit
                 #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), "missing \(f)")
             }
             results.append(try Data(contentsOf: out.appendingPathComponent("results.json")))
+            manifests.append(try Data(contentsOf: out.appendingPathComponent("manifest.json")))
         }
-        #expect(results[0] == results[1])
+        #expect(results[0] == results[1] && results[1] == results[2])
+        // The manifest covers every file but timings.csv and records no run-dependent data: two
+        // runs with the same arguments write the same bytes.
+        #expect(manifests[1] == manifests[2])
+        #expect(!String(decoding: manifests[2], as: UTF8.self).contains("timings.csv"))
     }
 
     @Test func datasetFolders() throws {

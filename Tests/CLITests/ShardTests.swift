@@ -248,3 +248,25 @@ private func bytes(_ folder: URL, _ name: String) throws -> Data { try Data(cont
         #expect(none.status == 1 && none.stderr.contains("matches no file"))
     }
 }
+
+@Suite struct CenterRegisterShardTests {
+    /// `center` and `register` on stacks shard and merge like `detect`.
+    @Test(arguments: [("center", "csv", 3), ("register", "json", 4)])
+    func shardsMergeToTheSingleRun(_ command: String, _ format: String, _ n: Int) throws {
+        let dir = try temporaryFolder()
+        try writeStack(dir, frames: 7)
+        let single = try PeaksExecutable.run([command, "stack.npy", "-o", "single.\(format)"], in: dir)
+        #expect(single.status == 0, "\(single.stderr)")
+        for i in (0..<n).reversed() {
+            let r = try PeaksExecutable.run([command, "stack.npy", "--shard", "\(i)/\(n)", "-o", "part-\(i).\(format)"], in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let merge = try PeaksExecutable.run(["merge", "part-*.\(format)", "-o", "merged.\(format)"], in: dir)
+        #expect(merge.status == 0, "\(merge.stderr)")
+        #expect(try bytes(dir, "merged.\(format)") == bytes(dir, "single.\(format)"))
+        // A detect shard is foreign to a center/register run.
+        #expect(try PeaksExecutable.run(["detect", "stack.npy", "--shard", "0/\(n)", "-o", "d.\(format)"], in: dir).status == 0)
+        let foreign = try PeaksExecutable.run(["merge", "d.\(format)"] + (1..<n).map { "part-\($0).\(format)" } + ["-o", "x.\(format)"], in: dir)
+        #expect(foreign.status == 1 && foreign.stderr.contains("foreign"), "\(foreign.stderr)")
+    }
+}

@@ -1,3 +1,4 @@
+import Filters
 import Foundation
 import Testing
 import Harness
@@ -164,7 +165,7 @@ private func randomMask(width: Int, height: Int, validFraction: Double, rng: ino
             let dx = Double(x) - x0, dy = Double(y) - y0
             v[y * 7 + x] = 5 - dx * dx - 2 * dy * dy + 0.5 * dx * dy
         } }
-        let fit = PeakFit.locate(v, width: 7, height: 6, col: 3, row: 3, method: method)
+        let fit = SubpixelRefinement.surfacePeak(v, width: 7, height: 6, col: 3, row: 3, method: method)
         #expect(!fit.fellBack)
         #expect(abs(fit.col - x0) < 1e-12 && abs(fit.row - y0) < 1e-12)
         #expect(abs(fit.value - 5) < 1e-12)
@@ -172,7 +173,7 @@ private func randomMask(width: Int, height: Int, validFraction: Double, rng: ino
 
     @Test func fallsBackAtTheBorderAndOnSaddles() {
         let v: [Double] = [0, 1, 0, 1, 0, 1, 0, 1, 0]  // a saddle at the centre
-        #expect(PeakFit.locate(v, width: 3, height: 3, col: 1, row: 1, method: .diff).fellBack)
-        #expect(PeakFit.locate(v, width: 3, height: 3, col: 0, row: 1, method: .polyFit).fellBack)
+        #expect(SubpixelRefinement.surfacePeak(v, width: 3, height: 3, col: 1, row: 1, method: .diff).fellBack)
+        #expect(SubpixelRefinement.surfacePeak(v, width: 3, height: 3, col: 0, row: 1, method: .polyFit).fellBack)
     }
 }

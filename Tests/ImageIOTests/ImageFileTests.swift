@@ -44,7 +44,7 @@ struct ImageFileTests {
         let empty = try dir.write([], "empty.png")
         expectFileError(path: empty, contains: "empty file") { _ = try ImageFile.read(empty) }
         let garbage = try dir.write(Array("just some text\n".utf8), "text.png")
-        expectFileError(path: garbage, contains: "unsupported format: expected one of PNG, NPY") { _ = try ImageFile.read(garbage) }
+        expectFileError(path: garbage, contains: "unsupported format: expected one of PNG, NPY, ") { _ = try ImageFile.read(garbage) }
         expectFileError(path: garbage, contains: "6a 75 73 74") { _ = try ImageFile.read(garbage) }
         let jpeg = try dir.write([0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10], "photo.png")
         expectFileError(path: jpeg, contains: "looks like JPEG") { _ = try ImageFile.read(jpeg) }

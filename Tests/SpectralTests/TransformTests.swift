@@ -92,7 +92,7 @@ import Testing
         #expect(FFTSettings.threads(width: 1024, height: 1024) == min(FFTSettings.threadCount, 1024))
     }
 
-    /// ESTIMATE plans give the same bits whatever the thread count (PLATFORM.md).
+    /// ESTIMATE plans give the same bits whatever the thread count (docs/platform.md).
     @Test func threadCountDoesNotChangeBits() {
         let (w, h) = (480, 512)
         let g: Grid2D<Double> = randomGrid(w, h, seed: 77)

@@ -17,7 +17,7 @@ public enum PeakFitMethod: String, Sendable, CaseIterable {
     case none
 }
 
-/// A peak position between pixels.
+/// A peak position between samples of a surface (`SubpixelRefinement.surfacePeak`).
 public struct PeakFit: Sendable, Equatable {
     /// Subpixel position in map columns / rows.
     public var col: Double
@@ -27,8 +27,26 @@ public struct PeakFit: Sendable, Equatable {
     /// True when the whole pixel was kept (border, not a maximum, flat, too far).
     public var fellBack: Bool
 
-    /// Locates the peak near (col, row) of a row-major `width x height` surface.
-    public static func locate(_ values: [Double], width: Int, height: Int, col: Int, row: Int, method: PeakFitMethod) -> PeakFit {
+    public init(col: Double, row: Double, value: Double, fellBack: Bool) {
+        self.col = col
+        self.row = row
+        self.value = value
+        self.fellBack = fellBack
+    }
+}
+
+extension SubpixelRefinement {
+    /// Locates the peak near sample (col, row) of a row-major `width x height` surface of Doubles
+    /// (a correlation map): the surface counterpart of `refine(image:x:y:method:size:)`, used for
+    /// correlation peaks (registration, autocenter, normxcorr2, shift fields).
+    ///
+    /// - Parameters:
+    ///   - values: The surface, row-major.
+    ///   - col: Column of the largest sample.
+    ///   - row: Row of the largest sample.
+    ///   - method: `diff`, `polyFit` or `none` (see `PeakFitMethod`).
+    /// - Returns: The vertex, or the whole sample with `fellBack` set.
+    public static func surfacePeak(_ values: [Double], width: Int, height: Int, col: Int, row: Int, method: PeakFitMethod) -> PeakFit {
         let f0 = values[row * width + col]
         let whole = PeakFit(col: Double(col), row: Double(row), value: f0, fellBack: true)
         if method == .none { return PeakFit(col: Double(col), row: Double(row), value: f0, fellBack: false) }
@@ -74,10 +92,5 @@ public struct PeakFit: Sendable, Equatable {
         guard ox.isFinite, oy.isFinite, abs(ox) <= 1, abs(oy) <= 1 else { return whole }
         let peak = c0 + gx * ox + gy * oy + 0.5 * (hxx * ox * ox + 2 * hxy * ox * oy + hyy * oy * oy)
         return PeakFit(col: Double(col) + ox, row: Double(row) + oy, value: peak, fellBack: false)
-    }
-
-    /// Locates the peak of a correlation map near element (col, row).
-    public static func locate(_ map: CorrelationMap, col: Int, row: Int, method: PeakFitMethod) -> PeakFit {
-        locate(map.values, width: map.width, height: map.height, col: col, row: row, method: method)
     }
 }

@@ -1,0 +1,42 @@
+// HDF5 for Swift: the constants that are macros over H5open() globals, and the innermost
+// message of the calling thread's error stack.
+#ifndef PEAKS_CHDF5_SHIM_H
+#define PEAKS_CHDF5_SHIM_H
+#include <string.h>
+#include <hdf5.h>
+
+static inline hid_t ch5_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t ch5_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t ch5_c_s1(void) { return H5T_C_S1; }
+static inline hid_t ch5_fapl_class(void) { return H5P_FILE_ACCESS; }
+static inline hid_t ch5_dapl_class(void) { return H5P_DATASET_ACCESS; }
+static inline unsigned ch5_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline hid_t ch5_default(void) { return H5P_DEFAULT; }
+static inline hid_t ch5_error_default(void) { return H5E_DEFAULT; }
+
+/// Stops HDF5 printing its error stack for the calling thread (the setting is per thread in a
+/// thread-safe build).
+static inline void ch5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+typedef struct ch5_message { char text[240]; int found; } ch5_message;
+
+static inline herr_t ch5_walk_innermost(unsigned n, const H5E_error2_t *e, void *data) {
+    ch5_message *m = (ch5_message *)data;
+    if (!m->found && e != NULL && e->desc != NULL && e->desc[0] != 0) {
+        strncpy(m->text, e->desc, sizeof m->text - 1);
+        m->text[sizeof m->text - 1] = 0;
+        m->found = 1;
+    }
+    (void)n;
+    return 0;
+}
+
+/// The innermost (most specific) message of the calling thread's error stack ("" if none);
+/// the stack is cleared.
+static inline void ch5_last_error(ch5_message *m) {
+    memset(m, 0, sizeof *m);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, ch5_walk_innermost, m);
+    H5Eclear2(H5E_DEFAULT);
+}
+
+#endif

@@ -1,0 +1,404 @@
+import CHDF5
+import PeakKit
+import Synchronization
+
+/// HDF5 through libhdf5 (serial, thread-safe build; filters from the system plugin folder:
+/// gzip, szip, LZ4, bitshuffle-LZ4, LZF, BZIP2).
+///
+/// Which dataset: `--dataset /path` when given; else the NeXus default (root `@default` → the
+/// entry's `@default` → an NXdata group's `@signal`; without a root `@default`, `/entry@default`);
+/// else the only dataset with 2 to 4 dimensions; else an error listing the candidates.
+/// Shapes: (h, w) = one image, (n, h, w) = a stack, (scan_y, scan_x, h, w) = a scan. Elements:
+/// any integer or float type (either byte order), converted by HDF5 to native float. Frames are
+/// read one at a time (a hyperslab per frame); HDF5's chunk cache is sized to hold one frame's
+/// row of chunks, so chunks spanning several frames are decompressed once per pass.
+public enum HDF5 {
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// The signature at byte 0, 512 or 1024 (a user block before the superblock).
+    static func recognize(_ head: [UInt8]) -> Recognition {
+        for offset in [0, 512, 1024] where head.count >= offset + 8 {
+            if Array(head[offset..<(offset + 8)]) == signature { return .strong }
+        }
+        return .no
+    }
+
+    static let imageSerial = Atomic<Int>(0)
+
+    static let ready: Bool = {
+        H5open()
+        return true
+    }()
+
+    /// Initialises the library and silences its error printing for the calling thread.
+    static func prepare() {
+        _ = ready
+        ch5_silence()
+    }
+
+    /// The innermost message of the calling thread's error stack.
+    static func lastError() -> String {
+        var m = ch5_message()
+        ch5_last_error(&m)
+        let text = withUnsafeBytes(of: &m.text) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
+        return line.isEmpty ? "HDF5 failed without a message" : line
+    }
+}
+
+/// An hid_t closed with its own function when released.
+final class H5ID: @unchecked Sendable {
+    let id: hid_t
+    private let close: (hid_t) -> herr_t
+    init?(_ id: hid_t, close: @escaping (hid_t) -> herr_t) {
+        guard id >= 0 else { return nil }
+        self.id = id
+        self.close = close
+    }
+    deinit { _ = close(id) }
+}
+
+final class HDF5Frames: FrameSource {
+    let path: String
+    let formatName = "HDF5"
+    let layout: FrameLayout
+    let metadata: [(String, Value)]
+    let dataset: String
+    private let file: H5ID
+    private let data: H5ID
+    private let frameShape: (h: Int, w: Int)
+    private let rank: Int
+    /// Bytes kept alive for an in-memory file (HDF5 copies them; kept for clarity of lifetime).
+    private let rowsInFile: [Int]
+
+    init(file input: InputFile, options: OpenOptions) throws {
+        HDF5.prepare()
+        path = input.path
+        func fail(_ reason: String) -> PeaksError { PeaksError.file(path: input.path, reason: reason) }
+        // Open: by path on disk, or as a file image through the core driver.
+        let fid: hid_t
+        if input.isOnDisk {
+            fid = H5Fopen(input.path, ch5_acc_rdonly(), ch5_default())
+        } else {
+            let bytes = try input.all(limit: Int.max)
+            let fapl = H5Pcreate(ch5_fapl_class())
+            defer { if fapl >= 0 { H5Pclose(fapl) } }
+            guard fapl >= 0, H5Pset_fapl_core(fapl, 1 << 16, false) >= 0,
+                  bytes.withUnsafeBytes({ H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }) >= 0
+            else { throw fail("cannot open HDF5 file image: \(HDF5.lastError())") }
+            // The core driver identifies files without a backing store by name: two file
+            // images open under one name would be taken for the same file.
+            let serial = HDF5.imageSerial.add(1, ordering: .relaxed).newValue
+            fid = H5Fopen("peaks-memory-\(serial).h5", ch5_acc_rdonly(), fapl)
+        }
+        guard let file = H5ID(fid, close: H5Fclose) else {
+            throw fail("invalid HDF5: \(HDF5.lastError())")
+        }
+        self.file = file
+        // Which dataset.
+        let chosen: String
+        var rule: String
+        if let wanted = options.dataset {
+            chosen = wanted.hasPrefix("/") ? wanted : "/" + wanted
+            rule = "--dataset"
+            let obj = H5Oopen(file.id, chosen, ch5_default())
+            if obj < 0 {
+                _ = HDF5.lastError()
+                throw fail("no dataset '\(chosen)' in the file (\(Self.describe(Self.candidates(file.id))))")
+            }
+            let type = H5Iget_type(obj)
+            H5Oclose(obj)
+            guard type == H5I_DATASET else {
+                throw fail("'\(chosen)' is a group, not a dataset (\(Self.describe(Self.candidates(file.id))))")
+            }
+        } else if let nexus = Self.nexusDefault(file.id) {
+            chosen = nexus
+            rule = "NeXus default"
+        } else {
+            let all = Self.candidates(file.id)
+            let images = all.filter { (2...4).contains($0.rank) }
+            guard images.count == 1 else {
+                if images.isEmpty {
+                    throw fail("no dataset with 2 to 4 dimensions (\(Self.describe(all)))")
+                }
+                throw fail("\(images.count) datasets could be the image; choose one with --dataset: \(images.map { "\($0.path) \($0.shapeText)" }.joined(separator: ", "))")
+            }
+            chosen = images[0].path
+            rule = "the only image dataset"
+        }
+        dataset = chosen
+        // Open it with a chunk cache of one frame's row of chunks.
+        let did = H5Dopen2(file.id, chosen, ch5_default())
+        guard let data = H5ID(did, close: H5Dclose) else {
+            throw fail("cannot open dataset '\(chosen)': \(HDF5.lastError())")
+        }
+        let space = H5Dget_space(data.id)
+        defer { if space >= 0 { H5Sclose(space) } }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard (2...4).contains(rank) else {
+            throw fail("dataset '\(chosen)' has \(rank < 0 ? "no" : String(rank)) dimension\(rank == 1 ? "" : "s"); expected 2 (image), 3 (stack) or 4 (scan_y, scan_x, h, w)")
+        }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else {
+            throw fail("cannot read the shape of '\(chosen)': \(HDF5.lastError())")
+        }
+        let shape = dims.map { Int(clamping: $0) }
+        let type = H5Dget_type(data.id)
+        defer { if type >= 0 { H5Tclose(type) } }
+        let cls = H5Tget_class(type)
+        let size = H5Tget_size(type)
+        let sampleType: String
+        switch cls {
+        case H5T_INTEGER:
+            sampleType = (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + "\(size * 8)"
+        case H5T_FLOAT:
+            sampleType = "float\(size * 8)"
+        default:
+            throw fail("dataset '\(chosen)' holds \(Self.className(cls)) elements; only integer and float types are read")
+        }
+        // libhdf5 1.10 copies compact and contiguous data without checking the stored size
+        // against the shape (a heap overflow on a forged file, found by FuzzHDF5).
+        if let plist = Optional(H5Dget_create_plist(data.id)), plist >= 0 {
+            let storage = H5Pget_layout(plist)
+            H5Pclose(plist)
+            if storage == H5D_COMPACT || storage == H5D_CONTIGUOUS {
+                let stored = Int(clamping: H5Dget_storage_size(data.id))
+                let expected = ReadLimits.product(shape + [size]) ?? Int.max
+                if stored < expected && (storage == H5D_COMPACT || stored != 0) {
+                    throw fail("dataset '\(chosen)' stores \(stored) bytes, its shape \(Self.shapeText(shape)) of \(size)-byte elements needs \(expected)")
+                }
+            }
+        }
+        let h = shape[rank - 2], w = shape[rank - 1]
+        try ReadLimits.checkFrame(width: w, height: h, path: input.path)
+        guard let frames = ReadLimits.product(Array(shape[0..<(rank - 2)])), frames >= 1, h >= 1, w >= 1 else {
+            throw fail("dataset '\(chosen)' has an empty shape \(Self.shapeText(shape))")
+        }
+        frameShape = (h, w)
+        self.rank = rank
+        rowsInFile = shape
+        let scan = rank == 4 ? ScanShape(height: shape[0], width: shape[1]) : nil
+        layout = FrameLayout(width: w, height: h, frameCount: frames, scan: scan, sampleType: sampleType)
+        // A cache holding the chunks one frame touches (chunks spanning frames are then reused).
+        let dcpl = H5Dget_create_plist(data.id)
+        var chunkText = "contiguous"
+        if dcpl >= 0 {
+            defer { H5Pclose(dcpl) }
+            if H5Pget_layout(dcpl) == H5D_CHUNKED {
+                var chunk = [hsize_t](repeating: 0, count: rank)
+                if H5Pget_chunk(dcpl, Int32(rank), &chunk) == rank, chunk.allSatisfy({ $0 > 0 }) {
+                    chunkText = Self.shapeText(chunk.map { Int(clamping: $0) })
+                    let c = chunk.map { Int(clamping: $0) }
+                    if let chunkBytes = ReadLimits.product(c + [size]),
+                       let across = ReadLimits.product([(h + c[rank - 2] - 1) / c[rank - 2], (w + c[rank - 1] - 1) / c[rank - 1]]),
+                       let need = ReadLimits.product([chunkBytes, across]) {
+                        let bytes = min(max(need + need / 4, 1 << 20), 1 << 28)
+                        let dapl = H5Dget_access_plist(data.id)
+                        if dapl >= 0 {
+                            defer { H5Pclose(dapl) }
+                            if H5Pset_chunk_cache(dapl, 10007, bytes, 1.0) >= 0 {
+                                let again = H5Dopen2(file.id, chosen, dapl)
+                                if let reopened = H5ID(again, close: H5Dclose) {
+                                    self.data = reopened
+                                    metadata = [("dataset", .string(chosen)), ("dataset_rule", .string(rule)), ("chunks", .string(chunkText))]
+                                    return
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        _ = HDF5.lastError()
+        self.data = data
+        metadata = [("dataset", .string(chosen)), ("dataset_rule", .string(rule)), ("chunks", .string(chunkText))]
+    }
+
+    func readFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try checkFrameIndex(index)
+        HDF5.prepare()
+        let (h, w) = frameShape
+        var start = [hsize_t](repeating: 0, count: rank)
+        var count = [hsize_t](repeating: 1, count: rank)
+        count[rank - 2] = hsize_t(h)
+        count[rank - 1] = hsize_t(w)
+        switch rank {
+        case 3: start[0] = hsize_t(index)
+        case 4:
+            start[0] = hsize_t(index / rowsInFile[1])
+            start[1] = hsize_t(index % rowsInFile[1])
+        default: break
+        }
+        let fileSpace = H5Dget_space(data.id)
+        defer { if fileSpace >= 0 { H5Sclose(fileSpace) } }
+        var memDims: [hsize_t] = [hsize_t(h), hsize_t(w)]
+        let memSpace = H5Screate_simple(2, &memDims, nil)
+        defer { if memSpace >= 0 { H5Sclose(memSpace) } }
+        guard fileSpace >= 0, memSpace >= 0,
+              H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil) >= 0,
+              H5Dread(data.id, ch5_native_float(), memSpace, fileSpace, ch5_default(), buffer.baseAddress) >= 0
+        else {
+            throw PeaksError.file(path: path, reason: "cannot read frame \(index) of '\(dataset)': \(HDF5.lastError())")
+        }
+    }
+
+    // MARK: Dataset choice
+
+    struct Candidate {
+        let path: String
+        let shape: [Int]
+        var rank: Int { shape.count }
+        var shapeText: String { HDF5Frames.shapeText(shape) }
+    }
+
+    static func shapeText(_ shape: [Int]) -> String {
+        shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
+
+    static func describe(_ all: [Candidate]) -> String {
+        if all.isEmpty { return "the file has no datasets" }
+        let shown = all.prefix(20).map { "\($0.path) \($0.shapeText)" }.joined(separator: ", ")
+        return "datasets: " + shown + (all.count > 20 ? ", ... (\(all.count) in all)" : "")
+    }
+
+    static func className(_ c: H5T_class_t) -> String {
+        switch c {
+        case H5T_COMPOUND: return "compound (e.g. complex)"
+        case H5T_STRING: return "string"
+        case H5T_ENUM: return "enum (e.g. bool)"
+        case H5T_BITFIELD: return "bitfield"
+        case H5T_OPAQUE: return "opaque"
+        case H5T_REFERENCE: return "reference"
+        case H5T_VLEN: return "variable-length"
+        case H5T_ARRAY: return "array"
+        case H5T_TIME: return "time"
+        default: return "unknown"
+        }
+    }
+
+    /// Every dataset in the file (hard, soft and external links followed where they resolve),
+    /// at most 10000.
+    static func candidates(_ file: hid_t) -> [Candidate] {
+        final class Box { var found: [Candidate] = [] }
+        let box = Box()
+        let visit: H5L_iterate_t = { group, name, _, context in
+            guard let name, let context else { return 0 }
+            let box = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue()
+            let obj = H5Oopen(group, name, ch5_default())
+            guard obj >= 0 else { _ = HDF5.lastError(); return 0 }
+            defer { H5Oclose(obj) }
+            guard H5Iget_type(obj) == H5I_DATASET else { return 0 }
+            let space = H5Dget_space(obj)
+            guard space >= 0 else { return 0 }
+            defer { H5Sclose(space) }
+            let rank = Int(H5Sget_simple_extent_ndims(space))
+            var dims = [hsize_t](repeating: 0, count: max(rank, 0))
+            if rank > 0 { _ = H5Sget_simple_extent_dims(space, &dims, nil) }
+            box.found.append(Candidate(path: "/" + String(cString: name), shape: dims.map { Int(clamping: $0) }))
+            return box.found.count >= 10_000 ? 1 : 0
+        }
+        _ = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, visit, Unmanaged.passUnretained(box).toOpaque())
+        _ = HDF5.lastError()
+        return box.found
+    }
+
+    /// The NeXus default signal, when the file declares one that exists.
+    static func nexusDefault(_ file: hid_t) -> String? {
+        var group = "/"
+        for _ in 0..<8 {
+            let g = H5Oopen(file, group, ch5_default())
+            guard g >= 0 else { break }
+            defer { H5Oclose(g) }
+            guard H5Iget_type(g) == H5I_GROUP else { break }
+            if let signal = stringAttribute(g, "signal") {
+                let target = join(group, signal)
+                if isDataset(file, target) { return target }
+                break
+            }
+            if let next = stringAttribute(g, "default") {
+                group = next.hasPrefix("/") ? next : join(group, next)
+            } else if group == "/", isGroup(file, "/entry") {
+                group = "/entry"
+                let e = H5Oopen(file, group, ch5_default())
+                guard e >= 0 else { break }
+                let has = H5Aexists(e, "default") > 0
+                H5Oclose(e)
+                if !has { break }
+            } else {
+                break
+            }
+        }
+        _ = HDF5.lastError()
+        return nil
+    }
+
+    static func join(_ group: String, _ name: String) -> String { group.hasSuffix("/") ? group + name : group + "/" + name }
+
+    static func objectType(_ file: hid_t, _ path: String) -> H5I_type_t? {
+        // Check each link on the way, so a missing one is not an error inside HDF5.
+        var partial = ""
+        for part in path.split(separator: "/") {
+            partial += "/" + part
+            guard H5Lexists(file, partial, ch5_default()) > 0 else { return nil }
+        }
+        let o = H5Oopen(file, path, ch5_default())
+        guard o >= 0 else { return nil }
+        defer { H5Oclose(o) }
+        return H5Iget_type(o)
+    }
+
+    static func isDataset(_ file: hid_t, _ path: String) -> Bool { objectType(file, path) == H5I_DATASET }
+    static func isGroup(_ file: hid_t, _ path: String) -> Bool { objectType(file, path) == H5I_GROUP }
+
+    /// A scalar (or first element of a) string attribute, fixed or variable length.
+    static func stringAttribute(_ obj: hid_t, _ name: String) -> String? {
+        guard H5Aexists(obj, name) > 0 else { return nil }
+        let attr = H5Aopen(obj, name, ch5_default())
+        guard attr >= 0 else { return nil }
+        defer { H5Aclose(attr) }
+        let type = H5Aget_type(attr)
+        guard type >= 0 else { return nil }
+        defer { H5Tclose(type) }
+        guard H5Tget_class(type) == H5T_STRING else { return nil }
+        let space = H5Aget_space(attr)
+        guard space >= 0 else { return nil }
+        defer { H5Sclose(space) }
+        let n = Int(H5Sget_simple_extent_npoints(space))
+        guard n >= 1, n <= 4096 else { return nil }
+        if H5Tis_variable_str(type) > 0 {
+            let mem = H5Tcopy(ch5_c_s1())
+            guard mem >= 0 else { return nil }
+            defer { H5Tclose(mem) }
+            // H5T_VARIABLE = (size_t)-1; the character set must match (h5py writes UTF-8).
+            guard H5Tset_size(mem, -1) >= 0, H5Tset_cset(mem, H5Tget_cset(type)) >= 0 else { return nil }
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
+            guard H5Aread(attr, mem, &pointers) >= 0 else { return nil }
+            defer { for p in pointers where p != nil { H5free_memory(p) } }
+            return pointers[0].map { String(cString: $0) }
+        }
+        let size = H5Tget_size(type)
+        guard size >= 1, size <= 1 << 16 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: n * size)
+        guard H5Aread(attr, type, &bytes) >= 0 else { return nil }
+        let first = bytes.prefix(size).prefix(while: { $0 != 0 })
+        return String(decoding: first, as: UTF8.self).trimmingTrailingSpaces()
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var s = Substring(self)
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension ImageFormat {
+    /// HDF5 (and NeXus) through libhdf5: 2-D image, 3-D stack, 4-D scan.
+    public static let hdf5 = ImageFormat(
+        name: "HDF5",
+        summary: "HDF5/NeXus: --dataset PATH, else the NeXus default signal, else the only 2-4-D dataset; (h, w) image, (n, h, w) stack, (scan_y, scan_x, h, w) scan; any integer or float type; gzip, LZ4, bitshuffle-LZ4, LZF, BZIP2 chunks",
+        extensions: ["h5", "hdf5", "hdf", "nxs", "nx5", "cxi"], readsStacks: true,
+        recognize: { head, _ in HDF5.recognize(head) },
+        open: { file, options in try HDF5Frames(file: file, options: options) })
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// The same pixels in every format give exactly the peaks they give as NPY (the CSV tables,
+/// which carry no file name, are compared byte for byte), for single images and stacks.
+@Suite struct FormatsThroughTheCLI {
+    static let fixtures = "Tests/ImageIOTests/Fixtures/"
+
+    func csv(_ arguments: [String]) throws -> String {
+        let r = try PeaksExecutable.run(["detect"] + arguments + ["--format", "csv"])
+        #expect(r.status == 0, "\(arguments): \(r.stderr)")
+        return r.stdout
+    }
+
+    @Test(arguments: [
+        ["tiff/uint16.tif"], ["tiff/float32_deflate.tif"], ["tiff/uint16_lzw_tiled_pred.tif"],
+        ["tiff/uint16_bigtiff_deflate.tif"], ["tiff/uint16_packbits.tif"], ["tiff/uint16_zstd.tif"],
+        ["fits/uint16_bzero.fits"],
+        ["hdf5/gzip2d.h5"], ["hdf5/gzip2d.h5", "--dataset", "/data"],
+    ])
+    func singleImagesEqualNPY(_ file: [String]) throws {
+        let reference = try csv([Self.fixtures + "reference.npy"])
+        #expect(reference.split(separator: "\n").count > 3)
+        for algo in ["persistence", "log"] {
+            let got = try csv([Self.fixtures + file[0]] + file.dropFirst() + ["--algo", algo])
+            let want = algo == "persistence" ? reference : try csv([Self.fixtures + "reference.npy", "--algo", algo])
+            #expect(got == want, "\(file) with \(algo)")
+        }
+    }
+
+    @Test(arguments: ["tiff/stack6.tif", "tiff/stack6_imagej.tif", "tiff/stack6.ome.tif", "fits/cube.fits", "hdf5/bslz4_stack.h5"])
+    func stacksEqualNPY(_ file: String) throws {
+        let want = try csv([Self.fixtures + "stack.npy"])
+        #expect(Set(want.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }).count == 6)
+        #expect(try csv([Self.fixtures + file]) == want)
+    }
+
+    @Test func fourDScanFromHDF5EqualsNPY() throws {
+        let want = try csv([Self.fixtures + "scan.npy"])
+        #expect(want.hasPrefix("frame,scan_y,scan_x,"))
+        #expect(try csv([Self.fixtures + "hdf5/scan4d.h5"]) == want)
+        // --scan regroups a 3-D stack as a scan.
+        let regrouped = try csv([Self.fixtures + "stack.npy", "--scan", "3x2"])
+        #expect(regrouped.hasPrefix("frame,scan_y,scan_x,"))
+    }
+
+    /// A truncated TIFF, a missing HDF5 dataset, a cut file: exit 1, one line, no output file.
+    @Test func badFilesFailCleanly() throws {
+        let dir = try temporaryFolder()
+        let good = try Data(contentsOf: PeaksExecutable.packageRoot.appendingPathComponent(Self.fixtures + "tiff/uint16.tif"))
+        let cut = dir.appendingPathComponent("cut.tif")
+        try good.prefix(good.count / 2).write(to: cut)
+        let out = dir.appendingPathComponent("p.csv").path
+        for args in [[cut.path], [Self.fixtures + "hdf5/gzip2d.h5", "--dataset", "/no/such"], [Self.fixtures + "hdf5/two_candidates.h5"]] {
+            let r = try PeaksExecutable.run(["detect"] + args + ["-o", out])
+            #expect(r.status == 1, "\(args): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+
+    @Test func formatsListsEveryReader() throws {
+        let r = try PeaksExecutable.run(["formats"])
+        for name in ["PNG", "NPY", "TIFF", "HDF5", "FITS"] { #expect(r.stdout.contains(name + "  ")) }
+    }
+}

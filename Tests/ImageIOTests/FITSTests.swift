@@ -1,0 +1,124 @@
+import Foundation
+@testable import ImageIO
+import PeakKit
+import Testing
+
+@Suite("FITS")
+struct FITSTests {
+    func open(_ name: String, hdu: Int? = nil) throws -> any FrameSource {
+        try ImageFormat.open(Fixture.path("fits/" + name), options: OpenOptions(hdu: hdu))
+    }
+
+    func meta(_ s: any FrameSource, _ key: String) -> Value? { s.metadata.first { $0.0 == key }?.1 }
+
+    @Test func uint16WithBZeroIsExact() throws {
+        let s = try open("uint16_bzero.fits")
+        #expect(s.formatName == "FITS")
+        #expect(s.layout == FrameLayout(width: 256, height: 256, frameCount: 1, sampleType: "uint16"))
+        let pixels = try s.frame(0).pixels
+        #expect(pixels == Fixture.image)
+        #expect(pixels.max()! > 32767)  // values above int16's range came back through BZERO
+    }
+
+    @Test func float32() throws {
+        let s = try open("float32.fits")
+        #expect(s.layout.sampleType == "float32" && s.layout.width == 64)
+        #expect(try s.frame(0).pixels == Fixture.stack[2])
+    }
+
+    @Test func cubeIsAStack() throws {
+        let s = try open("cube.fits")
+        #expect(s.layout == FrameLayout(width: 64, height: 64, frameCount: 6, sampleType: "uint16"))
+        for i in [2, 5, 0, 1, 4, 3] { #expect(try s.frame(i).pixels == Fixture.stack[i], "frame \(i)") }
+        let got = Mutex2<[Int: [Float]]>([:])
+        DispatchQueue.concurrentPerform(iterations: 18) { k in
+            if let p = try? s.frame(k % 6).pixels { got.update { $0[k] = p } }
+        }
+        #expect(got.value.count == 18)
+        for (k, p) in got.value { #expect(p == Fixture.stack[k % 6]) }
+    }
+
+    @Test func riceTileCompressedInTheFirstExtension() throws {
+        let s = try open("rice.fits")
+        #expect(meta(s, "hdu") == .integer(1))
+        #expect(meta(s, "tile_compressed") == .bool(true))
+        #expect(s.layout.sampleType == "int32")
+        #expect(try s.frame(0).pixels == Fixture.image)
+        expectFileError(contains: "HDU 0 holds no image (NAXIS = 0)") { _ = try open("rice.fits", hdu: 0) }
+    }
+
+    @Test func blankBecomesNaNAndInvalid() throws {
+        let s = try open("int16_blank.fits")
+        #expect(s.nanMeansInvalid)
+        #expect(meta(s, "blank") == .integer(-32768))
+        var expected = Fixture.stack[3].map { Float(Int($0) / 2) }
+        for x in stride(from: 0, to: 64, by: 7) { expected[10 * 64 + x] = .nan }
+        for y in 0..<64 { expected[y * 64 + 50] = .nan }
+        let pixels = try s.frame(0).pixels
+        #expect(samePixels(pixels, expected))
+        #expect(pixels.filter(\.isNaN).count == 64 + 10)  // x = 0, 7, ..., 63 in row 10; column 50
+        let mask = try s.maskFrame(0)
+        #expect(!mask.isValid[10 * 64] && !mask.isValid[5 * 64 + 50] && mask.isValid[11 * 64 + 1])
+    }
+
+    @Test func hduSelection() throws {
+        // Primary empty, 1 = table, 2 = float32 64x64 (stack[0]), 3 = uint16 (stack[1]).
+        let first = try open("multi_hdu.fits")
+        #expect(meta(first, "hdu") == .integer(2))
+        #expect(try first.frame(0).pixels == Fixture.stack[0])
+        #expect(try open("multi_hdu.fits", hdu: 3).frame(0).pixels == Fixture.stack[1])
+        #expect(try open("multi_hdu.fits", hdu: 3).layout.sampleType == "uint16")
+        expectFileError(contains: "HDU 1 is a binary table, not an image") { _ = try open("multi_hdu.fits", hdu: 1) }
+        expectFileError(contains: "HDU 4 does not exist (the file has 4 HDUs, 0 to 3)") { _ = try open("multi_hdu.fits", hdu: 4) }
+        #expect(try open("uint16_bzero.fits", hdu: 0).frame(0).pixels == Fixture.image)
+    }
+
+    @Test func bracketsInThePathAreAFileName() throws {
+        let dir = try TempDir()
+        defer { dir.cleanUp() }
+        let bytes = try Fixture.bytes("fits/multi_hdu.fits")
+        for name in ["we[ird].fits", "a[1].fits", "b+c(1)*.fits", "d[compress].fits"] {
+            let p = try dir.write(bytes, name)
+            let s = try ImageFormat.open(p, options: OpenOptions(hdu: 3))
+            #expect(try s.frame(0).pixels == Fixture.stack[1], "\(name)")
+        }
+    }
+
+    @Test func inMemoryFiles() throws {
+        let file = try InputFile(bytes: try Fixture.bytes("fits/cube.fits"), name: "mem.fits")
+        let s = try ImageFormat.fits.open(file, .init())
+        #expect(try s.frame(5).pixels == Fixture.stack[5])
+    }
+
+    @Test func truncatedAndCorruptFilesFailWithOneLine() throws {
+        for name in ["rice.fits", "cube.fits", "multi_hdu.fits"] {
+            let bytes = try Fixture.bytes("fits/" + name)
+            for length in stride(from: 1, to: bytes.count, by: 37) where length < 8640 || length % 5 == 0 {
+                expectNoCrash("\(name) cut at \(length)") {
+                    try openAndReadAll(Array(bytes.prefix(length)), format: .fits, name: name)
+                }
+            }
+        }
+        let cube = try Fixture.bytes("fits/cube.fits")
+        expectFileError(path: "cut.fits", contains: "truncated: HDU 0's data needs 52032 bytes, the file has 50720") {  // 2880 + 6 × 64 × 64 × 2
+            try openAndReadAll(Array(cube.prefix(cube.count - 4000)), format: .fits, name: "cut.fits")
+        }
+        var rng = SplitMix(state: 3)
+        for name in ["rice.fits", "int16_blank.fits"] {
+            let original = try Fixture.bytes("fits/" + name)
+            for _ in 0..<80 {
+                var bytes = original
+                for _ in 0..<(1 + rng.below(6)) {
+                    let i = rng.below(2) == 0 ? rng.below(min(8640, bytes.count)) : rng.below(bytes.count)
+                    bytes[i] = UInt8(truncatingIfNeeded: rng.next())
+                }
+                expectNoCrash(name) { try openAndReadAll(bytes, format: .fits, name: name) }
+            }
+        }
+    }
+
+    @Test func recognition() {
+        #expect(FITS.recognize(Array("SIMPLE  =                    T".utf8)) == .strong)
+        #expect(FITS.recognize(Array("SIMPLE =".utf8)) == .no)
+    }
+}
