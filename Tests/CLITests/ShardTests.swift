@@ -270,3 +270,37 @@ private func bytes(_ folder: URL, _ name: String) throws -> Data { try Data(cont
         #expect(foreign.status == 1 && foreign.stderr.contains("foreign"), "\(foreign.stderr)")
     }
 }
+
+@Suite struct KilledShardTests {
+    /// A shard killed mid-run (SIGTERM: temporaries removed; SIGKILL: temporaries stay) never
+    /// leaves a table or manifest under the shard's names, so it cannot pass for a finished shard.
+    @Test(arguments: [SIGTERM, SIGKILL])
+    func killedShardLeavesNoShard(_ signal: Int32) throws {
+        let dir = try temporaryFolder()
+        try writeStack(dir, frames: 3000)
+        let process = Process()
+        process.executableURL = PeaksExecutable.url
+        process.arguments = ["detect", "stack.npy", "--shard", "0/1", "-o", "part-0.csv"]
+        process.currentDirectoryURL = dir
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait for the temporaries (the run has started writing), then kill it.
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning, Date() < deadline, !files(in: dir).contains(where: { $0.hasPrefix(".peaks-") }) {
+            usleep(2000)
+        }
+        let wasRunning = process.isRunning
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        guard wasRunning, process.terminationReason == .uncaughtSignal || process.terminationStatus == 128 + signal else {
+            Issue.record("the shard finished before it could be killed (make the stack longer): running \(wasRunning), status \(process.terminationStatus), reason \(process.terminationReason == .exit ? "exit" : "signal")")
+            return
+        }
+        let left = files(in: dir)
+        #expect(!left.contains("part-0.csv") && !left.contains("part-0.csv.manifest.json"), "\(left)")
+        if signal == SIGTERM { #expect(left == ["stack.npy"], "SIGTERM left \(left)") }
+        let merge = try PeaksExecutable.run(["merge", "part-0.csv", "-o", "m.csv"], in: dir)
+        #expect(merge.status == 1 && !files(in: dir).contains("m.csv"))
+    }
+}
