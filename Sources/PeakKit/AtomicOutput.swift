@@ -240,6 +240,14 @@ public enum TemporaryFiles {
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, temporaryFilesSignalHandler)
         }
+        // A process started from a thread that blocks these signals (a Dispatch or Swift
+        // concurrency thread, a Python thread, some batch systems) inherits the blocked mask:
+        // a SIGTERM would then stay pending and the run finish as if nothing happened. Unblock
+        // them on this (the command's) thread so an interrupt does interrupt.
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&mask, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &mask, nil)
         return true
     }()
 

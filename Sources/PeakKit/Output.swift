@@ -184,6 +184,22 @@ public final class StackTableWriter {
     let sink: (String) throws -> Void
     private var attributeNames: [String]?
     private var framesWritten = 0
+    /// Bytes of the header (CSV: the column line; JSON: everything up to the frames array's
+    /// first entry), once written.
+    public private(set) var headerByteCount = 0
+    /// Bytes of the footer (JSON: the closing brackets; CSV: none), once written.
+    public private(set) var footerByteCount = 0
+    /// Peak rows written so far (CSV lines after the header; JSON peak objects).
+    public private(set) var rowCount = 0
+    /// Frames written so far.
+    public var frameCount: Int { framesWritten }
+    /// The columns after the position columns (`x`, `y`, `value`, the detector's attributes),
+    /// known once the header is written.
+    public var valueColumns: [String]? { attributeNames.map { ["x", "y", "value"] + $0 } }
+
+    /// What goes between the entries of two consecutive frames (JSON's comma); a table made of
+    /// several blocks of frames is `header + block1 + separator + block2 + ... + footer`.
+    public static func separator(_ format: PeakListFormat) -> String { format == .json ? ",\n" : "" }
 
     /// - Parameters:
     ///   - format: CSV or JSON.
@@ -207,8 +223,11 @@ public final class StackTableWriter {
     public func add(_ position: FramePosition, _ detection: Detection) throws {
         if attributeNames == nil {
             attributeNames = detection.attributeNames
-            try sink(header(detection.attributeNames))
+            let text = header(detection.attributeNames)
+            headerByteCount = text.utf8.count
+            try sink(text)
         }
+        rowCount += detection.peaks.count
         let names = attributeNames ?? []
         switch format {
         case .csv:
@@ -230,7 +249,7 @@ public final class StackTableWriter {
             }
             if source.hasFiles { entries.append(("file", .string(position.file ?? ""))) }
             entries.append(("count", .integer(detection.peaks.count)))
-            var text = framesWritten == 0 ? "" : ",\n"
+            var text = framesWritten == 0 ? "" : Self.separator(.json)
             text += "    {" + entries.map { "\(JSONText.quote($0.0)): \(JSONText.value($0.1))" }.joined(separator: ", ")
             text += ", \"diagnostics\": \(JSONText.object(detection.diagnostics))"
             if detection.peaks.isEmpty {
@@ -249,9 +268,15 @@ public final class StackTableWriter {
     public func finish() throws {
         if attributeNames == nil {
             attributeNames = []
-            try sink(header([]))
+            let text = header([])
+            headerByteCount = text.utf8.count
+            try sink(text)
         }
-        if format == .json { try sink(framesWritten == 0 ? "]\n}\n" : "\n  ]\n}\n") }
+        if format == .json {
+            let text = framesWritten == 0 ? "]\n}\n" : "\n  ]\n}\n"
+            footerByteCount = text.utf8.count
+            try sink(text)
+        }
     }
 
     func header(_ names: [String]) -> String {

@@ -36,6 +36,9 @@ struct Center: ParsableCommand {
     @OptionGroup(title: "Input")
     var source: InputOptions
 
+    @OptionGroup(title: "Cluster")
+    var sharding: ShardOptions
+
     @Option(help: ArgumentHelp("Stacks: table format, json or csv (default: from the -o extension, else json).", valueName: "json|csv"))
     var format: PeakListFormat?
 
@@ -65,7 +68,7 @@ struct Center: ParsableCommand {
         if let maxLag, maxLag < 1 { throw PeaksError.invalidParameter(name: "max-lag", reason: "must be at least 1, got \(maxLag)") }
         try CommandInput.checkOutputs([output, shiftMap].compactMap { $0 }, inputs: [input, mask].compactMap { $0 })
         let frames = try source.open(input)
-        if frames.layout.isStack || source.selectsFrames { return try runStack(frames) }
+        if frames.layout.isStack || source.selectsFrames || sharding.shard != nil { return try runStack(frames) }
         if shiftMap != nil { throw UsageError("--shift-map draws a 4-D scan; '\(input)' is a single image") }
         let image = try CommandInput.image(input)
         try checkMaxLag(width: image.width, height: image.height)
@@ -101,6 +104,7 @@ struct Center: ParsableCommand {
     func runStack(_ frames: SelectedFrames) throws {
         let l = frames.layout
         try checkMaxLag(width: l.width, height: l.height)
+        if shiftMap != nil && sharding.shard != nil { throw UsageError("--shift-map draws the whole scan; leave it out with --shard") }
         if shiftMap != nil && l.scan == nil { throw UsageError("--shift-map needs a 4-D scan (or --scan WxH); '\(input)' has no scan grid") }
         let validity = try mask.map { try ImageFile.readMask($0) }
         if let validity, let mask, validity.width != l.width || validity.height != l.height {
@@ -113,10 +117,10 @@ struct Center: ParsableCommand {
         var offsets: ([Double], [Double]) = ([], [])
         try StackOutput.write(
             frames, path: input, output: output, format: format, schema: StackCenter.schema, parameters: parameters,
-            columns: StackCenter.columns
-        ) { add, progress in
+            columns: StackCenter.columns, shard: try sharding.spec(), inputs: [input] + [mask].compactMap { $0 }, settings: source.settings
+        ) { add, progress, range in
             try StackCenter.run(
-                frames, mask: validity, normalizeBackground: !noBackground, maxLag: maxLag, subpixel: subpixel,
+                frames, range: range, mask: validity, normalizeBackground: !noBackground, maxLag: maxLag, subpixel: subpixel,
                 deliver: { index, values in
                     try add(index, values, [])
                     if shiftMap != nil, case .number(let x) = values[0], case .number(let y) = values[1] {

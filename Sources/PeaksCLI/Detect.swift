@@ -24,11 +24,19 @@ struct Detect: ParsableCommand {
               peaks detect pattern.png --algo high-symmetry --mask beamstop.png --center 161.3,158.7
             """)
 
-    @Argument(help: "The image or stack: any format of 'peaks formats' (PNG, NPY, ...), chosen by the file's first bytes.")
-    var input: String
+    @Argument(help: ArgumentHelp(
+        "The image or stack: any format of 'peaks formats' (PNG, NPY, ...), chosen by the file's first bytes. Several files or a quoted glob ('night1/*.png', expanded by peaks, sorted) make a stack of single images with a file column.",
+        valueName: "input"))
+    var inputs: [String] = []
+
+    /// The input as output headers name it (the argument, the pattern, or the file range).
+    var input: String { inputs.count == 1 ? inputs[0] : (try? FileList(inputs).label) ?? inputs.joined(separator: " ") }
 
     @OptionGroup(title: "Input")
     var source: InputOptions
+
+    @OptionGroup(title: "Cluster")
+    var sharding: ShardOptions
 
     @Option(help: ArgumentHelp("The detector (see 'peaks algorithms').", valueName: "name"))
     var algo = "persistence"
@@ -94,7 +102,11 @@ struct Detect: ParsableCommand {
     /// usage error (exit 2) naming it.
     func validate() throws {
         do {
+            guard !inputs.isEmpty else { throw UsageError("missing the input image, stack, files or pattern") }
             try source.check()
+            if try sharding.spec() != nil && output == nil {
+                throw UsageError("--shard writes a table and its manifest beside it: give -o FILE")
+            }
             _ = try resolvedParameters()
             _ = try refinementWindow()
         } catch let error as UsageError {
@@ -122,17 +134,18 @@ struct Detect: ParsableCommand {
 
         let (detector, parameters) = try resolvedParameters()
         let windowSize = try refinementWindow()
-        try checkOutputPaths()
+        let list = try FileList(inputs)
+        try checkOutputPaths(inputs: list.files)
 
         // Read.
-        let frames = try source.open(input)
+        let frames = try source.open(list)
         let validity = try mask.map { try ImageFile.readMask($0) }
         let wantsLabels = blobs != nil || blobsPreview != nil
         let job = FrameDetection(
             detector: detector, parameters: parameters, mask: validity, nonFinite: nonfinite,
             refine: refine.method, refineSize: windowSize, options: DetectionOptions(wantsLabels: wantsLabels))
-        if frames.source.layout.isStack || source.selectsFrames {
-            return try runStack(frames, job: job)
+        if frames.source.layout.isStack || source.selectsFrames || list.isList || sharding.shard != nil {
+            return try runStack(frames, list: list, job: job)
         }
         if shiftMap != nil { throw UsageError("--shift-map draws a 4-D scan; '\(input)' is a single image") }
         let image = try frames.frame(0)
@@ -173,32 +186,38 @@ struct Detect: ParsableCommand {
 
     /// A stack: frames on all cores, the table streamed in frame order to a temporary file
     /// renamed into place at the end (or to standard output).
-    func runStack(_ frames: SelectedFrames, job: FrameDetection) throws {
+    func runStack(_ frames: SelectedFrames, list: FileList, job: FrameDetection) throws {
         for (name, value) in [("--overlay", overlay), ("--blobs", blobs), ("--blobs-preview", blobsPreview)] where value != nil {
             throw UsageError("\(name) draws a single image; '\(input)' is a stack (\(frames.layout.frameCount) frames)")
         }
         let l = frames.layout
         if shiftMap != nil && l.scan == nil { throw UsageError("--shift-map needs a 4-D scan (or --scan WxH); '\(input)' has no scan grid") }
+        if shiftMap != nil && sharding.shard != nil { throw UsageError("--shift-map draws the whole scan; leave it out with --shard") }
         var offsets: ([Double], [Double]) = ([], [])
         let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
         let header = StackSource(
-            path: input, width: l.width, height: l.height, frames: l.frameCount,
-            scan: l.scan.map { ($0.height, $0.width) })
-        let stream = try output.map { try AtomicStream($0) }
-        TemporaryFiles.installHandlers()
+            path: list.label, width: l.width, height: l.height, frames: l.frameCount,
+            scan: l.scan.map { ($0.height, $0.width) }, hasFiles: list.isList)
+        let fileNames = (frames.source as? FileListFrames)?.files
+        let shard = try sharding.spec()
+        let range = try sharding.frames(of: l.frameCount)
+        // A shard's identity is taken before any frame is read (a file changed meanwhile then
+        // shows up as a foreign shard rather than going unnoticed).
+        let identity = try shard.map { _ in try inputIdentity(list) }
+        let out = try TableOutput(output: output, shard: shard)
         let writer = StackTableWriter(
             format: listFormat, source: header, algorithm: job.detector.name,
             parameters: job.parameters.entries.map { ($0.0, $0.1.asValue) },
-            sink: { text in
-                if let stream { try stream.write(text) } else { try StandardOutput.write(text) }
-            })
+            sink: { try out.write($0) })
         var progress = ProgressLine()
         do {
             try job.run(
-                over: frames,
+                over: frames, range: range,
                 deliver: { index, detection in
                     let scan = l.scan?.position(ofFrame: index)
-                    try writer.add(FramePosition(frame: frames.sourceIndex(of: index), scanY: scan?.y, scanX: scan?.x), detection)
+                    let source = frames.sourceIndex(of: index)
+                    try writer.add(
+                        FramePosition(frame: source, scanY: scan?.y, scanX: scan?.x, file: fileNames?[source]), detection)
                     if shiftMap != nil {
                         let p = detection.peaks.first
                         offsets.0.append(p.map { $0.x - Double(l.width / 2) } ?? .nan)
@@ -212,11 +231,38 @@ struct Detect: ParsableCommand {
                     scanWidth: scan.width, scanHeight: scan.height, dx: offsets.0, dy: offsets.1,
                     title: "peaks detect --algo \(job.detector.name) \(URL(fileURLWithPath: input).lastPathComponent): strongest peak - (width/2, height/2)"))])
             }
-            try stream?.commit()
+            try out.commit { name, bytes, sha256 in
+                ShardManifest(
+                    peaksVersion: PeaksVersion.string, shard: shard!, frames: range, totalFrames: l.frameCount,
+                    format: listFormat, tableName: name, tableBytes: bytes, tableSHA256: sha256,
+                    headerBytes: writer.headerByteCount, footerBytes: writer.footerByteCount, rows: writer.rowCount,
+                    input: identity ?? [], settings: shardSettings(job: job, format: listFormat))
+            }
         } catch {
-            stream?.abort()
+            out.abort()
             throw error
         }
+    }
+
+    /// The input's identity for a shard manifest (and the mask's, which decides the peaks too).
+    func inputIdentity(_ list: FileList) throws -> [(String, Value)] {
+        var entries = list.isList ? try InputIdentity.of(files: list.files, label: list.label) : try InputIdentity.of(file: list.files[0])
+        if let mask {
+            entries += try InputIdentity.of(file: mask).map { ("mask_" + $0.0, $0.1) }
+        }
+        return entries
+    }
+
+    /// Everything besides the input that decides a shard table's bytes.
+    func shardSettings(job: FrameDetection, format: PeakListFormat) -> [(String, Value)] {
+        var entries: [(String, Value)] = [("algorithm", .string(job.detector.name))]
+        entries += job.parameters.entries.map { ("parameter " + $0.0, $0.1.asValue) }
+        entries += source.settings
+        entries += [
+            ("nonfinite", .string(nonfinite.rawValue)), ("refine", .string(refine.rawValue)),
+            ("refine_size", .integer(job.refineSize)), ("format", .string(format.rawValue)),
+        ]
+        return entries
     }
 
     /// The parameter values given on the command line, checked against the detector's specs.
@@ -272,9 +318,13 @@ struct Detect: ParsableCommand {
     }
 
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
-    func checkOutputPaths() throws {
-        try CommandInput.checkOutputs(
-            [output, overlay, blobs, blobsPreview, shiftMap].compactMap { $0 }, inputs: [input, mask].compactMap { $0 })
+    func checkOutputPaths(inputs files: [String]) throws {
+        var outputs = [output, overlay, blobs, blobsPreview, shiftMap].compactMap { $0 }
+        if sharding.shard != nil, let output { outputs.append(ShardManifest.path(forTable: output)) }
+        // Compare with the inputs of the same file name only (a list may hold many thousands).
+        let names = Set(outputs.map { URL(fileURLWithPath: $0).lastPathComponent })
+        let candidates = files.filter { names.contains(URL(fileURLWithPath: $0).lastPathComponent) }
+        try CommandInput.checkOutputs(outputs, inputs: candidates + [mask].compactMap { $0 })
         if let blobs { _ = try BlobFile.kind(of: blobs) }
     }
 }

@@ -60,8 +60,47 @@ struct InputOptions: ParsableArguments {
         return try SelectedFrames(source, selection: try frameRange(), scan: try scanShape())
     }
 
+    /// Opens one file, or a multi-file stack (several paths, quoted glob patterns), with the
+    /// frame selection and scan grid applied.
+    func open(_ list: FileList) throws -> SelectedFrames {
+        guard list.isList else { return try open(list.files[0]) }
+        let source = try FileListFrames(files: list.files, label: list.label, options: try openOptions())
+        return try SelectedFrames(source, selection: try frameRange(), scan: try scanShape())
+    }
+
+    /// The options that decide which frames are read and how (for shard manifests).
+    var settings: [(String, Value)] {
+        [("dataset", dataset.map { .string($0) } ?? .null), ("hdu", hdu.map { .string($0) } ?? .null),
+         ("frames", frames.map { .string($0) } ?? .null), ("scan", scan.map { .string($0) } ?? .null)]
+    }
+
     /// True when any stack option was given (such a run is a stack run even for one frame).
     var selectsFrames: Bool { frames != nil || scan != nil }
+}
+
+/// `--shard I/N`, shared by every command that processes stacks: the I-th of N contiguous, as
+/// equal as possible blocks of the (selected) frames; I is 0-based so that a Slurm job array can
+/// pass `$SLURM_ARRAY_TASK_ID` straight in. A command adds the option group and processes
+/// `frames(of: frameCount)` instead of all frames (see docs/cluster.md).
+struct ShardOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Stacks: process only the I-th of N equal contiguous blocks of frames (0 <= I < N) and write a manifest beside -o, for 'peaks merge' (see docs/cluster.md).",
+        valueName: "I/N"))
+    var shard: String?
+
+    /// The shard, checked (a mistake is a usage error).
+    func spec() throws -> Shard? {
+        do {
+            return try shard.map { try Shard(parsing: $0) }
+        } catch let error as PeaksError {
+            throw UsageError("--shard: \(error.description)")
+        }
+    }
+
+    /// The frames to process out of `count` (all of them without --shard).
+    func frames(of count: Int) throws -> Range<Int> {
+        try spec()?.frames(of: count) ?? 0..<count
+    }
 }
 
 /// A progress line on standard error while a stack runs, only when standard error is a terminal.

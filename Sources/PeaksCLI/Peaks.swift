@@ -15,7 +15,7 @@ struct Peaks: ParsableCommand {
             """,
         version: PeaksVersion.string,
         subcommands: [
-            Detect.self, Algorithms.self, Formats.self, Center.self, Register.self, Match.self, Shifts.self,
+            Detect.self, Merge.self, Algorithms.self, Formats.self, Center.self, Register.self, Match.self, Shifts.self,
             Generate.self, Evaluate.self,
         ])
 

@@ -41,6 +41,9 @@ struct Register: ParsableCommand {
     @OptionGroup(title: "Input")
     var source: InputOptions
 
+    @OptionGroup(title: "Cluster")
+    var sharding: ShardOptions
+
     @Option(name: .customLong("reference"), help: ArgumentHelp("Stacks: the reference frame: first, mean (of the selected frames) or a frame number of the selection (default first).", valueName: "first|mean|n"))
     var referenceFrame: String?
 
@@ -143,6 +146,7 @@ struct Register: ParsableCommand {
         guard l.isStack || source.selectsFrames else {
             throw UsageError("'\(reference)' is a single image: give a moving image, or a stack to register its frames")
         }
+        if shiftMap != nil && sharding.shard != nil { throw UsageError("--shift-map draws the whole scan; leave it out with --shard") }
         if shiftMap != nil && l.scan == nil { throw UsageError("--shift-map needs a 4-D scan (or --scan WxH); '\(reference)' has no scan grid") }
         let choice = referenceFrame.flatMap { StackRegistration.Reference($0) } ?? .first
         let refImage = try StackRegistration.reference(choice, frames: frames)
@@ -160,10 +164,10 @@ struct Register: ParsableCommand {
         var shifts: ([Double], [Double]) = ([], [])
         try StackOutput.write(
             frames, path: reference, output: output, format: format, schema: StackRegistration.schema, parameters: parameters,
-            columns: StackRegistration.columns
-        ) { add, progress in
+            columns: StackRegistration.columns, shard: try sharding.spec(), inputs: [reference], settings: source.settings
+        ) { add, progress, range in
             try StackRegistration.run(
-                frames, reference: refImage, upsample: upsample, normalization: normalization,
+                frames, range: range, reference: refImage, upsample: upsample, normalization: normalization,
                 deliver: { index, r in
                     try add(index, StackRegistration.values(r), [("shift_rc", [r.dy, r.dx])])
                     if shiftMap != nil { shifts.0.append(r.dx); shifts.1.append(r.dy) }

@@ -62,12 +62,13 @@ public struct FrameDetection: Sendable {
     /// frame order (see `FrameStream`). Errors name the frame.
     ///
     /// - Parameters:
-    ///   - source: The frames (all of them are processed).
+    ///   - source: The frames.
+    ///   - range: Which of them (nil = all): a shard's block.
     ///   - threads: Worker threads (0 = one per core).
     ///   - deliver: (frame index in `source`, detection), in order.
     ///   - progress: Progress after each delivered frame.
     public func run(
-        over source: any FrameSource, threads: Int = 0,
+        over source: any FrameSource, range: Range<Int>? = nil, threads: Int = 0,
         deliver: (Int, Detection) throws -> Void, progress: ((FrameStream.Progress) -> Void)? = nil
     ) throws {
         if let mask {
@@ -80,7 +81,7 @@ public struct FrameDetection: Sendable {
         let path = source.path
         let isStack = source.layout.isStack
         try FrameStream.run(
-            source: source, threads: threads,
+            source: source, range: range, threads: threads,
             work: { index, image in
                 do {
                     return try self.run(image, nanMeansInvalid: nanMeansInvalid)

@@ -1,5 +1,6 @@
 import Filters
 import Correlation
+import Filters
 import Foundation
 import ImageIO
 import PeakKit
@@ -17,6 +18,10 @@ public final class FrameTableWriter {
     let sink: (String) throws -> Void
     private var rows = 0
     private var started = false
+    /// Bytes of the header and of the footer once written, and rows written (for shard manifests).
+    public private(set) var headerByteCount = 0
+    public private(set) var footerByteCount = 0
+    public var rowCount: Int { rows }
 
     /// - Parameters:
     ///   - columns: The value columns, in order (each row gives them in this order).
@@ -33,7 +38,7 @@ public final class FrameTableWriter {
 
     /// One frame's row: `values` in `columns` order; `extra` goes to JSON only (e.g. `shift_rc`).
     public func add(_ position: FramePosition, _ values: [Value], extra: [(String, [Double])] = []) throws {
-        if !started { try sink(header()); started = true }
+        if !started { try writeHeader() }
         switch format {
         case .csv:
             var row = [String(position.frame)]
@@ -55,7 +60,7 @@ public final class FrameTableWriter {
                 entries.append(("scan_x", .integer(position.scanX ?? 0)))
             }
             entries += zip(columns, values).map { ($0, $1) }
-            var text = (rows == 0 ? "" : ",\n") + "    {"
+            var text = (rows == 0 ? "" : StackTableWriter.separator(.json)) + "    {"
             text += entries.map { "\(JSONText.quote($0.0)): \(JSONText.value($0.1))" }.joined(separator: ", ")
             for (name, numbers) in extra {
                 text += ", \(JSONText.quote(name)): [" + numbers.map(NumberFormat.json).joined(separator: ", ") + "]"
@@ -67,8 +72,19 @@ public final class FrameTableWriter {
 
     /// Closes the table.
     public func finish() throws {
-        if !started { try sink(header()); started = true }
-        if format == .json { try sink(rows == 0 ? "]\n}\n" : "\n  ]\n}\n") }
+        if !started { try writeHeader() }
+        if format == .json {
+            let text = rows == 0 ? "]\n}\n" : "\n  ]\n}\n"
+            footerByteCount = text.utf8.count
+            try sink(text)
+        }
+    }
+
+    private func writeHeader() throws {
+        let text = header()
+        headerByteCount = text.utf8.count
+        started = true
+        try sink(text)
     }
 
     func header() -> String {
