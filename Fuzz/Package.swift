@@ -15,7 +15,7 @@ import PackageDescription
 let peaksFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let peaksIdentity = peaksFolder.lastPathComponent.lowercased()
 
-let readers = ["NPY", "PNG", "MRC", "MIB", "DM"]
+let readers = ["NPY", "PNG", "MRC", "MIB", "DM", "TIFF", "HDF5", "FITS"]
 
 let package = Package(
     name: "peaks-fuzz",

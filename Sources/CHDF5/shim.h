@@ -39,4 +39,20 @@ static inline void ch5_last_error(ch5_message *m) {
     H5Eclear2(H5E_DEFAULT);
 }
 
+/// libhdf5's own filter classes (exported by the shared library, declared in its private
+/// headers only): 0 deflate, 1 shuffle, 2 fletcher32, 3 szip, 4 nbit, 5 scaleoffset.
+extern const H5Z_class2_t H5Z_DEFLATE[1], H5Z_SHUFFLE[1], H5Z_FLETCHER32[1], H5Z_SZIP[1], H5Z_NBIT[1], H5Z_SCALEOFFSET[1];
+static inline const H5Z_class2_t *ch5_builtin_filter(int which) {
+    switch (which) {
+    case 0: return H5Z_DEFLATE;
+    case 1: return H5Z_SHUFFLE;
+    case 2: return H5Z_FLETCHER32;
+    case 3: return H5Z_SZIP;
+    case 4: return H5Z_NBIT;
+    case 5: return H5Z_SCALEOFFSET;
+    default: return NULL;
+    }
+}
+static inline unsigned ch5_flag_reverse(void) { return H5Z_FLAG_REVERSE; }
+
 #endif

@@ -192,6 +192,8 @@ final class FITSFrames: FrameSource {
     let hdu: Int
     private let file: InputFile
     private let idle = Mutex<[FITSHandle]>([])
+    /// RICE_1 tiles, checked before cfitsio decodes them (FITSRice.swift).
+    private let rice: RiceTiles?
 
     init(file: InputFile, options: OpenOptions) throws {
         path = file.path
@@ -271,6 +273,7 @@ final class FITSFrames: FrameSource {
         guard Int64(file.size) >= needed else {
             throw fail("truncated: HDU \(hdu)'s data needs \(needed) bytes, the file has \(file.size)")
         }
+        rice = compressed ? try RiceTiles(h, axes: axes, dataStart: Int(dataStart), file: file) : nil
         let scan = axes.count >= 4 && axes[3] > 1 ? ScanShape(height: axes[3], width: axes[2]) : nil
         layout = FrameLayout(width: w, height: hgt, frameCount: frames, scan: scan, sampleType: FITS.typeName(equivalent))
         var meta: [(String, Value)] = [("hdu", .integer(hdu))]
@@ -293,6 +296,9 @@ final class FITSFrames: FrameSource {
         ffmahd(h.fptr, Int32(hdu + 1), &type, &status)
         var null = Float.nan
         var anyNull: Int32 = 0
+        if status == 0, let rice {
+            do { try rice.check(frame: index, h, file: file) } catch { idle.withLock { $0.append(h) }; throw error }
+        }
         if status == 0 {
             ffgpv(h.fptr, TFLOAT, Int64(index) * Int64(n) + 1, Int64(n), &null, buffer.baseAddress, &anyNull, &status)
         }

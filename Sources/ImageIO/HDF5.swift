@@ -27,6 +27,7 @@ public enum HDF5 {
 
     static let ready: Bool = {
         H5open()
+        HDF5Filters.install()
         return true
     }()
 
@@ -70,6 +71,12 @@ final class HDF5Frames: FrameSource {
     private let rank: Int
     /// Bytes kept alive for an in-memory file (HDF5 copies them; kept for clarity of lifetime).
     private let rowsInFile: [Int]
+    /// A filtered chunked dataset: the chunk shape, its size in bytes, the pipeline's first filter
+    /// (the last one undone on reading) and the number of filters (see HDF5Filters).
+    private let chunkShape: [Int]
+    private let chunkBytes: Int
+    private let firstFilter: H5Z_filter_t?
+    private let filterCount: Int
 
     init(file input: InputFile, options: OpenOptions) throws {
         HDF5.prepare()
@@ -179,6 +186,27 @@ final class HDF5Frames: FrameSource {
         rowsInFile = shape
         let scan = rank == 4 ? ScanShape(height: shape[0], width: shape[1]) : nil
         layout = FrameLayout(width: w, height: h, frameCount: frames, scan: scan, sampleType: sampleType)
+        // The filter pipeline of a chunked dataset (checked by HDF5Filters on reading).
+        var filters: (shape: [Int], bytes: Int, first: H5Z_filter_t, count: Int)?
+        if let plist = Optional(H5Dget_create_plist(data.id)), plist >= 0 {
+            defer { H5Pclose(plist) }
+            var chunk = [hsize_t](repeating: 0, count: rank)
+            let nf = Int(H5Pget_nfilters(plist))
+            if H5Pget_layout(plist) == H5D_CHUNKED, nf > 0, H5Pget_chunk(plist, Int32(rank), &chunk) == rank {
+                let c = chunk.map { Int(clamping: $0) }
+                var flags: UInt32 = 0, nelmts = 0, config: UInt32 = 0
+                var name = [CChar](repeating: 0, count: 64)
+                let id = H5Pget_filter2(plist, 0, &flags, &nelmts, nil, name.count, &name, &config)
+                guard id >= 0, c.allSatisfy({ $0 > 0 }), let bytes = ReadLimits.product(c + [size]) else {
+                    throw fail("cannot read the chunks and filters of '\(chosen)': \(HDF5.lastError())")
+                }
+                filters = (c, bytes, id, nf)
+            }
+        }
+        chunkShape = filters?.shape ?? []
+        chunkBytes = filters?.bytes ?? 0
+        firstFilter = filters?.first
+        filterCount = filters?.count ?? 0
         // A cache holding the chunks one frame touches (chunks spanning frames are then reused).
         let dcpl = H5Dget_create_plist(data.id)
         var chunkText = "contiguous"
@@ -234,12 +262,49 @@ final class HDF5Frames: FrameSource {
         var memDims: [hsize_t] = [hsize_t(h), hsize_t(w)]
         let memSpace = H5Screate_simple(2, &memDims, nil)
         defer { if memSpace >= 0 { H5Sclose(memSpace) } }
+        if firstFilter != nil { try checkChunkMasks(start: start, count: count) }
         guard fileSpace >= 0, memSpace >= 0,
               H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil) >= 0,
-              H5Dread(data.id, ch5_native_float(), memSpace, fileSpace, ch5_default(), buffer.baseAddress) >= 0
+              HDF5Filters.reading(filter: firstFilter, chunkBytes: chunkBytes, {
+                  H5Dread(data.id, ch5_native_float(), memSpace, fileSpace, ch5_default(), buffer.baseAddress)
+              }) >= 0
         else {
             throw PeaksError.file(path: path, reason: "cannot read frame \(index) of '\(dataset)': \(HDF5.lastError())")
         }
+    }
+
+    /// A chunk whose filter mask skips the pipeline's first filter is not checked by
+    /// HDF5Filters: accept it only when it skips every filter and stores a whole chunk.
+    private func checkChunkMasks(start: [hsize_t], count: [hsize_t]) throws {
+        let r = chunkShape.count
+        guard r == rank else { return }
+        var lo = [Int](repeating: 0, count: r), hi = lo
+        for k in 0..<r {
+            lo[k] = Int(start[k]) / chunkShape[k]
+            hi[k] = (Int(start[k]) + Int(count[k]) - 1) / chunkShape[k]
+        }
+        var at = lo
+        var visited = 0
+        while visited < 1_000_000 {
+            var offset = (0..<r).map { hsize_t(at[$0] * chunkShape[$0]) }
+            var mask: UInt32 = 0, addr: haddr_t = 0, size: hsize_t = 0
+            if H5Dget_chunk_info_by_coord(data.id, &offset, &mask, &addr, &size) >= 0, mask & 1 != 0 {
+                let all: UInt32 = filterCount >= 32 ? ~0 : (1 << UInt32(filterCount)) - 1
+                if mask & all != all || Int(clamping: size) < chunkBytes {
+                    throw PeaksError.file(path: path, reason: "dataset '\(dataset)' has a chunk at \(offset) that skips some filters (mask \(mask)) or is short (\(size) of \(chunkBytes) bytes)")
+                }
+            }
+            visited += 1
+            var k = r - 1
+            while k >= 0 {
+                at[k] += 1
+                if at[k] <= hi[k] { break }
+                at[k] = lo[k]
+                k -= 1
+            }
+            if k < 0 { break }
+        }
+        _ = HDF5.lastError()
     }
 
     // MARK: Dataset choice

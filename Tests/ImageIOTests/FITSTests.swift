@@ -117,6 +117,35 @@ struct FITSTests {
         }
     }
 
+    /// cfitsio 4.2.0's Rice decoder runs past a corrupt tile (SEGV, Fuzz/Known/FuzzFITS): the
+    /// tile is checked first and refused.
+    @Test func corruptRiceTileIsRefusedBeforeCfitsioDecodesIt() throws {
+        let bytes = try Fixture.bytes("fits/rice_corrupt_tile.fits")
+        expectFileError(contains: "RICE tile 2 runs past its 18 bytes") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: bytes, name: "t.fits"), .init()).frame(0)
+        }
+        // On disk (not padded to 2880 bytes) cfitsio already fails to read the tile descriptors.
+        expectNoCrash("on disk") { _ = try open("rice_corrupt_tile.fits").frame(0) }
+    }
+
+    @Test func riceCheckFollowsTheDecoder() throws {
+        // Whole tiles of the valid fixture pass; every shorter prefix and a run of zeros fail.
+        let bytes = try Fixture.bytes("fits/rice.fits")
+        let heap = 5760 + 256 * 8  // row 1: 201 bytes at heap offset 0, one 256-pixel row
+        let tile = Array(bytes[heap..<(heap + 201)])
+        #expect(RiceCheck.fits(tile, nx: 256, blockSize: 32, bytePix: 4))
+        for n in 0..<tile.count { #expect(!RiceCheck.fits(Array(tile.prefix(n)), nx: 256, blockSize: 32, bytePix: 4)) }
+        // Constant tiles are all FS codes (zeros are valid); a Rice code (FS = 1) followed by
+        // zeros is the decoder's leading-zero loop running off the end (the crash).
+        #expect(RiceCheck.fits([UInt8](repeating: 0, count: 64), nx: 256, blockSize: 32, bytePix: 4))
+        #expect(!RiceCheck.fits([0, 0, 0, 0, 0x10] + [UInt8](repeating: 0, count: 60), nx: 256, blockSize: 32, bytePix: 4))
+        // A block of zero differences takes FS bits only: 5 of the 8 left after the first pixel.
+        #expect(RiceCheck.fits([0, 0, 0, 0, 0], nx: 32, blockSize: 32, bytePix: 4))
+        #expect(!RiceCheck.fits([0, 0, 0, 0, 0], nx: 33, blockSize: 32, bytePix: 4))
+        #expect(RiceCheck.fits([0, 0], nx: 64, blockSize: 32, bytePix: 1))  // 2 x 3 bits
+        #expect(!RiceCheck.fits([0, 0], nx: 96, blockSize: 32, bytePix: 1))
+    }
+
     @Test func recognition() {
         #expect(FITS.recognize(Array("SIMPLE  =                    T".utf8)) == .strong)
         #expect(FITS.recognize(Array("SIMPLE =".utf8)) == .no)

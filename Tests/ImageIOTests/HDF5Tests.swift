@@ -129,6 +129,15 @@ struct HDF5Tests {
         }
     }
 
+    /// A bitshuffle-LZ4 chunk whose header declares 8 bytes for a 256-byte chunk: libhdf5 1.10.8
+    /// copied 256 bytes out of the filter's 8 (heap overflow, Fuzz/Known/FuzzHDF5); the wrapped
+    /// filter now fails the read.
+    @Test func filterOutputShorterThanTheChunkFailsTheRead() throws {
+        let source = try ImageFormat.hdf5.open(InputFile(bytes: Fixture.bytes("hdf5/bslz4_short_chunk.h5"), name: "short.h5"), .init())
+        expectFileError(contains: "cannot read frame 0 of '/s'") { _ = try source.frame(0) }
+        expectNoCrash("forged metadata") { try openAndReadAll(Fixture.bytes("hdf5/forged_metadata.h5"), format: .hdf5, name: "f.h5") }
+    }
+
     @Test func recognition() {
         #expect(HDF5.recognize(HDF5.signature) == .strong)
         #expect(HDF5.recognize([UInt8](repeating: 0, count: 1024) + HDF5.signature) == .strong)

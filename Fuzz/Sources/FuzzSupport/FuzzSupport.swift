@@ -9,12 +9,16 @@ import ImageIO
 /// every frame (up to 64) read as pixels and as a mask. Errors are the expected outcome for most
 /// inputs; only a crash, a hang, a leak or a sanitizer report is a finding.
 public enum FuzzSupport {
-    /// Frames larger than 64 MB are refused before allocation (a forged header may declare
-    /// 100000 x 100000); set once, before the first input.
-    static let limit: Void = { setenv("PEAKS_MAX_FRAME_BYTES", "67108864", 1); return () }()
+    /// Frames larger than `maxFrameBytes` (default 64 MB) are refused before allocation (a forged
+    /// header may declare 100000 x 100000); set on the first input (one target per process).
+    nonisolated(unsafe) static var limitSet = false
 
-    public static func run(_ data: UnsafePointer<UInt8>, _ size: Int, format: ImageFormat, name: String) {
-        _ = limit
+    public static func run(_ data: UnsafePointer<UInt8>, _ size: Int, format: ImageFormat, name: String,
+                           maxFrameBytes: Int = 64 << 20) {
+        if !limitSet {
+            setenv("PEAKS_MAX_FRAME_BYTES", String(maxFrameBytes), 1)
+            limitSet = true
+        }
         let bytes = Array(UnsafeBufferPointer(start: data, count: size))
         guard let file = try? InputFile(bytes: bytes, name: name) else { return }
         _ = try? ImageFormat.detect(file)
