@@ -27,6 +27,9 @@ public enum HDF5 {
 
     static let ready: Bool = {
         H5open()
+        // Silence first: re-registering a predefined filter fails, and libhdf5 would print a
+        // diagnostic for it on standard error.
+        ch5_silence()
         HDF5Filters.install()
         return true
     }()

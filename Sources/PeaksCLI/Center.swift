@@ -39,14 +39,18 @@ struct Center: ParsableCommand {
     @OptionGroup(title: "Cluster")
     var sharding: ShardOptions
 
-    @Option(help: ArgumentHelp("Stacks: table format, json or csv (default: from the -o extension, else json).", valueName: "json|csv"))
-    var format: PeakListFormat?
+    @OptionGroup(title: "Output")
+    var out: OutputOptions
+
+    @OptionGroup(title: "Mask")
+    var masking: MaskOptions
+
+    var mask: String? { masking.mask }
+    var output: String? { out.output }
+    var format: PeakListFormat? { out.format }
 
     @Option(name: .customLong("shift-map"), help: ArgumentHelp("4-D stacks: write a PNG of the X and Y offsets of the centres from the frame centre over the scan, with a histogram of their subpixel fractions.", valueName: "png"))
     var shiftMap: String?
-
-    @Option(help: ArgumentHelp("Validity mask of the image's shape: non-zero = valid (hide the beam stop and dead pixels).", valueName: "file"))
-    var mask: String?
 
     @Option(help: ArgumentHelp("Subpixel peak location of the symmetry correlation: poly_fit, diff or none.", valueName: "method"))
     var subpixel: PeakFitMethod = .polyFit
@@ -54,11 +58,9 @@ struct Center: ParsableCommand {
     @Flag(name: .customLong("no-background"), help: "Do not divide by a wide Gaussian background before correlating.")
     var noBackground = false
 
-    @Option(name: .customLong("max-lag"), help: ArgumentHelp("Largest lag searched, in pixels (default: a quarter of the crop).", valueName: "px"))
+    @Option(name: .customLong("max-lag"), parsing: .unconditional, help: ArgumentHelp("Largest lag searched, in pixels (default: a quarter of the crop).", valueName: "px"))
     var maxLag: Int?
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the JSON to this file instead of standard output.", valueName: "file"))
-    var output: String?
 
     func validate() throws {
         do { try source.check() } catch let error as UsageError { throw ValidationError(error.description) }

@@ -35,14 +35,26 @@ struct Detect: ParsableCommand {
     @OptionGroup(title: "Input")
     var source: InputOptions
 
+    @OptionGroup(title: "Mask")
+    var masking: MaskOptions
+
+    @OptionGroup(title: "Output")
+    var out: OutputOptions
+
+    @OptionGroup(title: "Subpixel refinement")
+    var refinement: RefinementOptions
+
+    var mask: String? { masking.mask }
+    var output: String? { out.output }
+    var format: PeakListFormat? { out.format }
+    var refine: RefineChoice { refinement.refine }
+    func refinementWindow() throws -> Int { try refinement.refinementWindow() }
+
     @OptionGroup(title: "Cluster")
     var sharding: ShardOptions
 
     @Option(help: ArgumentHelp("The detector (see 'peaks algorithms').", valueName: "name"))
     var algo = "persistence"
-
-    @Option(help: ArgumentHelp("Validity mask, any image format, of the image's (frame's) shape: non-zero = valid pixel.", valueName: "file"))
-    var mask: String?
 
     @Option(name: .customLong("min-dist"), parsing: .unconditional, help: ArgumentHelp("Minimum distance in pixels between peaks; the weaker of two closer peaks is dropped.", valueName: "px"))
     var minDist: String?
@@ -65,12 +77,6 @@ struct Detect: ParsableCommand {
     @Option(name: [.customShort("p"), .customLong("param")], help: ArgumentHelp("Any detector parameter as NAME=VALUE (repeatable).", valueName: "name=value"))
     var params: [String] = []
 
-    @Option(help: ArgumentHelp("Peak list format: json or csv (default: from the -o extension, else json).", valueName: "json|csv"))
-    var format: PeakListFormat?
-
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the peak list to this file instead of standard output.", valueName: "file"))
-    var output: String?
-
     @Option(help: ArgumentHelp("Write a PNG of the image with a marker at every peak.", valueName: "png"))
     var overlay: String?
 
@@ -85,12 +91,6 @@ struct Detect: ParsableCommand {
 
     @Option(help: ArgumentHelp("NaN or infinite pixels: error (refuse the image) or mask (treat them as invalid).", valueName: "error|mask"))
     var nonfinite: NonFinitePolicy = .error
-
-    @Option(help: ArgumentHelp("Subpixel refinement of every peak: none, com, parabolic, quadratic or gaussian (see docs/cli.md).", valueName: "method"))
-    var refine: RefineChoice = .none
-
-    @Option(name: .customLong("refine-size"), parsing: .unconditional, help: ArgumentHelp("Window side in pixels for --refine com and quadratic (odd, 3...101; default 3).", valueName: "n"))
-    var refineSize: String?
 
     @Option(name: .customLong("shift-map"), help: ArgumentHelp("4-D stacks: write a PNG of the strongest peak's offset from the frame centre (x - width/2, y - height/2) over the scan, with a histogram of the subpixel fractions (e.g. with --algo template).", valueName: "png"))
     var shiftMap: String?
@@ -157,7 +157,7 @@ struct Detect: ParsableCommand {
         let afterDetect = clock.now
 
         // Render every output in memory, then write them all or none.
-        let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
+        let listFormat = out.resolvedFormat
         let text = listFormat.render(
             detection, algorithm: detector.name, parameters: parameters,
             source: ImageSource(path: input, width: image.width, height: image.height))
@@ -194,7 +194,7 @@ struct Detect: ParsableCommand {
         if shiftMap != nil && l.scan == nil { throw UsageError("--shift-map needs a 4-D scan (or --scan WxH); '\(input)' has no scan grid") }
         if shiftMap != nil && sharding.shard != nil { throw UsageError("--shift-map draws the whole scan; leave it out with --shard") }
         var offsets: ([Double], [Double]) = ([], [])
-        let listFormat = format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
+        let listFormat = out.resolvedFormat
         let header = StackSource(
             path: list.label, width: l.width, height: l.height, frames: l.frameCount,
             scan: l.scan.map { ($0.height, $0.width) }, hasFiles: list.isList)
@@ -300,21 +300,6 @@ struct Detect: ParsableCommand {
             given[name] = try spec.parse(text)
         }
         return given
-    }
-
-    /// The `--refine-size` value: an odd whole number in 3...101, only with a method that uses it.
-    func refinementWindow() throws -> Int {
-        guard let refineSize else { return 3 }
-        guard let n = Int(refineSize.trimmingCharacters(in: .whitespaces)) else {
-            throw PeaksError.invalidParameter(name: "refine-size", reason: "'\(refineSize)' is not a whole number")
-        }
-        guard n >= 3, n <= 101, n % 2 == 1 else {
-            throw PeaksError.invalidParameter(name: "refine-size", reason: "must be an odd number in 3...101, got \(n)")
-        }
-        guard refine == .com || refine == .quadratic else {
-            throw UsageError("--refine-size applies to --refine com or quadratic, not '\(refine.rawValue)'")
-        }
-        return n
     }
 
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.

@@ -123,3 +123,47 @@ struct ProgressLine {
         return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : (t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s")
     }
 }
+
+/// `-o` and `--format`, shared by every command that writes a peak list or a table.
+struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Peak list or table format: json or csv (default: from the -o extension, else json).", valueName: "json|csv"))
+    var format: PeakListFormat?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the result to this file instead of standard output (all outputs are written or none).", valueName: "file"))
+    var output: String?
+
+    /// The format asked for, else CSV for a `.csv` output name, else JSON.
+    var resolvedFormat: PeakListFormat {
+        format ?? (output.map { $0.lowercased().hasSuffix(".csv") } == true ? .csv : .json)
+    }
+}
+
+/// `--mask`, shared by the commands that take one validity mask for their input.
+struct MaskOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Validity mask, any image format, of the image's (frame's) shape: non-zero = valid pixel.", valueName: "file"))
+    var mask: String?
+}
+
+/// `--refine` and `--refine-size`: subpixel refinement of any detector's peaks.
+struct RefinementOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Subpixel refinement of every peak: none, com, parabolic, quadratic or gaussian (see docs/cli.md).", valueName: "method"))
+    var refine: RefineChoice = .none
+
+    @Option(name: .customLong("refine-size"), parsing: .unconditional, help: ArgumentHelp("Window side in pixels for --refine com and quadratic (odd, 3...101; default 3).", valueName: "n"))
+    var refineSize: String?
+
+    /// The `--refine-size` value: an odd whole number in 3...101, only with a method that uses it.
+    func refinementWindow() throws -> Int {
+        guard let refineSize else { return 3 }
+        guard let n = Int(refineSize.trimmingCharacters(in: .whitespaces)) else {
+            throw PeaksError.invalidParameter(name: "refine-size", reason: "'\(refineSize)' is not a whole number")
+        }
+        guard n >= 3, n <= 101, n % 2 == 1 else {
+            throw PeaksError.invalidParameter(name: "refine-size", reason: "must be an odd number in 3...101, got \(n)")
+        }
+        guard refine == .com || refine == .quadratic else {
+            throw UsageError("--refine-size applies to --refine com or quadratic, not '\(refine.rawValue)'")
+        }
+        return n
+    }
+}

@@ -44,11 +44,14 @@ struct Register: ParsableCommand {
     @OptionGroup(title: "Cluster")
     var sharding: ShardOptions
 
+    @OptionGroup(title: "Output")
+    var out: OutputOptions
+
+    var output: String? { out.output }
+    var format: PeakListFormat? { out.format }
+
     @Option(name: .customLong("reference"), help: ArgumentHelp("Stacks: the reference frame: first, mean (of the selected frames) or a frame number of the selection (default first).", valueName: "first|mean|n"))
     var referenceFrame: String?
-
-    @Option(help: ArgumentHelp("Stacks: table format, json or csv (default: from the -o extension, else json).", valueName: "json|csv"))
-    var format: PeakListFormat?
 
     @Option(name: .customLong("shift-map"), help: ArgumentHelp("4-D stacks: write a PNG of dx and dy over the scan, with a histogram of their subpixel fractions.", valueName: "png"))
     var shiftMap: String?
@@ -59,17 +62,15 @@ struct Register: ParsableCommand {
     @Option(name: .customLong("moving-mask"), help: ArgumentHelp("Validity mask of the moving image; selects masked NCC.", valueName: "file"))
     var movingMask: String?
 
-    @Option(help: ArgumentHelp("Phase correlation: refine to 1/N pixel (1 = whole pixels; at most 1000).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Phase correlation: refine to 1/N pixel (1 = whole pixels; at most 1000).", valueName: "N"))
     var upsample: Int = 1
 
     @Option(help: ArgumentHelp("Phase correlation: phase (whitened spectrum) or none (plain cross-correlation).", valueName: "phase|none"))
     var normalization: PhaseCorrelation.Normalization = .phase
 
-    @Option(name: .customLong("overlap-ratio"), help: ArgumentHelp("Masked NCC: ignore shifts whose overlap is below this fraction of the largest.", valueName: "r"))
+    @Option(name: .customLong("overlap-ratio"), parsing: .unconditional, help: ArgumentHelp("Masked NCC: ignore shifts whose overlap is below this fraction of the largest.", valueName: "r"))
     var overlapRatio: Double = 0.3
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the JSON to this file instead of standard output.", valueName: "file"))
-    var output: String?
 
     /// Upsampling costs O(N^2) memory and time in the factor (10000 on 64^2 took 18-30 s and
     /// 3.6 GB for 1/10000 px no data supports): refused beyond 1000.

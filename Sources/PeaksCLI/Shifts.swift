@@ -33,19 +33,19 @@ struct Shifts: ParsableCommand {
     @Argument(help: "The moving image, same shape (PNG or NPY).")
     var moving: String
 
-    @Option(help: ArgumentHelp("Window side in pixels.", valueName: "W"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Window side in pixels.", valueName: "W"))
     var window: Int
 
-    @Option(help: ArgumentHelp("Largest displacement searched, in pixels.", valueName: "M"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Largest displacement searched, in pixels.", valueName: "M"))
     var margin: Int
 
-    @Option(help: ArgumentHelp("Distance between windows in pixels (default: the window side).", valueName: "S"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Distance between windows in pixels (default: the window side).", valueName: "S"))
     var step: Int?
 
     @Option(help: ArgumentHelp("Global shift from the local ones: median or mean.", valueName: "median|mean"))
     var summary: ShiftField.Summary = .median
 
-    @Option(name: .customLong("min-peak"), help: ArgumentHelp("Windows with a lower peak correlation are left out of the global shift.", valueName: "r"))
+    @Option(name: .customLong("min-peak"), parsing: .unconditional, help: ArgumentHelp("Windows with a lower peak correlation are left out of the global shift.", valueName: "r"))
     var minPeak: Double = 0.5
 
     @Option(help: ArgumentHelp("Subpixel peak location: poly_fit, diff or none.", valueName: "method"))
@@ -57,7 +57,7 @@ struct Shifts: ParsableCommand {
     @Option(help: ArgumentHelp("Write a PNG of the shift vectors as arrows over the reference.", valueName: "png"))
     var plot: String?
 
-    @Option(name: .customLong("arrow-scale"), help: ArgumentHelp("Arrow length per pixel of shift (default: the longest arrow is 0.8 step).", valueName: "k"))
+    @Option(name: .customLong("arrow-scale"), parsing: .unconditional, help: ArgumentHelp("Arrow length per pixel of shift (default: the longest arrow is 0.8 step).", valueName: "k"))
     var arrowScale: Double?
 
     func run() throws {
