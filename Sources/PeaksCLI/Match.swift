@@ -91,8 +91,26 @@ struct Match: ParsableCommand {
                 (debugFiles[2], try ImageEncoding.png16(m.map.image, scale: 65535.0 / 2, offset: 65535.0 / 2)),
                 (debugFiles[3], Array(debug.text.utf8)),
             ]
-            try FileManager.default.createDirectory(atPath: debugDir, withIntermediateDirectories: true)
         }
-        try CommandInput.finish(text: doc.text, output: output, files: files)
+        // The debug folder is made (one level, like mkdir) only now that everything is computed,
+        // and removed again if the outputs cannot be written: a failed run leaves nothing.
+        var madeFolder = false
+        if let debugDir {
+            var st = stat()
+            if stat(debugDir, &st) != 0 {
+                guard mkdir(debugDir, 0o755) == 0 else {
+                    throw PeaksError.file(path: debugDir, reason: "cannot create the debug folder: \(String(cString: strerror(errno)))")
+                }
+                madeFolder = true
+            } else if (st.st_mode & S_IFMT) != S_IFDIR {
+                throw PeaksError.file(path: debugDir, reason: "cannot write the debug files: it exists and is not a folder")
+            }
+        }
+        do {
+            try CommandInput.finish(text: doc.text, output: output, files: files)
+        } catch {
+            if madeFolder, let debugDir { rmdir(debugDir) }
+            throw error
+        }
     }
 }

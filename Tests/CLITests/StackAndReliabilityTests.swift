@@ -169,6 +169,23 @@ final class DecodedStack: FrameSource {
         #expect(r.status == 1 && r.stderr.contains("no room") && r.stdout.isEmpty, "\(r.stderr)")
     }
 
+    /// `match --debug-dir`: no folder is left when the run fails, and folder errors are one line.
+    @Test func matchDebugFolderIsAllOrNothing() throws {
+        let dir = try temporaryFolder()
+        let image = dir.appendingPathComponent("i.npy").path
+        try Data(NPY.encodeFloat32(Image(width: 32, height: 32) { x, y in Float((x * 5 + y * 3) % 17) })).write(to: URL(fileURLWithPath: image))
+        let template = dir.appendingPathComponent("t.npy").path
+        try Data(NPY.encodeFloat32(Image(width: 5, height: 5) { x, y in Float((x * 5 + y * 3) % 17) })).write(to: URL(fileURLWithPath: template))
+        let debug = dir.appendingPathComponent("debug").path
+        let r = try PeaksExecutable.run(["match", template, image, "--debug-dir", debug, "-o", dir.path + "/no/such/m.json"])
+        #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: debug))
+        let deep = try PeaksExecutable.run(["match", template, image, "--debug-dir", dir.path + "/a/b/c"])
+        #expect(deep.status == 1 && deep.stderr.split(separator: "\n").count == 1 && !deep.stderr.contains("NSError"), "\(deep.stderr)")
+        let ok = try PeaksExecutable.run(["match", template, image, "--debug-dir", debug])
+        #expect(ok.status == 0 && FileManager.default.fileExists(atPath: debug + "/correlation.png"))
+    }
+
     /// A tiny positive min-dist used to trap on the cell index.
     @Test func tinyMinDistanceRuns() throws {
         let plain = try PeaksExecutable.run(["detect", "samples/lattice.png", "--format", "csv"])
