@@ -70,7 +70,7 @@ let package = Package(
 
         // MARK: Detectors (plugins): each depends on the toolkit, never on another detector.
         .target(
-            name: "Persistence", dependencies: ["PeakKit", "Filters", "_PeaksIntrinsics"],
+            name: "Persistence", dependencies: ["PeakKit", "Filters", "Correlation", "_PeaksIntrinsics"],
             path: "Plugins/Persistence", exclude: ["README.md"]),
         .target(
             name: "HighSymmetry", dependencies: ["PeakKit", "Filters", "Correlation"],
