@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(
             name: "PersistenceTests",
-            dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
+            dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "ImageIO", "DetectorConformance"]),
         .testTarget(
             name: "HighSymmetryTests",
             dependencies: ["HighSymmetry", "Correlation", "PeakKit", "Filters", "Harness", "DetectorConformance"]),

@@ -104,10 +104,15 @@ public struct PersistenceDetector: PeakDetector {
         }
         let smooth = settings.smooth.given ?? content?.spotSigma ?? 0
         let band = wantsBand && smooth > 0
-        var filtered = smooth > 0 ? GaussianFilter.apply(source, mask: mask, sigma: smooth) : source
+        let filtered = smooth > 0 ? GaussianFilter.apply(source, mask: mask, sigma: smooth) : source
+        // The band-passed image G(s) * I - G(4 s) * I: the background (gradients, halos)
+        // removed, the noise as it is after the smoothing. The filtration runs on it and the
+        // noise is measured on it; positions are then taken on G(s) * I (`refine`), because
+        // next to a saturated beam the subtracted blur moves the summits by 1-2 px.
+        var bandPassed = filtered
         if band {
             let background = GaussianFilter.apply(source, mask: mask, sigma: min(4 * smooth, Double(max(image.width, image.height))))
-            for i in 0..<filtered.count { filtered.pixels[i] -= background.pixels[i] }
+            for i in 0..<bandPassed.count { bandPassed.pixels[i] -= background.pixels[i] }
         }
         let factor = settings.noiseFactor
         let auto = settings.prominence.isAuto
@@ -115,7 +120,7 @@ public struct PersistenceDetector: PeakDetector {
         if band {
             // The noise of the image the filtration runs on, measured on it (correlated noise is
             // measured as it is after the filter; a lattice is not noise).
-            noise = ContentScale.noise(of: filtered, mask: mask, lattice: content?.lattice)
+            noise = ContentScale.noise(of: bandPassed, mask: mask, lattice: content?.lattice)
             rawNoise = NoiseEstimate.sigma(source, mask: mask)
         } else {
             let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
@@ -133,7 +138,7 @@ public struct PersistenceDetector: PeakDetector {
             }
         }
 
-        let filtration = (poisson && smooth == 0) ? image : filtered
+        let filtration = (poisson && smooth == 0) ? image : bandPassed
         let (diagram, tree) = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
         let significant: [PersistencePair]
         if auto && poisson && smooth == 0 {
@@ -155,9 +160,26 @@ public struct PersistenceDetector: PeakDetector {
             let px = at % image.width, py = at / image.width
             var x = Double(px), y = Double(py)
             if settings.refine == .gaussian {
-                var r = SubpixelRefinement.refine(image: filtration, x: px, y: py, method: .gaussian)
-                if r.outcome != .refined { r = SubpixelRefinement.refine(image: filtration, x: px, y: py, method: .parabolic) }
-                if r.outcome == .refined { x = r.x; y = r.y }
+                // The summit of G(s) * I nearest the band-passed summit (uphill, at most
+                // ceil(s) + 1 steps), then a log-parabola through its 3x3 cross (parabola where
+                // values are not positive).
+                let surface = filtered
+                var cx = px, cy = py
+                if band {
+                    for _ in 0...Int(smooth.rounded(.up)) {
+                        var bx = cx, by = cy, bv = surface[cx, cy]
+                        for dy in -1...1 { for dx in -1...1 {
+                            let nx = cx + dx, ny = cy + dy
+                            guard nx >= 0, ny >= 0, nx < image.width, ny < image.height, mask[nx, ny] else { continue }
+                            if surface[nx, ny] > bv { bv = surface[nx, ny]; bx = nx; by = ny }
+                        } }
+                        if bx == cx && by == cy { break }
+                        cx = bx; cy = by
+                    }
+                }
+                var r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .gaussian)
+                if r.outcome != .refined { r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .parabolic) }
+                if r.outcome == .refined { x = r.x; y = r.y } else { x = Double(cx); y = Double(cy) }
             }
             birthOfPixel[PeakKey(x: x, y: y)] = pair.birth
             let sx = pair.death % image.width, sy = pair.death / image.width

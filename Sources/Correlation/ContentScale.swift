@@ -104,22 +104,22 @@ public enum ContentScale {
     public static func noise(of f: Image, mask: Mask, lattice: (dx: Int, dy: Int)?) -> Double {
         var vals: [Float] = []
         vals.reserveCapacity(f.count)
-        let stride = max(1, f.count / (1 << 18))
+        let step = max(1, f.count / (1 << 18))
         var c = 0
-        for i in 0..<f.count where mask.isValid[i] { c += 1; if c % stride == 0 { vals.append(f.pixels[i]) } }
+        for i in 0..<f.count where mask.isValid[i] { c += 1; if c % step == 0 { vals.append(f.pixels[i]) } }
         var n = mad(&vals)
         guard let L = lattice else { return n }
         let w = f.width, h = f.height, ax = abs(L.dx), ay = abs(L.dy)
         guard w > 2 * ax + 1, h > 2 * ay + 1 else { return n }
         var d: [Float] = []
-        d.reserveCapacity((w - 2 * ax) * (h - 2 * ay) / stride + 1)
+        d.reserveCapacity((w - 2 * ax) * (h - 2 * ay) / step + 1)
         c = 0
         for y in ay..<(h - ay) {
             for x in ax..<(w - ax) {
                 let i = y * w + x, p = (y + L.dy) * w + x + L.dx, m = (y - L.dy) * w + x - L.dx
                 guard mask.isValid[i], mask.isValid[p], mask.isValid[m] else { continue }
                 c += 1
-                if c % stride == 0 { d.append(f.pixels[i] - (f.pixels[p] + f.pixels[m]) / 2) }
+                if c % step == 0 { d.append(f.pixels[i] - (f.pixels[p] + f.pixels[m]) / 2) }
             }
         }
         if d.count >= 64 { n = min(n, mad(&d) / 1.5.squareRoot()) }
