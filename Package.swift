@@ -72,7 +72,7 @@ let package = Package(
 
         // MARK: Detectors (plugins): each depends on the toolkit, never on another detector.
         .target(
-            name: "Persistence", dependencies: ["PeakKit", "Filters", "_PeaksIntrinsics"],
+            name: "Persistence", dependencies: ["PeakKit", "Filters", "Correlation", "_PeaksIntrinsics"],
             path: "Plugins/Persistence", exclude: ["README.md"]),
         .target(
             name: "HighSymmetry", dependencies: ["PeakKit", "Filters", "Correlation"],
@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(
             name: "PersistenceTests",
-            dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
+            dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "ImageIO", "DetectorConformance"]),
         .testTarget(
             name: "HighSymmetryTests",
             dependencies: ["HighSymmetry", "Correlation", "PeakKit", "Filters", "Harness", "DetectorConformance"]),

@@ -38,6 +38,7 @@ public struct HighSymmetryDetector: PeakDetector {
         public var maxRegionFraction = 0.2
         public var refineSigma = 1.5
         public var overlapRatio = 0.3
+        public var minSymmetry = Autocenter.defaultMinSymmetry
 
         public init() {}
 
@@ -55,6 +56,8 @@ public struct HighSymmetryDetector: PeakDetector {
                   help: "Refine each region centroid by a Gaussian-windowed centroid of this sigma in pixels, iterated to its fixed point (0 = keep the region centroid)."),
             .real("overlap_ratio", \.overlapRatio, range: 0...1,
                   help: "Masked autocorrelation: lags whose overlap is below this fraction of the largest are set to 0."),
+            .real("min_symmetry", \.minSymmetry, range: 0...1,
+                  help: "With an automatic centre: refuse the image (exit 1) when the symmetry correlation at the centre found is below this (no usable point symmetry); give --center x,y to proceed."),
         ]
     }
 
@@ -92,18 +95,24 @@ public struct HighSymmetryDetector: PeakDetector {
             diagnostics.append(("center_y", .number(cy)))
             diagnostics.append(("center_method", .string("given")))
         } else {
+            let c: Autocenter.Result
             do {
-                let c = try Autocenter.find(image, mask: mask)
-                cx = c.x; cy = c.y
-                diagnostics.append(("center_x", .number(cx)))
-                diagnostics.append(("center_y", .number(cy)))
-                diagnostics.append(("center_method", .string("autocenter")))
-                diagnostics.append(("center_symmetry", .number(c.peak)))
+                c = try Autocenter.find(image, mask: mask)
             } catch {
                 // No silent fallback to the image centre: the spots found around a wrong centre
                 // would look plausible and be wrong.
                 throw PeaksError.invalidImage(reason: "the pattern centre could not be found (\(error)); give it with --center x,y")
             }
+            // Nor a centre the pattern does not support (a star field has a best "centre" too).
+            guard c.peak >= settings.minSymmetry else {
+                throw PeaksError.invalidImage(
+                    reason: "the pattern shows no usable point symmetry (symmetry \(NumberFormat.string((c.peak * 1000).rounded() / 1000)) at the best centre, below min_symmetry \(NumberFormat.string(settings.minSymmetry))); give the centre with --center x,y")
+            }
+            cx = c.x; cy = c.y
+            diagnostics.append(("center_x", .number(cx)))
+            diagnostics.append(("center_y", .number(cy)))
+            diagnostics.append(("center_method", .string("autocenter")))
+            diagnostics.append(("center_symmetry", .number(c.peak)))
         }
 
         // 1. Normalised image.

@@ -1,4 +1,6 @@
+import Correlation
 import Filters
+import Foundation
 import PeakKit
 
 /// `peaks detect --algo persistence`: peaks as the persistent maxima of the superlevel-set
@@ -28,6 +30,12 @@ public struct PersistenceDetector: PeakDetector {
     /// docs/algorithms/persistence.md for the measured false-peak rates.
     public static let defaultNoiseFactor = 5.0
 
+    /// Subpixel refinement of the summits.
+    public enum Refinement: String, SettingChoice {
+        case gaussian
+        case none
+    }
+
     /// Noise model of the automatic threshold.
     public enum NoiseModel: String, SettingChoice {
         /// The same noise everywhere.
@@ -41,7 +49,9 @@ public struct PersistenceDetector: PeakDetector {
         public var prominence: Automatic<Double> = .auto
         public var noiseFactor = PersistenceDetector.defaultNoiseFactor
         public var noise = NoiseModel.gaussian
-        public var smooth = 0.0
+        public var smooth: Automatic<Double> = .auto
+        public var bandPass = true
+        public var refine = Refinement.gaussian
 
         public init() {}
 
@@ -53,7 +63,11 @@ public struct PersistenceDetector: PeakDetector {
             .choice("noise", \.noise,
                     help: "Noise model for prominence=auto: gaussian (same noise everywhere) or poisson (counting data; the test is made after the Anscombe transform)."),
             .real("smooth", \.smooth, range: 0...1000, unit: "px",
-                  help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
+                  help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). auto = the spot scale measured from the image (ContentScale). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
+            .boolean("band_pass", \.bandPass,
+                     help: "With smooth > 0: subtract a Gaussian background of 4 x smooth (local background: gradients, halos) before the filtration; the auto threshold then uses the robust noise of that band-passed image (periodic content aware)."),
+            .choice("refine", \.refine,
+                    help: "Subpixel position of each peak: gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive) or none (the summit pixel)."),
         ]
     }
 
@@ -69,9 +83,9 @@ public struct PersistenceDetector: PeakDetector {
     public func check(_ settings: Settings, width: Int, height: Int) throws {
         // The smoothing kernel spans 4 sigma each side; wider than the image it is all border.
         let limit = Double(max(width, height))
-        if settings.smooth > limit {
+        if let smooth = settings.smooth.given, smooth > limit {
             throw PeaksError.invalidParameter(
-                name: "smooth", reason: "\(NumberFormat.string(settings.smooth)) px is wider than the \(width)x\(height) image (at most \(NumberFormat.string(limit)))")
+                name: "smooth", reason: "\(NumberFormat.string(smooth)) px is wider than the \(width)x\(height) image (at most \(NumberFormat.string(limit)))")
         }
     }
 
@@ -79,19 +93,57 @@ public struct PersistenceDetector: PeakDetector {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
         }
-        let smooth = settings.smooth
-        let filtered = smooth > 0 ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : image
         let poisson = settings.noise == .poisson
-        let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
-        let rawNoise = NoiseEstimate.sigma(poisson ? Anscombe.transform(image) : image, mask: mask)
-        let noise = rawNoise * gain
+        let source = poisson ? Anscombe.transform(image) : image
+        var diagnostics: [(String, Value)] = []
+        // The spot scale and the lattice (if any) measured from the image, when needed.
+        var content: ContentScale.Result?
+        let wantsBand = settings.bandPass && settings.smooth != .value(0)
+        if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto) {
+            content = try ContentScale.analyse(source, mask: mask)
+        }
+        let smooth = settings.smooth.given ?? content?.spotSigma ?? 0
+        let band = wantsBand && smooth > 0
+        let filtered = smooth > 0 ? GaussianFilter.apply(source, mask: mask, sigma: smooth) : source
+        // The band-passed image G(s) * I - G(4 s) * I: the background (gradients, halos)
+        // removed, the noise as it is after the smoothing. The filtration runs on it and the
+        // noise is measured on it; positions are then taken on G(s) * I (`refine`), because
+        // next to a saturated beam the subtracted blur moves the summits by 1-2 px.
+        var bandPassed = filtered
+        if band {
+            let background = GaussianFilter.apply(source, mask: mask, sigma: min(4 * smooth, Double(max(image.width, image.height))))
+            for i in 0..<bandPassed.count { bandPassed.pixels[i] -= background.pixels[i] }
+        }
         let factor = settings.noiseFactor
-        let threshold = settings.prominence.given ?? factor * noise
         let auto = settings.prominence.isAuto
+        let rawNoise: Double, noise: Double
+        if band {
+            // The noise of the image the filtration runs on, measured on it (correlated noise is
+            // measured as it is after the filter; a lattice is not noise).
+            noise = ContentScale.noise(of: bandPassed, mask: mask, lattice: content?.lattice)
+            rawNoise = NoiseEstimate.sigma(source, mask: mask)
+        } else {
+            let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
+            rawNoise = NoiseEstimate.sigma(source, mask: mask)
+            noise = rawNoise * gain
+        }
+        let threshold = settings.prominence.given ?? factor * noise
+        diagnostics.append(("smooth", .number(smooth)))
+        diagnostics.append(("smooth_rule", .string(settings.smooth.isAuto ? (content?.spotSigma != nil ? "spot scale (auto)" : "no significant structure: 0") : "given")))
+        diagnostics.append(("band_pass_background_sigma", band ? .number(min(4 * smooth, Double(max(image.width, image.height)))) : .null))
+        if let content {
+            diagnostics.append(("periodicity", .number(content.periodicity)))
+            if let l = content.lattice {
+                diagnostics.append(("lattice_vector", .string("\(l.dx),\(l.dy)")))
+            }
+        }
 
-        let (diagram, tree) = SuperlevelPersistence.compute(filtered, mask: mask, recordMergeTree: options.wantsLabels)
+        let filtration = (poisson && smooth == 0) ? image : bandPassed
+        let (diagram, tree) = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
         let significant: [PersistencePair]
-        if auto && poisson {
+        if auto && poisson && smooth == 0 {
+            // Without smoothing the filtration runs on the image itself (the pairing is the same
+            // after the Anscombe transform, which is increasing).
             let limit = factor * noise
             significant = diagram.pairs.filter {
                 $0.persistence > 0 && Anscombe.value(Double($0.birthLevel)) - Anscombe.value(Double($0.deathLevel)) > limit
@@ -101,15 +153,38 @@ public struct PersistenceDetector: PeakDetector {
         }
 
         var peaks: [Peak] = []
-        var birthOfPixel: [Int: Int] = [:]
+        var birthOfPixel: [PeakKey: Int] = [:]
         peaks.reserveCapacity(significant.count)
         for pair in significant {
-            let at = PlateauCentre.pixel(of: pair.birth, in: filtered, mask: mask)
-            birthOfPixel[at] = pair.birth
-            let x = at % image.width, y = at / image.width
+            let at = PlateauCentre.pixel(of: pair.birth, in: filtration, mask: mask)
+            let px = at % image.width, py = at / image.width
+            var x = Double(px), y = Double(py)
+            if settings.refine == .gaussian {
+                // The summit of G(s) * I nearest the band-passed summit (uphill, at most
+                // ceil(s) + 1 steps), then a log-parabola through its 3x3 cross (parabola where
+                // values are not positive).
+                let surface = filtered
+                var cx = px, cy = py
+                if band {
+                    for _ in 0...Int(smooth.rounded(.up)) {
+                        var bx = cx, by = cy, bv = surface[cx, cy]
+                        for dy in -1...1 { for dx in -1...1 {
+                            let nx = cx + dx, ny = cy + dy
+                            guard nx >= 0, ny >= 0, nx < image.width, ny < image.height, mask[nx, ny] else { continue }
+                            if surface[nx, ny] > bv { bv = surface[nx, ny]; bx = nx; by = ny }
+                        } }
+                        if bx == cx && by == cy { break }
+                        cx = bx; cy = by
+                    }
+                }
+                var r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .gaussian)
+                if r.outcome != .refined { r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .parabolic) }
+                if r.outcome == .refined { x = r.x; y = r.y } else { x = Double(cx); y = Double(cy) }
+            }
+            birthOfPixel[PeakKey(x: x, y: y)] = pair.birth
             let sx = pair.death % image.width, sy = pair.death / image.width
             peaks.append(Peak(
-                x: Double(x), y: Double(y), value: Double(image.pixels[at]),
+                x: x, y: y, value: Double(image.pixels[at]),
                 strength: Double(pair.persistence),
                 attributes: [
                     "prominence": Double(pair.persistence),
@@ -122,7 +197,7 @@ public struct PersistenceDetector: PeakDetector {
             peaks: peaks,
             attributeNames: ["prominence", "birth_level", "saddle_x", "saddle_y", "saddle_level"],
             strengthName: "prominence",
-            diagnostics: [
+            diagnostics: diagnostics + [
                 ("noise_model", .string(poisson ? "poisson" : "gaussian")),
                 ("noise_sigma", .number(rawNoise)),
                 ("noise_sigma_filtered", .number(noise)),
@@ -140,8 +215,7 @@ public struct PersistenceDetector: PeakDetector {
             detection.labelling = { kept in
                 var labelOfBirth: [Int: Int32] = [:]
                 for (k, p) in kept.enumerated() {
-                    let pixel = Int(p.y) * width + Int(p.x)
-                    if let b = births[pixel] { labelOfBirth[b] = Int32(k + 1) }
+                    if let b = births[PeakKey(x: p.x, y: p.y)] { labelOfBirth[b] = Int32(k + 1) }
                 }
                 return LabelImage(width: width, height: height, labels: tree.labels(labelOfBirth: labelOfBirth))
             }
@@ -208,4 +282,10 @@ enum PlateauCentre {
         }
         return best
     }
+}
+
+/// A reported peak's exact position, to find its birth pixel again after refinement.
+struct PeakKey: Hashable {
+    let x: UInt64, y: UInt64
+    init(x: Double, y: Double) { self.x = x.bitPattern; self.y = y.bitPattern }
 }

@@ -192,3 +192,12 @@ public enum Autocenter {
                       peak: min(1, fit.value), fellBack: fit.fellBack)
     }
 }
+
+extension Autocenter {
+    /// The smallest point-symmetry correlation (`Result.peak`, 1 = perfectly symmetric) at which
+    /// a centre found automatically is trusted (`peaks center --min-symmetry`, the high-symmetry
+    /// detector's `min_symmetry`). Golden/real: 0.07-0.13 on the eight star, fluorescence and
+    /// tracking images (no point symmetry), 0.34-0.91 on diffraction patterns and lattices, 0.85
+    /// on samples/lattice.png.
+    public static let defaultMinSymmetry = 0.25
+}

@@ -233,3 +233,19 @@ public struct Scores: Sendable, Equatable {
     public var biasX: Double? { truePositives == 0 ? nil : sumDx / tp }
     public var biasY: Double? { truePositives == 0 ? nil : sumDy / tp }
 }
+
+extension Scores {
+    /// Scores with "ignore" points (objects that are neither true nor false positives, and never
+    /// misses), as Benchmarks/reference/score_peaks.py: detections are matched to `truth` first
+    /// (`Matching.match`); the detections left unmatched are then matched one-to-one, the same
+    /// way, to `ignore`, and those matched are dropped. TP = pairs of the first matching, FP =
+    /// detections left after the second, FN = truth peaks left unmatched.
+    public init(detections: [Point], truth: [Point], ignore: [Point], tolerance: Double) {
+        let first = Matching.match(detections: detections, truth: truth, tolerance: tolerance)
+        self.init(first)
+        guard !ignore.isEmpty, !first.unmatchedDetections.isEmpty else { return }
+        let rest = first.unmatchedDetections.map { detections[$0] }
+        let dropped = Matching.match(detections: rest, truth: ignore, tolerance: tolerance).pairs.count
+        falsePositives -= dropped
+    }
+}

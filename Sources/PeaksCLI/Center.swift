@@ -61,6 +61,8 @@ struct Center: ParsableCommand {
     @Option(name: .customLong("max-lag"), parsing: .unconditional, help: ArgumentHelp("Largest lag searched, in pixels (default: a quarter of the crop).", valueName: "px"))
     var maxLag: Int?
 
+    @Option(name: .customLong("min-symmetry"), parsing: .unconditional, help: ArgumentHelp("Refuse the image (exit 1) when the symmetry correlation at the centre found is below this (0...1; default 0.25): the pattern shows no usable point symmetry.", valueName: "c"))
+    var minSymmetry: Double = Autocenter.defaultMinSymmetry
 
     func validate() throws {
         do { try source.check() } catch let error as UsageError { throw ValidationError(error.description) }
@@ -78,7 +80,12 @@ struct Center: ParsableCommand {
         if image.firstNonFinitePixel() != nil {
             valid = (valid ?? Mask(width: image.width, height: image.height)).intersection(Mask(finitePixelsOf: image))
         }
+        guard (0...1).contains(minSymmetry) else { throw PeaksError.invalidParameter(name: "min-symmetry", reason: "must be in 0...1, got \(minSymmetry)") }
         let r = try Autocenter.find(image, mask: valid, normalizeBackground: !noBackground, maxLag: maxLag, subpixel: subpixel)
+        guard r.peak >= minSymmetry else {
+            throw PeaksError.invalidImage(
+                reason: "\(input): the pattern shows no usable point symmetry (symmetry \(NumberFormat.string((r.peak * 1000).rounded() / 1000)) at the best centre, below --min-symmetry \(NumberFormat.string(minSymmetry)))")
+        }
         var doc = JSONDocument()
         doc.add("schema", .string("peaks.center/1"))
         doc.add("image", object: CommandInput.describe(input, image))
@@ -89,6 +96,7 @@ struct Center: ParsableCommand {
         doc.add("crop", object: [("x", .integer(r.cropX)), ("y", .integer(r.cropY)), ("size", .integer(r.cropSize))])
         doc.add("lag", object: [("dx", .number(r.lagX)), ("dy", .number(r.lagY))])
         doc.add("symmetry", .number(r.peak))
+        doc.add("min_symmetry", .number(minSymmetry))
         doc.add("background_normalized", .bool(!noBackground))
         doc.add("subpixel", .string(subpixel.rawValue))
         doc.add("subpixel_fell_back", .bool(r.fellBack))

@@ -48,7 +48,12 @@ private func json(_ text: String) throws -> [String: Any] {
         for (line, p) in zip(lines.dropFirst(), peaks) {
             let cells = line.split(separator: ",").map { Double($0)! }
             let keys = ["x", "y", "value", "prominence", "birth_level", "saddle_x", "saddle_y", "saddle_level"]
-            #expect(cells == keys.map { p[$0] as! Double })
+            // Foundation's JSON parser on Linux may round the 17th digit differently from
+            // Double(String) (subpixel positions have all 17): equal to 1e-13 relative.
+            for (c, k) in zip(cells, keys) {
+                let v = p[k] as! Double
+                #expect(abs(c - v) <= 1e-13 * max(1, abs(v)), "\(k): \(c) vs \(v)")
+            }
         }
     }
 
@@ -83,7 +88,8 @@ private func json(_ text: String) throws -> [String: Any] {
     @Test func blobsAsNPYAndPreview() throws {
         let dir = try temporaryFolder()
         let npy = dir.appendingPathComponent("b.npy"), preview = dir.appendingPathComponent("c.png")
-        let r = try PeaksExecutable.run(["detect", sample, "--blobs", npy.path, "--blobs-preview", preview.path, "-o", dir.appendingPathComponent("p.json").path])
+        // Summit pixels (-p refine=none): a subpixel position may lie just across a basin edge.
+        let r = try PeaksExecutable.run(["detect", sample, "-p", "refine=none", "--blobs", npy.path, "--blobs-preview", preview.path, "-o", dir.appendingPathComponent("p.json").path])
         #expect(r.status == 0, "\(r.stderr)")
         let labels = try ImageFile.read(npy.path)
         #expect(labels.width == 320 && labels.height == 320)
@@ -149,7 +155,8 @@ private func json(_ text: String) throws -> [String: Any] {
         let masked = try PeaksExecutable.run(["detect", path.path, "--nonfinite", "mask"])
         #expect(masked.status == 0, "\(masked.stderr)")
         let peaks = try #require(try json(masked.stdout)["peaks"] as? [[String: Any]])
-        #expect(peaks.first?["x"] as? Double == 10 && peaks.first?["y"] as? Double == 20)
+        let x = try #require(peaks.first?["x"] as? Double), y = try #require(peaks.first?["y"] as? Double)
+        #expect(abs(x - 10) < 0.05 && abs(y - 20) < 0.05, "(\(x), \(y))")
     }
 }
 

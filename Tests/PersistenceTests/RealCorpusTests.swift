@@ -1,0 +1,80 @@
+import Foundation
+import Harness
+import ImageIO
+import PeakKit
+import Persistence
+import Testing
+
+/// Every Golden/real case (real images, truth built without peaks) with the default detector
+/// (`persistence`, what `peaks detect IMAGE` runs) and its default parameters, scored as
+/// Benchmarks/reference/score_peaks.py scores the peers (one-to-one matching at the case's
+/// tolerance; detections matched to "ignore" points dropped). Floors come from
+/// Golden/real/peers.csv: F1 >= the best peer's rule-based F1 - 0.02 and RMSE <= that peer's RMSE,
+/// except where an exemption below says what peaks reaches and by how much it falls short.
+/// A regression on any case fails.
+@Suite("Golden/real corpus")
+struct RealCorpusTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Golden/real")
+
+    /// Cases where peaks does not reach the peers' floor: the floor is what peaks reaches (rounded
+    /// down), with the shortfall. Measured with the defaults of this commit.
+    static let exemptions: [String: (f1: Double?, rmse: Double?, why: String)] = [
+        // Nuclei (radius 12 px, filling much of the field): the spot scale found is 4.5 px, not
+        // 8.5, and the nuclei inflate the MAD of the band-passed image, so only the brightest
+        // 23 of 112 pass: F1 0.341 vs blob_log 0.808 (-0.467); RMSE 2.123 vs 1.877 px.
+        "fluo-nuclei-stardist": (0.340, 2.123, "F1 0.341 vs 0.808, RMSE 2.123 vs 1.877"),
+        // 1 FP each (an unindexed spot-like feature): 0.968 / 0.960 vs DAOStarFinder 1.000.
+        "xray-laue-ge-a": (0.967, nil, "F1 0.968 vs 1.000"),
+        "xray-laue-ge-b": (0.959, nil, "F1 0.960 vs 1.000"),
+        // Positions: log-parabola on G(s) * I, 0.122 px vs find_peaks' 0.066 px (F1 1.000 for both).
+        "track-telomeres-f100": (nil, 0.123, "RMSE 0.122 vs 0.066"),
+    ]
+
+    struct PeerBest { var f1: Double; var rmse: Double }
+
+    static func peers() throws -> [String: PeerBest] {
+        let text = try String(contentsOf: root.appendingPathComponent("peers.csv"), encoding: .utf8)
+        var best: [String: PeerBest] = [:]
+        for line in text.split(separator: "\n").dropFirst() {
+            let c = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard c.count >= 10, c[2].hasPrefix("rule"), let f1 = Double(c[8]) else { continue }
+            let rmse = Double(c[9]) ?? .infinity
+            if let b = best[c[0]], (b.f1, -b.rmse) >= (f1, -rmse) { continue }
+            best[c[0]] = PeerBest(f1: f1, rmse: rmse)
+        }
+        return best
+    }
+
+    static var cases: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: root.appendingPathComponent("\($0)/truth.json").path) }
+            .filter { name in
+                guard let d = try? Data(contentsOf: root.appendingPathComponent("\(name)/truth.json")),
+                      let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return false }
+                return (j["task"] as? String) != "center"
+            }.sorted()
+    }
+
+    @Test("default detector reaches the peers' floor", arguments: RealCorpusTests.cases)
+    func corpusCase(_ name: String) throws {
+        let dir = Self.root.appendingPathComponent(name)
+        let image = try ImageFile.read(dir.appendingPathComponent("image.npy").path)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("truth.json"))) as! [String: Any]
+        func points(_ key: String) -> [Point] {
+            ((json[key] as? [[String: Any]]) ?? []).map { Point(x: ($0["x"] as! NSNumber).doubleValue, y: ($0["y"] as! NSNumber).doubleValue) }
+        }
+        let tolerance = (json["tolerance"] as! NSNumber).doubleValue
+        let detection = try PersistenceDetector().detect(in: image)
+        let s = Scores(detections: detection.peaks.map { Point(x: $0.x, y: $0.y) }, truth: points("peaks"),
+                       ignore: points("ignore"), tolerance: tolerance)
+        let peer = try #require(try Self.peers()[name])
+        let exemption = Self.exemptions[name]
+        let f1Floor = exemption?.f1 ?? (peer.f1 - 0.02)
+        let rmseCeiling = exemption?.rmse ?? peer.rmse
+        let rmse: Double = s.rmse ?? Double.infinity
+        let counts = "TP \(s.truePositives), FP \(s.falsePositives), FN \(s.falseNegatives)"
+        #expect(s.f1 >= f1Floor, "\(name): F1 \(s.f1) below the floor \(f1Floor) (\(counts))")
+        #expect(rmse <= rmseCeiling, "\(name): RMSE \(rmse) above \(rmseCeiling)")
+    }
+}
