@@ -188,8 +188,10 @@ final class DecodedStack: FrameSource {
 
     /// A tiny positive min-dist used to trap on the cell index.
     @Test func tinyMinDistanceRuns() throws {
-        let plain = try PeaksExecutable.run(["detect", "samples/lattice.png", "--format", "csv"])
-        let tiny = try PeaksExecutable.run(["detect", "samples/lattice.png", "--format", "csv", "--min-dist", "1e-20"])
+        // Whole-pixel positions (refine=none) are all distinct, so a 1e-20 px minimum distance
+        // must keep every peak.
+        let plain = try PeaksExecutable.run(["detect", "samples/lattice.png", "--format", "csv", "-p", "refine=none"])
+        let tiny = try PeaksExecutable.run(["detect", "samples/lattice.png", "--format", "csv", "-p", "refine=none", "--min-dist", "1e-20"])
         #expect(tiny.status == 0 && tiny.stdout == plain.stdout)
     }
 
