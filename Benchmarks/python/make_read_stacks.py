@@ -1,6 +1,6 @@
 """Writes the TIFF and HDF5 stacks of the read benchmarks (Benchmarks/Benchmarks/ReadBenchmarks):
-FRAMES frames of H x W uint16, uncompressed, the same pseudo-random pixels as the Swift-written
-NPY/MIB stacks do not matter (reading does not look at values).
+FRAMES frames of H x W uint16, uncompressed, pseudo-random values below 4096 (the values do not
+matter to reading; they differ from the Swift-written NPY/MIB stacks').
 
     python make_read_stacks.py FOLDER FRAMES H W
 

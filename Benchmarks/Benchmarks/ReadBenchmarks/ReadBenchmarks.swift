@@ -130,7 +130,7 @@ enum ReadStacks {
         guard !FileManager.default.fileExists(atPath: path) else { return }
         let part = path + ".part"
         do {
-            FileManager.default.createFile(atPath: part, contents: nil)
+            _ = FileManager.default.createFile(atPath: part, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: part))
             try write(handle)
             try handle.close()
