@@ -56,5 +56,15 @@ let package = Package(
             ],
             path: "Benchmarks/LoGBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "ReadBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PeakKit", package: peaksIdentity),
+                .product(name: "ImageIO", package: peaksIdentity),
+                .product(name: "Pipeline", package: peaksIdentity),
+            ],
+            path: "Benchmarks/ReadBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )

@@ -201,22 +201,26 @@ final class MIBFrames: FrameSource {
         try checkFrameIndex(index)
         let h = header
         let offset = index &* stride
-        var raw = [UInt8](repeating: 0, count: stride)
-        try raw.withUnsafeMutableBytes { try file.read(into: $0.baseAddress!, count: stride, at: offset, what: "MIB frame \(index)") }
-        guard raw.has("MQ1", at: 0) else {
+        // Uninitialised scratch (no zero fill): `readFrame` may run on several threads at once.
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: stride, alignment: 16)
+        defer { raw.deallocate() }
+        try file.read(into: raw.baseAddress!, count: stride, at: offset, what: "MIB frame \(index)")
+        guard raw.starts(with: "MQ1".utf8) else {
             throw PeaksError.file(path: path, reason: "MIB frame \(index) at byte \(offset) does not start with 'MQ1' (corrupt file, or frames of different sizes)")
         }
         let w = h.width, ht = h.height
         guard buffer.count >= w &* ht else { return }
-        raw.withUnsafeBytes { all in
-            let data = UnsafeRawBufferPointer(rebasing: all[h.headerBytes...])
-            if !h.isRaw {
-                let sample = SampleFormat(.unsigned, size: h.dataBytes / (w * ht), bigEndian: true)
-                sample.decode(data.baseAddress!, count: w * ht, into: buffer.baseAddress!)
-            } else {
-                decodeRaw(data, into: buffer)
+        let data = UnsafeRawBufferPointer(rebasing: raw[h.headerBytes...])
+        if !h.isRaw {
+            // Bottom-up, as rosettasciio and pyxem read MIB frames: stored row y is row ht-1-y.
+            let sample = SampleFormat(.unsigned, size: h.dataBytes / (w * ht), bigEndian: true)
+            let rowBytes = w &* sample.size
+            for y in 0..<ht {
+                sample.decode(data.baseAddress! + y &* rowBytes, count: w, into: buffer.baseAddress! + (ht - 1 - y) &* w)
             }
+            return
         }
+        decodeRaw(data, into: buffer)
         // Bottom-up, as rosettasciio and pyxem read MIB frames.
         for y in 0..<(ht / 2) {
             let a = y * w, b = (ht - 1 - y) * w

@@ -535,8 +535,13 @@ final class TIFFFrames: FrameSource {
                         throw h.fail("cannot read page \(index) at (\(x0), \(y0))")
                     }
                     for r in 0..<rows {
-                        sample.decode(raw + r * stride, count: cols * blockSamples, into: rowValues)
                         let y = y0 + r
+                        if channels == 1, blockSamples == 1 {
+                            // Grey: straight into the frame, no copy through `rowValues`.
+                            sample.decode(raw + r * stride, count: cols, into: buffer.baseAddress! + y * w + x0)
+                            continue
+                        }
+                        sample.decode(raw + r * stride, count: cols * blockSamples, into: rowValues)
                         if channels == 1 {
                             let dst = buffer.baseAddress! + y * w + x0
                             for c in 0..<cols { dst[c] = rowValues[c * blockSamples] }
