@@ -41,6 +41,14 @@ enum HDF5Filters {
     static func call(_ k: Int, _ flags: UInt32, _ n: Int, _ cd: UnsafePointer<UInt32>?, _ nbytes: Int,
                      _ size: UnsafeMutablePointer<Int>?, _ buf: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int {
         let slot = slots[k]
+        if flags & ch5_flag_reverse() != 0, slot.id == 32008 || slot.id == 32004 {
+            // Both plugins decode with LZ4_decompress_fast, which trusts its input: the stream
+            // is walked first (LZ4Check) and a malformed one fails the filter.
+            guard let input = buf?.pointee, nbytes >= 0,
+                  LZ4Check.filterInput(id: slot.id, UnsafeRawBufferPointer(start: input, count: nbytes),
+                                       cd: cd.map { Array(UnsafeBufferPointer(start: $0, count: n)) } ?? [])
+            else { return 0 }
+        }
         let out = slot.original(flags, n, cd, nbytes, size, buf)
         if out != 0, flags & ch5_flag_reverse() != 0, let e = expected, e.filter == slot.id, out < e.bytes {
             return 0
@@ -113,5 +121,107 @@ enum HDF5Filters {
             out += path.split(separator: ":").map(String.init)
         }
         return out
+    }
+}
+
+/// Walks the chunk streams of the bitshuffle-LZ4 (32008) and LZ4 (32004) filter plugins the
+/// way the plugins (bitshuffle 0.3.5's `bshuf_h5_filter`, the HDF Group's H5Zlz4.c) will, with
+/// every read bounds-checked, and each LZ4 block the way `LZ4_decompress_fast` parses it. Only
+/// streams that are well-formed LZ4 (the block format's rules: the last sequence is at least 5
+/// literals, the last match starts at least 12 bytes before the end) and that exactly fill
+/// their declared sizes pass; for those, the plugins read and write only inside their buffers.
+enum LZ4Check {
+    static func u32(_ b: UnsafeRawBufferPointer, _ i: Int) -> Int? {
+        guard i >= 0, i + 4 <= b.count else { return nil }
+        return (0..<4).reduce(0) { $0 << 8 | Int(b[i + $1]) }
+    }
+
+    static func u64(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt64? {
+        guard i >= 0, i + 8 <= b.count else { return nil }
+        return (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(b[i + $1]) }
+    }
+
+    /// Chunks are at most 4 GiB in HDF5; a larger declared size is forged.
+    static let maxChunk: UInt64 = 1 << 32
+
+    static func filterInput(id: H5Z_filter_t, _ b: UnsafeRawBufferPointer, cd: [UInt32]) -> Bool {
+        if id == 32008 {
+            // cd: [major, minor, element size, block size, compression (2 = LZ4)].
+            guard cd.count >= 3, cd[2] > 0 else { return false }
+            let elem = Int(cd[2])
+            guard cd.count > 4, cd[4] == 2 else { return b.count % elem == 0 }
+            guard let total = u64(b, 0), total <= maxChunk, let blockBytes = u32(b, 8) else { return false }
+            let size = Int(total) / elem
+            var block = blockBytes / elem
+            if block == 0 { block = max(8192 / elem / 8 * 8, 128) }
+            guard block % 8 == 0 else { return true }  // the plugin refuses it itself
+            var p = 12
+            var blocks = Array(repeating: block, count: size / block)
+            if size % block - size % block % 8 > 0 { blocks.append(size % block - size % block % 8) }
+            for n in blocks {
+                guard let nb = u32(b, p), p + 4 + nb <= b.count,
+                      lz4Block(UnsafeRawBufferPointer(rebasing: b[(p + 4)..<(p + 4 + nb)]), produces: n * elem)
+                else { return false }
+                p += 4 + nb
+            }
+            return p + size % 8 * elem <= b.count
+        }
+        // H5Zlz4: original size (8 bytes), block size (4), then blocks: compressed size (4) + data;
+        // a block whose compressed size equals its size is stored as is.
+        guard let total = u64(b, 0), total <= maxChunk, var block = u32(b, 8) else { return false }
+        let original = Int(total)
+        if block > original { block = original }
+        guard block > 0 || original == 0 else { return false }  // the plugin would loop forever
+        var p = 12, done = 0
+        while done < original {
+            let n = min(block, original - done)
+            guard let nc = u32(b, p), p + 4 + nc <= b.count else { return false }
+            if nc != n, !lz4Block(UnsafeRawBufferPointer(rebasing: b[(p + 4)..<(p + 4 + nc)]), produces: n) {
+                return false
+            }
+            p += 4 + nc
+            done += n
+        }
+        return true
+    }
+
+    /// True when `src` is one well-formed LZ4 block that decodes to exactly `n` bytes and ends
+    /// exactly at its end.
+    static func lz4Block(_ src: UnsafeRawBufferPointer, produces n: Int) -> Bool {
+        var ip = 0, op = 0
+        let len = src.count
+        while true {
+            guard ip < len else { return false }
+            let token = Int(src[ip]); ip += 1
+            var lit = token >> 4
+            if lit == 15 {
+                while true {
+                    guard ip < len else { return false }
+                    let x = Int(src[ip]); ip += 1
+                    lit += x
+                    if x != 255 { break }
+                }
+            }
+            guard ip + lit <= len, op + lit <= n else { return false }
+            ip += lit
+            op += lit
+            if op == n { return ip == len }
+            guard op <= n - 12, ip + 2 <= len else { return false }
+            let offset = Int(src[ip]) | Int(src[ip + 1]) << 8
+            ip += 2
+            guard offset >= 1, offset <= op else { return false }
+            var ml = token & 15
+            if ml == 15 {
+                while true {
+                    guard ip < len else { return false }
+                    let x = Int(src[ip]); ip += 1
+                    ml += x
+                    if x != 255 { break }
+                }
+            }
+            ml += 4
+            guard op + ml <= n - 5 else { return false }
+            op += ml
+        }
     }
 }

@@ -138,6 +138,24 @@ struct HDF5Tests {
         expectNoCrash("forged metadata") { try openAndReadAll(Fixture.bytes("hdf5/forged_metadata.h5"), format: .hdf5, name: "f.h5") }
     }
 
+    /// bitshuffle 0.3.5 decodes with LZ4_decompress_fast and reads block headers past the chunk
+    /// (SEGV in bshuf_read_uint32_BE, found by FuzzHDF5): the stream is walked first.
+    @Test func malformedBitshuffleLZ4ChunkFailsTheRead() throws {
+        expectNoCrash("corrupt block") { try openAndReadAll(Fixture.bytes("hdf5/bslz4_corrupt_block.h5"), format: .hdf5, name: "c.h5") }
+    }
+
+    @Test func lz4BlockCheck() {
+        func ok(_ bytes: [UInt8], _ n: Int) -> Bool { bytes.withUnsafeBytes { LZ4Check.lz4Block($0, produces: n) } }
+        // 5 literals "abcde", a match of 8 at offset 5, then 5 literals: 18 bytes out.
+        let valid: [UInt8] = [0x54, 97, 98, 99, 100, 101, 5, 0, 0x50, 102, 103, 104, 105, 106]
+        #expect(ok(valid, 18))
+        #expect(!ok(valid, 17) && !ok(valid, 19))
+        for n in 0..<valid.count { #expect(!ok(Array(valid.prefix(n)), 18)) }
+        #expect(!ok([0x54, 97, 98, 99, 100, 101, 6, 0, 0x50, 102, 103, 104, 105, 106], 18))  // offset past the start
+        #expect(!ok([0x54, 97, 98, 99, 100, 101, 0, 0, 0x50, 102, 103, 104, 105, 106], 18))  // offset 0
+        #expect(ok([0x30, 1, 2, 3], 3) && ok([0x00], 0))
+    }
+
     @Test func recognition() {
         #expect(HDF5.recognize(HDF5.signature) == .strong)
         #expect(HDF5.recognize([UInt8](repeating: 0, count: 1024) + HDF5.signature) == .strong)
