@@ -41,6 +41,9 @@ enum HDF5Filters {
     static func call(_ k: Int, _ flags: UInt32, _ n: Int, _ cd: UnsafePointer<UInt32>?, _ nbytes: Int,
                      _ size: UnsafeMutablePointer<Int>?, _ buf: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int {
         let slot = slots[k]
+        if flags & ch5_flag_reverse() != 0, slot.id == 307 {
+            return bzip2(nbytes, size, buf)
+        }
         if flags & ch5_flag_reverse() != 0, slot.id == 32008 || slot.id == 32004 {
             // Both plugins decode with LZ4_decompress_fast, which trusts its input: the stream
             // is walked first (LZ4Check) and a malformed one fails the filter.
@@ -54,6 +57,35 @@ enum HDF5Filters {
             return 0
         }
         return out
+    }
+
+    typealias BZ2Decompress = @convention(c) (UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<UInt32>?,
+                                              UnsafeMutablePointer<CChar>?, UInt32, Int32, Int32) -> Int32
+    /// libbz2's one-shot decoder (the library the bzip2 plugin links; loaded by name).
+    static let bz2: BZ2Decompress? = {
+        guard let lib = dlopen("libbz2.so.1.0", RTLD_NOW | RTLD_LOCAL) ?? dlopen("libbz2.so.1", RTLD_NOW | RTLD_LOCAL),
+              let f = dlsym(lib, "BZ2_bzBuffToBuffDecompress") else { return nil }
+        return unsafeBitCast(f, to: BZ2Decompress.self)
+    }()
+
+    /// Decodes a bzip2 chunk (filter 307) instead of the plugin, whose loop never ends when a
+    /// corrupt stream runs out of input before its end (a hang, found by FuzzHDF5) and which
+    /// leaks libbz2's state on errors. One bounded call into an output the size of the chunk
+    /// (plus 1 KiB for a checksum filter below it); a larger output fails.
+    static func bzip2(_ nbytes: Int, _ size: UnsafeMutablePointer<Int>?, _ buf: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int {
+        guard let bz2, let e = expected, let buf, let input = buf.pointee, nbytes > 0, nbytes <= Int(UInt32.max) else { return 0 }
+        let capacity = e.bytes + 1024
+        guard capacity <= Int(UInt32.max), let out = H5allocate_memory(capacity, false) else { return 0 }
+        var length = UInt32(capacity)
+        let rc = bz2(out.assumingMemoryBound(to: CChar.self), &length, input.assumingMemoryBound(to: CChar.self), UInt32(nbytes), 0, 0)
+        guard rc == 0 else {  // BZ_OK
+            H5free_memory(out)
+            return 0
+        }
+        H5free_memory(input)
+        buf.pointee = out
+        size?.pointee = capacity
+        return Int(length)
     }
 
     /// One C function per slot (a C callback cannot capture which filter it wraps).
@@ -104,10 +136,22 @@ enum HDF5Filters {
             var wrapped = c
             wrapped.filter = functions[slots.count]
             slots.append(Slot(id: c.id, original: original))
-            if H5Zregister(&wrapped) < 0 { slots.removeLast() }
+            // H5Zregister refuses to replace the predefined filters (ids below 256); libhdf5's
+            // own H5Z_register, exported by the 1.10 shared library, replaces them.
+            let ok = c.id < 256 ? (internalRegister?(&wrapped) ?? -1) >= 0 : H5Zregister(&wrapped) >= 0
+            if !ok { slots.removeLast() }
         }
         _ = HDF5.lastError()
     }
+
+    typealias Register = @convention(c) (UnsafePointer<H5Z_class2_t>) -> herr_t
+    static let internalRegister: Register? = {
+        guard let me = dlopen(nil, RTLD_NOW), let f = dlsym(me, "H5Z_register") else { return nil }
+        return unsafeBitCast(f, to: Register.self)
+    }()
+
+    /// The ids of the filters whose output is checked (for the tests and docs).
+    static var wrapped: [H5Z_filter_t] { _ = HDF5.ready; return slots.map(\.id) }
 
     /// libhdf5's plugin search path (HDF5_PLUGIN_PATH or its built-in default).
     static func pluginFolders() -> [String] {
