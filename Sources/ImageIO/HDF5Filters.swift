@@ -44,6 +44,14 @@ enum HDF5Filters {
         if flags & ch5_flag_reverse() != 0, slot.id == 307 {
             return bzip2(nbytes, size, buf)
         }
+        if flags & ch5_flag_reverse() != 0, slot.id == 5 || slot.id == 6 {
+            // libhdf5's nbit and scaleoffset decoders read as many input bytes as the element
+            // count and bit widths say, without comparing with the chunk's bytes.
+            guard let input = buf?.pointee, nbytes >= 0,
+                  PackedBitsCheck.filterInput(id: slot.id, UnsafeRawBufferPointer(start: input, count: nbytes),
+                                              cd: cd.map { Array(UnsafeBufferPointer(start: $0, count: n)) } ?? [])
+            else { return 0 }
+        }
         if flags & ch5_flag_reverse() != 0, slot.id == 32008 || slot.id == 32004 {
             // Both plugins decode with LZ4_decompress_fast, which trusts its input: the stream
             // is walked first (LZ4Check) and a malformed one fails the filter.
@@ -185,8 +193,8 @@ enum LZ4Check {
         return (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(b[i + $1]) }
     }
 
-    /// Chunks are at most 4 GiB in HDF5; a larger declared size is forged.
-    static let maxChunk: UInt64 = 1 << 32
+    /// A declared decoded size above the chunk's (plus 1 MiB for filters below) is forged.
+    static var maxChunk: UInt64 { UInt64(HDF5Filters.expected?.bytes ?? 0) + (1 << 20) }
 
     static func filterInput(id: H5Z_filter_t, _ b: UnsafeRawBufferPointer, cd: [UInt32]) -> Bool {
         if id == 32008 {
@@ -200,9 +208,9 @@ enum LZ4Check {
             if block == 0 { block = max(8192 / elem / 8 * 8, 128) }
             guard block % 8 == 0 else { return true }  // the plugin refuses it itself
             var p = 12
-            var blocks = Array(repeating: block, count: size / block)
-            if size % block - size % block % 8 > 0 { blocks.append(size % block - size % block % 8) }
-            for n in blocks {
+            let last = size % block - size % block % 8
+            for k in 0..<(size / block + (last > 0 ? 1 : 0)) {
+                let n = k < size / block ? block : last
                 guard let nb = u32(b, p), p + 4 + nb <= b.count,
                       lz4Block(UnsafeRawBufferPointer(rebasing: b[(p + 4)..<(p + 4 + nb)]), produces: n * elem)
                 else { return false }
@@ -267,5 +275,30 @@ enum LZ4Check {
             guard op + ml <= n - 5 else { return false }
             op += ml
         }
+    }
+}
+
+/// The input sizes libhdf5 1.10.8's nbit (5) and scaleoffset (6) decoders assume: checked
+/// before they run (H5Z__filter_nbit, H5Z__filter_scaleoffset: found by FuzzHDF5, a 128-byte
+/// read past a short scaleoffset chunk).
+enum PackedBitsCheck {
+    static func filterInput(id: H5Z_filter_t, _ b: UnsafeRawBufferPointer, cd: [UInt32]) -> Bool {
+        if id == 5 {
+            // cd: nparms, need-not-compress, element count, class (1 = atomic), size, order,
+            // precision, offset. Nothing to decode when the type needs all its bits.
+            guard cd.count >= 3 else { return false }
+            if cd[1] != 0 { return true }
+            guard cd.count >= 8, cd[3] == 1, cd[6] >= 1, cd[6] <= cd[4] * 8 else { return false }
+            let bits = Int(cd[2]) * Int(cd[6])
+            return b.count >= (bits + 7) / 8
+        }
+        // cd: scale type, factor, element count, class, size, sign, order, fill available, ...
+        // Input: minbits (4 bytes, little-endian), minval size (1), minval (16), then the bits.
+        guard cd.count >= 8, b.count >= 21 else { return false }
+        let minbits = Int(b[0]) | Int(b[1]) << 8 | Int(b[2]) << 16 | Int(b[3]) << 24
+        let size = Int(cd[4]), count = Int(cd[2])
+        guard b[4] <= 8, size >= 1, size <= 8, minbits <= size * 8 else { return false }
+        let needed = minbits == size * 8 ? count * size : (count * minbits + 7) / 8
+        return b.count >= 21 + needed
     }
 }
