@@ -135,6 +135,10 @@ struct FITSTests {
         expectFileError(contains: "is repeated or not an integer") {
             _ = try ImageFormat.fits.open(InputFile(bytes: bytes, name: "t.fits"), .init())
         }
+        let noBlank = try Fixture.bytes("fits/ztile_no_blank.fits")  // "ZTILE1  =0     8"
+        expectFileError(contains: "ZTILE1 is repeated or not an integer") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: noBlank, name: "t.fits"), .init())
+        }
         // The same with a clean ZNAXIS1 card: the second ZTILE2 is the one refused.
         let card = Array("ZNAXIS1 =                    8".utf8) + [UInt8](repeating: 32, count: 50)
         bytes.replaceSubrange((2880 + 14 * 80)..<(2880 + 15 * 80), with: card)
