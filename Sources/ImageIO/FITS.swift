@@ -34,12 +34,18 @@ public enum FITS {
     }
 
     /// Walks the headers (not the data) and refuses a tile size below 1: cfitsio 4.2 divides by
-    /// ZTILEn when it opens a tile-compressed HDU (SIGFPE, found by FuzzFITS).
+    /// ZTILEn when it opens a tile-compressed HDU (SIGFPE, found by FuzzFITS). The integer
+    /// keywords of tile compression (ZTILEn, ZNAXISn, ZBITPIX, ZVALn) must appear once and
+    /// hold an integer: cfitsio looks keywords up from where its last lookup ended, so with a
+    /// duplicate ZTILE2 it read an unparsable second card as 0 and divided by it (SIGFPE, found
+    /// by FuzzFITS). The value is read from the column after "=" (cfitsio does not require the
+    /// blank there: "ZTILE1  =0   8" is a tile size of 0 to it).
     static func checkTileKeywords(_ file: InputFile) throws {
         var offset = 0
         var hdus = 0
         while offset < file.size, hdus < 10_000 {
             var values: [String: Int] = [:]
+            var tileKeys: Set<String> = []
             var ended = false
             var block = offset
             while !ended, block < file.size {
@@ -51,8 +57,13 @@ public enum FITS {
                     let key = String(decoding: c.prefix(8), as: UTF8.self).trimmingSpaces()
                     if key == "END" { ended = true; break }
                     guard c.count >= 10, c[c.startIndex + 8] == UInt8(ascii: "=") else { continue }
-                    let text = String(decoding: c.dropFirst(10).prefix(while: { $0 != UInt8(ascii: "/") }), as: UTF8.self).trimmingSpaces()
+                    let text = String(decoding: c.dropFirst(9).prefix(while: { $0 != UInt8(ascii: "/") }), as: UTF8.self).trimmingSpaces()
                     if let v = Int(text) { values[key] = v }
+                    if ["ZTILE", "ZNAXIS", "ZBITPIX", "ZVAL"].contains(where: { key.hasPrefix($0) }) {
+                        guard Int(text) != nil, tileKeys.insert(key).inserted else {
+                            throw PeaksError.file(path: file.path, reason: "invalid tile-compressed image in HDU \(hdus): \(key) is repeated or not an integer")
+                        }
+                    }
                 }
                 block += 2880
             }

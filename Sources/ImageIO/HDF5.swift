@@ -80,6 +80,7 @@ final class HDF5Frames: FrameSource {
     private let chunkBytes: Int
     private let firstFilter: H5Z_filter_t?
     private let filterCount: Int
+    private let fileSize: UInt64
 
     init(file input: InputFile, options: OpenOptions) throws {
         HDF5.prepare()
@@ -190,22 +191,25 @@ final class HDF5Frames: FrameSource {
         let scan = rank == 4 ? ScanShape(height: shape[0], width: shape[1]) : nil
         layout = FrameLayout(width: w, height: h, frameCount: frames, scan: scan, sampleType: sampleType)
         // The filter pipeline of a chunked dataset (checked by HDF5Filters on reading).
-        var filters: (shape: [Int], bytes: Int, first: H5Z_filter_t, count: Int)?
+        var filters: (shape: [Int], bytes: Int, first: H5Z_filter_t?, count: Int)?
         if let plist = Optional(H5Dget_create_plist(data.id)), plist >= 0 {
             defer { H5Pclose(plist) }
             var chunk = [hsize_t](repeating: 0, count: rank)
             let nf = Int(H5Pget_nfilters(plist))
-            if H5Pget_layout(plist) == H5D_CHUNKED, nf > 0, H5Pget_chunk(plist, Int32(rank), &chunk) == rank {
+            if H5Pget_layout(plist) == H5D_CHUNKED, H5Pget_chunk(plist, Int32(rank), &chunk) == rank {
                 let c = chunk.map { Int(clamping: $0) }
                 var flags: UInt32 = 0, nelmts = 0, config: UInt32 = 0
                 var name = [CChar](repeating: 0, count: 64)
-                let id = H5Pget_filter2(plist, 0, &flags, &nelmts, nil, name.count, &name, &config)
-                guard id >= 0, c.allSatisfy({ $0 > 0 }), let bytes = ReadLimits.product(c + [size]) else {
+                let id = nf > 0 ? H5Pget_filter2(plist, 0, &flags, &nelmts, nil, name.count, &name, &config) : nil
+                guard id ?? 0 >= 0, nf >= 0, c.allSatisfy({ $0 > 0 }), let bytes = ReadLimits.product(c + [size]) else {
                     throw fail("cannot read the chunks and filters of '\(chosen)': \(HDF5.lastError())")
                 }
                 filters = (c, bytes, id, nf)
             }
         }
+        var fileSize: hsize_t = 0
+        guard H5Fget_filesize(file.id, &fileSize) >= 0 else { throw fail("cannot read the file size: \(HDF5.lastError())") }
+        self.fileSize = UInt64(fileSize)
         chunkShape = filters?.shape ?? []
         chunkBytes = filters?.bytes ?? 0
         firstFilter = filters?.first
@@ -265,7 +269,7 @@ final class HDF5Frames: FrameSource {
         var memDims: [hsize_t] = [hsize_t(h), hsize_t(w)]
         let memSpace = H5Screate_simple(2, &memDims, nil)
         defer { if memSpace >= 0 { H5Sclose(memSpace) } }
-        if firstFilter != nil { try checkChunkMasks(start: start, count: count) }
+        if !chunkShape.isEmpty { try checkChunks(start: start, count: count) }
         guard fileSpace >= 0, memSpace >= 0,
               H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil) >= 0,
               HDF5Filters.reading(filter: firstFilter, chunkBytes: chunkBytes, {
@@ -276,9 +280,11 @@ final class HDF5Frames: FrameSource {
         }
     }
 
+    /// The chunks a frame reads must lie inside the file (libhdf5 allocates a chunk's stored
+    /// size before reading it: a forged 4 GB size is a 4 GB allocation, found by FuzzHDF5).
     /// A chunk whose filter mask skips the pipeline's first filter is not checked by
     /// HDF5Filters: accept it only when it skips every filter and stores a whole chunk.
-    private func checkChunkMasks(start: [hsize_t], count: [hsize_t]) throws {
+    private func checkChunks(start: [hsize_t], count: [hsize_t]) throws {
         let r = chunkShape.count
         guard r == rank else { return }
         var lo = [Int](repeating: 0, count: r), hi = lo
@@ -291,7 +297,13 @@ final class HDF5Frames: FrameSource {
         while visited < 1_000_000 {
             var offset = (0..<r).map { hsize_t(at[$0] * chunkShape[$0]) }
             var mask: UInt32 = 0, addr: haddr_t = 0, size: hsize_t = 0
-            if H5Dget_chunk_info_by_coord(data.id, &offset, &mask, &addr, &size) >= 0, mask & 1 != 0 {
+            if H5Dget_chunk_info_by_coord(data.id, &offset, &mask, &addr, &size) >= 0, addr != haddr_t.max {
+                let (end, overflow) = UInt64(addr).addingReportingOverflow(UInt64(size))
+                if overflow || end > fileSize {
+                    throw PeaksError.file(path: path, reason: "dataset '\(dataset)' has a chunk at \(offset) (\(size) bytes at \(addr)) past the end of the file (\(fileSize) bytes)")
+                }
+            }
+            if firstFilter != nil, H5Dget_chunk_info_by_coord(data.id, &offset, &mask, &addr, &size) >= 0, mask & 1 != 0 {
                 let all: UInt32 = filterCount >= 32 ? ~0 : (1 << UInt32(filterCount)) - 1
                 if mask & all != all || Int(clamping: size) < chunkBytes {
                     throw PeaksError.file(path: path, reason: "dataset '\(dataset)' has a chunk at \(offset) that skips some filters (mask \(mask)) or is short (\(size) of \(chunkBytes) bytes)")

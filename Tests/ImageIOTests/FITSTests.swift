@@ -128,6 +128,25 @@ struct FITSTests {
         expectNoCrash("on disk") { _ = try open("rice_corrupt_tile.fits").frame(0) }
     }
 
+    /// cfitsio looks keywords up from where its last lookup ended: a second, unparsable ZTILE2
+    /// card was read as a tile size of 0 and divided by (SIGFPE while counting HDUs).
+    @Test func repeatedOrNonIntegerTileKeywordsAreRefused() throws {
+        var bytes = try Fixture.bytes("fits/duplicate_ztile.fits")
+        expectFileError(contains: "is repeated or not an integer") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: bytes, name: "t.fits"), .init())
+        }
+        let noBlank = try Fixture.bytes("fits/ztile_no_blank.fits")  // "ZTILE1  =0     8"
+        expectFileError(contains: "ZTILE1 is repeated or not an integer") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: noBlank, name: "t.fits"), .init())
+        }
+        // The same with a clean ZNAXIS1 card: the second ZTILE2 is the one refused.
+        let card = Array("ZNAXIS1 =                    8".utf8) + [UInt8](repeating: 32, count: 50)
+        bytes.replaceSubrange((2880 + 14 * 80)..<(2880 + 15 * 80), with: card)
+        expectFileError(contains: "ZTILE2 is repeated or not an integer") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: bytes, name: "t.fits"), .init())
+        }
+    }
+
     @Test func riceCheckFollowsTheDecoder() throws {
         // Whole tiles of the valid fixture pass; every shorter prefix and a run of zeros fail.
         let bytes = try Fixture.bytes("fits/rice.fits")

@@ -135,7 +135,31 @@ struct HDF5Tests {
     @Test func filterOutputShorterThanTheChunkFailsTheRead() throws {
         let source = try ImageFormat.hdf5.open(InputFile(bytes: Fixture.bytes("hdf5/bslz4_short_chunk.h5"), name: "short.h5"), .init())
         expectFileError(contains: "cannot read frame 0 of '/s'") { _ = try source.frame(0) }
+        // The same through a predefined filter (szip: the chunk's size header says 96 of 128).
+        let szip = try ImageFormat.hdf5.open(InputFile(bytes: Fixture.bytes("hdf5/szip_short_chunk.h5"), name: "szip.h5"), .init())
+        expectFileError(contains: "cannot read frame 0 of '/data'") { _ = try szip.frame(0) }
+        #expect(try szip.frame(1).pixels.count == 64)
+        #expect(Set([1, 2, 3, 4, 5, 6]).isSubset(of: HDF5Filters.wrapped))  // deflate ... scaleoffset
+        expectNoCrash("chunk past the end") { try openAndReadAll(Fixture.bytes("hdf5/chunk_past_eof.h5"), format: .hdf5, name: "e.h5") }
         expectNoCrash("forged metadata") { try openAndReadAll(Fixture.bytes("hdf5/forged_metadata.h5"), format: .hdf5, name: "f.h5") }
+    }
+
+    /// bitshuffle 0.3.5 decodes with LZ4_decompress_fast and reads block headers past the chunk
+    /// (SEGV in bshuf_read_uint32_BE, found by FuzzHDF5): the stream is walked first.
+    @Test func malformedBitshuffleLZ4ChunkFailsTheRead() throws {
+        expectNoCrash("corrupt block") { try openAndReadAll(Fixture.bytes("hdf5/bslz4_corrupt_block.h5"), format: .hdf5, name: "c.h5") }
+    }
+
+    @Test func lz4BlockCheck() {
+        func ok(_ bytes: [UInt8], _ n: Int) -> Bool { bytes.withUnsafeBytes { LZ4Check.lz4Block($0, produces: n) } }
+        // 5 literals "abcde", a match of 8 at offset 5, then 5 literals: 18 bytes out.
+        let valid: [UInt8] = [0x54, 97, 98, 99, 100, 101, 5, 0, 0x50, 102, 103, 104, 105, 106]
+        #expect(ok(valid, 18))
+        #expect(!ok(valid, 17) && !ok(valid, 19))
+        for n in 0..<valid.count { #expect(!ok(Array(valid.prefix(n)), 18)) }
+        #expect(!ok([0x54, 97, 98, 99, 100, 101, 6, 0, 0x50, 102, 103, 104, 105, 106], 18))  // offset past the start
+        #expect(!ok([0x54, 97, 98, 99, 100, 101, 0, 0, 0x50, 102, 103, 104, 105, 106], 18))  // offset 0
+        #expect(ok([0x30, 1, 2, 3], 3) && ok([0x00], 0))
     }
 
     @Test func recognition() {
