@@ -54,4 +54,4 @@ def test_c_program(tmp_path):
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines()
     assert out[0].startswith(peaks.__version__ + " x,y,value,prominence")
     assert out[1:3] == ["7 2 5", "1 6 3"]
-    assert out[3] == "1 parameter 'algo': unknown algorithm 'nope' (known: persistence, log, high-symmetry)"
+    assert out[3] == "1 parameter 'algo': unknown algorithm 'nope' (known: persistence, log, high-symmetry, template)"

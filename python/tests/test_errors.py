@@ -13,7 +13,7 @@ IMG = np.ones((32, 32), np.float32)
     (lambda: peaks.detect(np.zeros(5)), "got a 1-D array of shape (5,)"),
     (lambda: peaks.detect(np.float32(3)), "got a 0-D array"),
     (lambda: peaks.detect(np.zeros((2, 2, 2, 4, 4))), "got a 5-D array"),
-    (lambda: peaks.detect(IMG, algo="lg"), "parameter 'algo': unknown algorithm 'lg' (did you mean 'log'? known: persistence, log, high-symmetry)"),
+    (lambda: peaks.detect(IMG, algo="lg"), "parameter 'algo': unknown algorithm 'lg' (did you mean 'log'? known: persistence, log, high-symmetry, template)"),
     (lambda: peaks.detect(IMG, algo="nope"), "known: persistence, log, high-symmetry"),
     (lambda: peaks.detect(IMG, algo=3), "parameter 'algo': expected a string"),
     (lambda: peaks.detect(IMG, prominance=3), "parameter 'prominance': the persistence detector has no such parameter (did you mean 'prominence'?"),
