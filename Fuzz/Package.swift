@@ -6,7 +6,8 @@
 //   scripts/fuzz [SECONDS_PER_TARGET]        # build and run every target (default 20 s each)
 //
 // Build by hand (in Fuzz/): swift build -c release --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address
-// Seeds: Fuzz/Corpus/<Target>/. Figures and how to read them: docs/testing.md.
+// Seeds: Fuzz/Corpus/<Target>/ (FuzzHDF5: Fuzz/Templates too). Figures, what is and is not
+// fuzzed: docs/testing.md.
 import Foundation
 import PackageDescription
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seed corpora for FuzzTIFF, FuzzHDF5 and FuzzFITS: tiny valid files (run with the venv of
+"""Seed corpora for FuzzTIFF and FuzzFITS, templates for FuzzHDF5: tiny valid files (run with the venv of
 Tests/ImageIOTests/Fixtures/make_c_fixtures.py)."""
 import os
 
@@ -8,8 +8,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def out(target, name):
-    d = os.path.join(HERE, "Corpus", target)
+def out(target, name, folder="Corpus"):
+    d = os.path.join(HERE, folder, target)
     os.makedirs(d, exist_ok=True)
     return os.path.join(d, name)
 
@@ -30,7 +30,9 @@ def main():
     tifffile.imwrite(t("imagej.tif"), s, imagej=True)
     import h5py
     import hdf5plugin
-    h = lambda n: out("FuzzHDF5", n)
+    # FuzzHDF5 is structure-aware: these are templates (Templates/make_hdf5_templates.c adds
+    # the other filters, lists the raw data regions and writes the seeds in Corpus/FuzzHDF5).
+    h = lambda n: out("FuzzHDF5", n, "Templates")
     with h5py.File(h("gzip.h5"), "w") as f:
         f.create_dataset("d", data=a, chunks=(4, 4), compression="gzip")
     with h5py.File(h("bslz4.h5"), "w") as f:
