@@ -143,39 +143,3 @@ public struct ImageFormat: Sendable {
         return try detect(file).open(file, options)
     }
 }
-
-/// A frame source holding one image already in memory (formats decoded whole, such as PNG).
-public final class DecodedImage: FrameSource {
-    public let path: String
-    public let formatName: String
-    public let image: Image
-    public let mask: Mask?
-    public let layout: FrameLayout
-    public let metadata: [(String, Value)]
-
-    /// - Parameters:
-    ///   - image: The pixels.
-    ///   - mask: Validity as decoded from the file (nil: derive it from the pixels).
-    public init(path: String, formatName: String, image: Image, mask: Mask? = nil, sampleType: String, metadata: [(String, Value)] = []) {
-        self.path = path
-        self.formatName = formatName
-        self.image = image
-        self.mask = mask
-        self.metadata = metadata
-        layout = FrameLayout(width: image.width, height: image.height, frameCount: 1, sampleType: sampleType)
-    }
-
-    public func readFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try checkFrameIndex(index)
-        _ = buffer.update(fromContentsOf: image.pixels)
-    }
-
-    public func readMaskFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Bool>) throws {
-        try checkFrameIndex(index)
-        if let mask {
-            _ = buffer.update(fromContentsOf: mask.isValid)
-        } else {
-            for i in 0..<image.count { buffer[i] = image.pixels[i] != 0 && !image.pixels[i].isNaN }
-        }
-    }
-}
