@@ -67,11 +67,13 @@ public enum ImageFile {
         return try source.maskFrame(0)
     }
 
-    /// Decodes image bytes already in memory (PNG or NPY, by magic bytes).
-    public static func decode(_ bytes: [UInt8], path: String) throws -> Image {
-        if bytes.starts(with: pngSignature) { return image(from: try RasterPNG.decode(bytes, path: path)) }
-        if bytes.starts(with: NPY.magic) { return try NPY.decode(bytes, path: path) }
-        throw PeaksError.file(path: path, reason: "unsupported format: expected PNG or NPY (\(ImageFormat.describeUnknown(bytes)))")
+    /// Decodes a single image already in memory, through the format registry like `read` (any
+    /// format whose reader accepts an in-memory file).
+    public static func decode(_ bytes: [UInt8], path: String, options: OpenOptions = .init()) throws -> Image {
+        let file = try InputFile(bytes: bytes, name: path)
+        let source = try ImageFormat.detect(file).open(file, options)
+        try requireSingle(source)
+        return try source.frame(0)
     }
 
     /// Reads a whole regular file (refusing FIFOs, devices and files over the read limit).
