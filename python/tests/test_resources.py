@@ -73,9 +73,9 @@ def test_gil_released_during_native_work():
     assert during > 0.5 * alone
 
 
-def _calls(img, repeat):
+def _calls(img, repeat, threads=0):
     for _ in range(repeat):
-        peaks.detect(img, prominence=1)
+        peaks.detect(img, prominence=1, threads=threads)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores")
@@ -86,11 +86,13 @@ def test_threads_run_in_parallel():
 
     def one():
         t = time.perf_counter()
-        _calls(img, repeat)
+        _calls(img, repeat, threads=1)
         return time.perf_counter() - t
 
     def two():
-        threads = [threading.Thread(target=_calls, args=(img, repeat)) for _ in range(2)]
+        # threads=1: each call on one core (the image-measured defaults blur on all cores), so
+        # two Python threads can only overlap if the GIL is released.
+        threads = [threading.Thread(target=_calls, args=(img, repeat, 1)) for _ in range(2)]
         t = time.perf_counter()
         for th in threads:
             th.start()
