@@ -52,6 +52,7 @@ public struct PersistenceDetector: PeakDetector {
         public var smooth: Automatic<Double> = .auto
         public var bandPass = true
         public var refine = Refinement.gaussian
+        public var lattice = "auto"
 
         public init() {}
 
@@ -68,6 +69,9 @@ public struct PersistenceDetector: PeakDetector {
                      help: "With smooth > 0: subtract a Gaussian background of 4 x smooth (local background: gradients, halos) before the filtration; the auto threshold then uses the robust noise of that band-passed image (periodic content aware)."),
             .choice("refine", \.refine,
                     help: "Subpixel position of each peak: gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive) or none (the summit pixel)."),
+            .text("lattice", \.lattice,
+                  help: "Lattice vector of periodic content, used by the band-passed noise estimate of prominence=auto (a lattice is not noise): auto = measured from the image (autocorrelation), none = not periodic, or DX,DY in px (e.g. 12,0).",
+                  check: ContentScale.LatticeInput.reason),
         ]
     }
 
@@ -78,6 +82,37 @@ public struct PersistenceDetector: PeakDetector {
     /// `noise=poisson`).
     public func prominenceIsFinalFilter(_ settings: Settings) -> Bool {
         !settings.prominence.isAuto
+    }
+
+    /// A stack is analysed once (`ContentScale` on up to 8 sample frames, Anscombe-transformed
+    /// for `noise=poisson` as each frame would be): `smooth=auto` becomes the lower median of the
+    /// samples' spot scales (0 when no sample shows significant structure), and `lattice=auto`
+    /// (when the band-passed auto threshold needs it) the vector found in more than half of the
+    /// samples, else `none`. Per frame only the noise (hence the auto threshold) is measured.
+    public func settingsForStack(_ settings: Settings, samples: [(image: Image, mask: Mask)]) throws -> Settings {
+        let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
+        let needsScale = settings.smooth.isAuto
+        let needsLattice = latticeInput == .measured && settings.bandPass && settings.smooth != .value(0) && settings.prominence.isAuto
+        guard needsScale || needsLattice, !samples.isEmpty else { return settings }
+        var sigmas: [Double] = []
+        var votes: [String: Int] = [:]
+        for (image, mask) in samples {
+            let source = settings.noise == .poisson ? Anscombe.transform(image) : image
+            let r = try ContentScale.analyse(source, mask: mask, lattice: latticeInput)
+            if let s = r.spotSigma { sigmas.append(s) }
+            if let l = r.lattice { votes["\(l.dx),\(l.dy)", default: 0] += 1 }
+        }
+        var out = settings
+        if needsScale {
+            sigmas.sort()
+            out.smooth = .value(sigmas.isEmpty ? 0 : sigmas[(sigmas.count - 1) / 2])
+        }
+        if needsLattice {
+            // Most votes, ties to the first in text order (deterministic).
+            let best = votes.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.first
+            out.lattice = best.map { 2 * $0.value > samples.count ? $0.key : "none" } ?? "none"
+        }
+        return out
     }
 
     public func check(_ settings: Settings, width: Int, height: Int) throws {
@@ -99,8 +134,15 @@ public struct PersistenceDetector: PeakDetector {
         // The spot scale and the lattice (if any) measured from the image, when needed.
         var content: ContentScale.Result?
         let wantsBand = settings.bandPass && settings.smooth != .value(0)
-        if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto) {
-            content = try ContentScale.analyse(source, mask: mask)
+        let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
+        if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto && latticeInput == .measured) {
+            content = try ContentScale.analyse(source, mask: mask, lattice: latticeInput)
+        }
+        let lattice: (dx: Int, dy: Int)?
+        switch latticeInput {
+        case .measured: lattice = content?.lattice
+        case .absent: lattice = nil
+        case .given(let dx, let dy): lattice = (dx, dy)
         }
         let smooth = settings.smooth.given ?? content?.spotSigma ?? 0
         let band = wantsBand && smooth > 0
@@ -120,7 +162,7 @@ public struct PersistenceDetector: PeakDetector {
         if band {
             // The noise of the image the filtration runs on, measured on it (correlated noise is
             // measured as it is after the filter; a lattice is not noise).
-            noise = ContentScale.noise(of: bandPassed, mask: mask, lattice: content?.lattice)
+            noise = ContentScale.noise(of: bandPassed, mask: mask, lattice: lattice)
             rawNoise = NoiseEstimate.sigma(source, mask: mask)
         } else {
             let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
@@ -131,11 +173,11 @@ public struct PersistenceDetector: PeakDetector {
         diagnostics.append(("smooth", .number(smooth)))
         diagnostics.append(("smooth_rule", .string(settings.smooth.isAuto ? (content?.spotSigma != nil ? "spot scale (auto)" : "no significant structure: 0") : "given")))
         diagnostics.append(("band_pass_background_sigma", band ? .number(min(4 * smooth, Double(max(image.width, image.height)))) : .null))
-        if let content {
+        if let content, latticeInput == .measured {
             diagnostics.append(("periodicity", .number(content.periodicity)))
-            if let l = content.lattice {
-                diagnostics.append(("lattice_vector", .string("\(l.dx),\(l.dy)")))
-            }
+        }
+        if let l = lattice {
+            diagnostics.append(("lattice_vector", .string("\(l.dx),\(l.dy)")))
         }
 
         let filtration = (poisson && smooth == 0) ? image : bandPassed

@@ -34,10 +34,57 @@ enum PixelOrder {
             words[k] = UInt64(descendingKey(values[i])) << 32 | UInt64(i)
             k &+= 1
         }
-        sortInPlace(words, n, shift: 56)
+        if n <= lsdLimit {
+            sortByKeyLSD(words, n)
+        } else {
+            sortInPlace(words, n, shift: 56)
+        }
         return [UInt32](unsafeUninitializedCapacity: n) { out, count in
             for i in 0..<n { out[i] = UInt32(truncatingIfNeeded: words[i]) }
             count = n
+        }
+    }
+
+    /// Up to this many pixels the words are sorted by `sortByKeyLSD` (8 more bytes per pixel,
+    /// about 3x faster); above it by the in-place `sortInPlace`, to keep 8 bytes per pixel on
+    /// huge images.
+    static let lsdLimit = 1 << 24
+
+    /// Sorts `a[0..<n]` ascending, given that the words are in ascending index order (the low
+    /// 32 bits): a stable least-significant-digit radix sort on the 32-bit key alone (digits of
+    /// 11, 11 and 10 bits, all three histograms from one pass, a pass skipped when its digit is
+    /// the same for every word). Stability keeps equal keys in index order, so the result is the
+    /// order of the full words, as `sortInPlace` gives it.
+    static func sortByKeyLSD(_ a: UnsafeMutablePointer<UInt64>, _ n: Int) {
+        let digits: [(shift: UInt64, size: Int)] = [(32, 2048), (43, 2048), (54, 1024)]
+        let other = LargeBuffer.allocate(UInt64.self, count: n)
+        defer { LargeBuffer.free(other) }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048 * 3) { scratch in
+            let counts = scratch.baseAddress!
+            counts.initialize(repeating: 0, count: 2048 * 3)
+            for i in 0..<n {
+                let w = a[i]
+                counts[Int((w &>> 32) & 0x7FF)] &+= 1
+                counts[2048 + Int((w &>> 43) & 0x7FF)] &+= 1
+                counts[4096 + Int((w &>> 54) & 0x3FF)] &+= 1
+            }
+            var src = a, dst = other
+            for (p, digit) in digits.enumerated() {
+                let c = counts + 2048 * p
+                let mask = UInt64(digit.size - 1)
+                if c[Int((src[0] &>> digit.shift) & mask)] == n { continue }
+                // Exclusive prefix sums: where each digit's words start.
+                var total = 0
+                for d in 0..<digit.size { let k = c[d]; c[d] = total; total &+= k }
+                for i in 0..<n {
+                    let w = src[i]
+                    let d = Int((w &>> digit.shift) & mask)
+                    dst[c[d]] = w
+                    c[d] &+= 1
+                }
+                swap(&src, &dst)
+            }
+            if src != a { a.update(from: src, count: n) }
         }
     }
 

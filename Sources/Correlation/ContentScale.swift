@@ -37,18 +37,58 @@ public enum ContentScale {
         }
     }
 
+    /// What is known about the lattice before the analysis: nothing (measure it), that there is
+    /// none, or its vector. As text (a detector setting): `auto`, `none` or `DX,DY` in px.
+    public enum LatticeInput: Sendable, Equatable {
+        case measured
+        case absent
+        case given(dx: Int, dy: Int)
+
+        public init?(_ text: String) {
+            let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+            if t == "auto" { self = .measured; return }
+            if t == "none" { self = .absent; return }
+            let parts = t.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let dx = Int(parts[0]), let dy = Int(parts[1]),
+                  dx != 0 || dy != 0, abs(dx) <= 1_000_000, abs(dy) <= 1_000_000 else { return nil }
+            self = .given(dx: dx, dy: dy)
+        }
+
+        /// Why `text` is not a lattice (nil when it is one), for the setting's check.
+        public static func reason(_ text: String) -> String? {
+            LatticeInput(text) == nil ? "'\(text)' is not auto, none or DX,DY (two whole numbers of px, not both 0, e.g. 12,0)" : nil
+        }
+
+        /// The text form (`auto`, `none`, `DX,DY`).
+        public var text: String {
+            switch self {
+            case .measured: return "auto"
+            case .absent: return "none"
+            case .given(let dx, let dy): return "\(dx),\(dy)"
+            }
+        }
+    }
+
     /// Normalised autocorrelation above which content is treated as periodic.
     public static let periodicThreshold = 0.5
     /// Scales searched: 0.5 x 2^(i/3), i = 0 ..< 16.
     public static let scales: [Double] = (0..<16).map { 0.5 * pow(2, Double($0) / 3) }
 
     /// Analyses `image` (invalid pixels are filled by normalised convolution first).
-    public static func analyse(_ image: Image, mask: Mask) throws -> Result {
+    ///
+    /// - Parameter known: The lattice if known (then not measured; `periodicity` is reported as
+    ///   1 for a given vector and 0 for none).
+    public static func analyse(_ image: Image, mask: Mask, lattice known: LatticeInput = .measured) throws -> Result {
         let w = image.width, h = image.height
         guard w >= 8, h >= 8 else { return Result(spotSigma: nil, lattice: nil, periodicity: 0) }
         let allValid = mask.isValid.allSatisfy { $0 }
         let filled = allValid ? image : fill(image, mask: mask)
-        let (lattice, periodicity) = try latticeVector(filled)
+        let lattice: (dx: Int, dy: Int)?, periodicity: Double
+        switch known {
+        case .measured: (lattice, periodicity) = try latticeVector(filled)
+        case .absent: (lattice, periodicity) = (nil, 0)
+        case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1)
+        }
         let spot = spotScale(filled, mask: mask, lattice: lattice)
         return Result(spotSigma: spot, lattice: lattice, periodicity: periodicity)
     }

@@ -139,11 +139,24 @@ public enum GaussianFilter {
                                     let j = borderIndex(i - r, width, border)
                                     l[i] = j < 0 ? 0 : src[row &+ j]
                                 }
-                                for sx in 0..<sw {
-                                    let x = sx &* step
-                                    var s: Float = 0
-                                    for m in 0..<k.count { s += k[m] * l[x &+ m] }
-                                    tBase[y &* sw &+ sx] = s
+                                let dst = tBase + y &* sw
+                                if step == 1 {
+                                    // Tap by tap over the whole row (vectorises); each output
+                                    // still sums k[0] l[x], k[1] l[x + 1], ... in that order, so
+                                    // the values are those of the per-pixel loop bit for bit.
+                                    for x in 0..<sw { dst[x] = 0 }
+                                    let lBase = l.baseAddress!
+                                    for m in 0..<k.count {
+                                        let km = k[m], src = lBase + m
+                                        for x in 0..<sw { dst[x] += km * src[x] }
+                                    }
+                                } else {
+                                    for sx in 0..<sw {
+                                        let x = sx &* step
+                                        var s: Float = 0
+                                        for m in 0..<k.count { s += k[m] * l[x &+ m] }
+                                        dst[sx] = s
+                                    }
                                 }
                             }
                         }

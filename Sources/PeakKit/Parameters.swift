@@ -64,10 +64,14 @@ public struct ParameterSpec: Sendable, Equatable {
     /// The unit of the value ("px", "noise sigmas"; empty when it has none).
     public let unit: String
     public let help: String
+    /// For text parameters with a syntax of their own: returns why a value is refused (nil =
+    /// accepted). Not part of equality (two specs are equal when they describe the same thing).
+    public let textCheck: (@Sendable (String) -> String?)?
 
     public init(
         name: String, kind: ParameterKind, defaultValue: ParameterValue,
-        range: ClosedRange<Double>? = nil, allowsAuto: Bool = false, unit: String = "", help: String
+        range: ClosedRange<Double>? = nil, allowsAuto: Bool = false, unit: String = "", help: String,
+        textCheck: (@Sendable (String) -> String?)? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -76,6 +80,12 @@ public struct ParameterSpec: Sendable, Equatable {
         self.allowsAuto = allowsAuto
         self.unit = unit
         self.help = help
+        self.textCheck = textCheck
+    }
+
+    public static func == (a: ParameterSpec, b: ParameterSpec) -> Bool {
+        a.name == b.name && a.kind == b.kind && a.defaultValue == b.defaultValue && a.range == b.range
+            && a.allowsAuto == b.allowsAuto && a.unit == b.unit && a.help == b.help
     }
 
     /// What values are allowed, for messages and listings: `0...1e6`, `bright|dark|both`, ...
@@ -118,7 +128,7 @@ public struct ParameterSpec: Sendable, Equatable {
             }
             return .string(t)
         case .text:
-            return .string(text)
+            return try validate(.string(text))
         }
     }
 
@@ -140,7 +150,9 @@ public struct ParameterSpec: Sendable, Equatable {
         case (.real, .integer(let v)): try checkRange(Double(v)); return .real(Double(v))
         case (.integer, .integer(let v)): try checkRange(Double(v)); return value
         case (.boolean, .boolean): return value
-        case (.text, .string): return value
+        case (.text, .string(let s)):
+            if let reason = textCheck?(s) { throw PeaksError.invalidParameter(name: name, reason: reason) }
+            return value
         case (.choice(let options), .string(let s)):
             guard options.contains(s) else {
                 throw PeaksError.invalidParameter(name: name, reason: "'\(s)' is not one of \(options.joined(separator: ", "))")
@@ -180,6 +192,16 @@ public struct ParameterSet: Sendable, Equatable {
 
     public subscript(name: String) -> ParameterValue? {
         entries.first { $0.0 == name }?.1
+    }
+
+    /// The same set with some values replaced (names it does not hold are ignored). For values a
+    /// caller resolved itself (a stack's measured settings); they are not re-validated.
+    public func replacing(_ values: [(String, ParameterValue)]) -> ParameterSet {
+        var copy = self
+        for (name, value) in values {
+            if let i = copy.entries.firstIndex(where: { $0.0 == name }) { copy.entries[i].1 = value }
+        }
+        return copy
     }
 
 

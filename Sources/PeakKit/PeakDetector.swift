@@ -37,11 +37,52 @@ public protocol PeakDetector: Sendable {
     /// Checks settings against the image before any work: a scale the image cannot hold, a
     /// window wider than the frame. Throws `PeaksError.invalidParameter`. Default: nothing.
     func check(_ settings: Settings, width: Int, height: Int) throws
+
+    /// Settings for every frame of a stack, resolved once from a sample of its frames: the
+    /// values this detector would otherwise measure from each frame (`auto`) are measured on
+    /// `samples` and fixed, so a stack is processed with one filter (results comparable from
+    /// frame to frame) and pays the measurement once. A frame of the stack then gives exactly
+    /// what it gives alone with the returned settings. Default: the settings unchanged.
+    ///
+    /// - Parameters:
+    ///   - settings: The settings as given.
+    ///   - samples: Frames of the stack (`StackSampling.indices`), each with its valid pixels.
+    func settingsForStack(_ settings: Settings, samples: [(image: Image, mask: Mask)]) throws -> Settings
+}
+
+/// Which frames of a stack its measured settings are resolved from: up to `maxSamples` frames
+/// evenly spaced over the whole stack, first and last included. The choice depends only on the
+/// frame count, so every shard of a stack (and every thread count) resolves the same settings.
+public enum StackSampling {
+    public static let maxSamples = 8
+
+    /// i_j = floor(j (n - 1) / (k - 1)), j = 0 ..< k, k = min(n, 8) (k = 1: frame 0).
+    public static func indices(frameCount n: Int) -> [Int] {
+        guard n > 0 else { return [] }
+        let k = min(n, maxSamples)
+        guard k > 1 else { return [0] }
+        return (0..<k).map { $0 * (n - 1) / (k - 1) }
+    }
 }
 
 extension PeakDetector {
     public func prominenceIsFinalFilter(_ settings: Settings) -> Bool { false }
     public func check(_ settings: Settings, width: Int, height: Int) throws {}
+    public func settingsForStack(_ settings: Settings, samples: [(image: Image, mask: Mask)]) throws -> Settings { settings }
+
+    /// `parameters` with the values `settingsForStack` resolves from `samples` (invalid pixels:
+    /// outside `mask`, and NaN/infinite ones).
+    public func resolveParameters(forStack parameters: ParameterSet, samples: [Image], mask: Mask?) throws -> ParameterSet {
+        let prepared: [(image: Image, mask: Mask)] = try samples.map { image in
+            if let mask { try mask.checkShape(matches: image) }
+            var valid = mask ?? Mask(width: image.width, height: image.height)
+            if image.firstNonFinitePixel() != nil { valid = valid.intersection(Mask(finitePixelsOf: image)) }
+            return (image, valid)
+        }
+        guard !prepared.isEmpty else { return parameters }
+        let resolved = try settingsForStack(Settings(parameters), samples: prepared)
+        return parameters.replacing(resolved.values)
+    }
 
     /// The detector's own parameters (the shared ones are in `PostProcessingSettings`).
     public var parameterSpecs: [ParameterSpec] { Settings.specs }

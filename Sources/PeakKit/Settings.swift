@@ -126,11 +126,13 @@ public struct SettingField<S: DetectorSettings>: Sendable {
     }
 
     /// A free text (e.g. a template file's path), with a default.
+    /// `check` returns why a value is refused (nil = accepted); it runs when the value is given.
     public static func text(
-        _ name: String, _ keyPath: WritableKeyPath<S, String> & Sendable, help: String
+        _ name: String, _ keyPath: WritableKeyPath<S, String> & Sendable, help: String,
+        check: (@Sendable (String) -> String?)? = nil
     ) -> SettingField {
         SettingField(
-            spec: ParameterSpec(name: name, kind: .text, defaultValue: .string(S()[keyPath: keyPath]), help: help),
+            spec: ParameterSpec(name: name, kind: .text, defaultValue: .string(S()[keyPath: keyPath]), help: help, textCheck: check),
             read: { .string($0[keyPath: keyPath]) },
             write: { s, v in if case .string(let t) = v { s[keyPath: keyPath] = t } })
     }

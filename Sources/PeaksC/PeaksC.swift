@@ -222,9 +222,11 @@ public func peaks_detect(
             return result
         }
         let source = ArrayFrames(a)
+        // As `peaks detect STACK`: settings measured from the data are resolved once per stack.
+        let stackJob = try job.resolved(forStack: source)
         let scanned = a.shape.count == 4
         var table = TableBuilder(positionColumns: scanned ? ["frame", "scan_y", "scan_x"] : ["frame"])
-        try job.run(over: source, threads: Int(threads), deliver: { index, detection in
+        try stackJob.run(over: source, threads: Int(threads), deliver: { index, detection in
             var position = [Double(index)]
             if scanned { position += [Double(index / a.shape[1]), Double(index % a.shape[1])] }
             table.add(detection, position: position)

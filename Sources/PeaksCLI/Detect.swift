@@ -187,6 +187,8 @@ struct Detect: ParsableCommand {
     /// A stack: frames on all cores, the table streamed in frame order to a temporary file
     /// renamed into place at the end (or to standard output).
     func runStack(_ frames: SelectedFrames, list: FileList, job: FrameDetection) throws {
+        // Settings measured from the data (auto) are measured once for the whole stack.
+        let job = try job.resolved(forStack: frames)
         for (name, value) in [("--overlay", overlay), ("--blobs", blobs), ("--blobs-preview", blobsPreview)] where value != nil {
             throw UsageError("\(name) draws a single image; '\(input)' is a stack (\(frames.layout.frameCount) frames)")
         }

@@ -8,7 +8,7 @@ import PeakKit
 /// exactly the peaks it gives alone.
 public struct FrameDetection: Sendable {
     public let detector: any PeakDetector
-    public let parameters: ParameterSet
+    public private(set) var parameters: ParameterSet
     /// The validity mask (the frames' shape), if any.
     public let mask: Mask?
     public let nonFinite: NonFinitePolicy
@@ -36,6 +36,29 @@ public struct FrameDetection: Sendable {
         self.refine = refine
         self.refineSize = refineSize
         self.options = options
+    }
+
+    /// This job with the settings of a stack resolved once (`PeakDetector.settingsForStack`) from
+    /// the frames `StackSampling.indices` picks out of all of `source` (not a shard's block, so
+    /// every shard resolves the same values). The returned job's `parameters` are what every
+    /// frame is run with and what the stack's table records.
+    public func resolved(forStack source: any FrameSource) throws -> FrameDetection {
+        let l = source.layout
+        if let mask {
+            guard mask.width == l.width, mask.height == l.height else {
+                throw PeaksError.shapeMismatch(what: "mask", expected: (l.width, l.height), actual: (mask.width, mask.height))
+            }
+        }
+        let samples: [Image] = try StackSampling.indices(frameCount: l.frameCount).map { index in
+            do {
+                return try source.frame(index)
+            } catch let error as PeaksError where l.isStack {
+                throw PeaksError.file(path: source.path, reason: "frame \(index): \(error.description)")
+            }
+        }
+        var copy = self
+        copy.parameters = try detector.resolveParameters(forStack: parameters, samples: samples, mask: mask)
+        return copy
     }
 
     /// Detects the peaks of one frame.

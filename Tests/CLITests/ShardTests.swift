@@ -1,4 +1,5 @@
 import Foundation
+import Correlation
 import ImageIO
 import PeakKit
 import Pipeline
@@ -302,5 +303,98 @@ private func bytes(_ folder: URL, _ name: String) throws -> Data { try Data(cont
         if signal == SIGTERM { #expect(left == ["stack.npy"], "SIGTERM left \(left)") }
         let merge = try PeaksExecutable.run(["merge", "part-0.csv", "-o", "m.csv"], in: dir)
         #expect(merge.status == 1 && !files(in: dir).contains("m.csv"))
+    }
+}
+
+/// Settings measured from the data (`smooth=auto`, `lattice=auto`) are measured once per stack,
+/// from the frames `StackSampling` picks, and recorded in the table; every frame is then run with
+/// them, so a frame of the stack equals the frame alone with the recorded settings.
+@Suite struct StackResolvedSettingsTests {
+    /// Five 64 x 64 frames: spots of sigma 1.5 px in frames 0, 2, 4 and of sigma 3 px in 1 and 3,
+    /// on noise. The stack's spot scale is the lower median of the five frames' own.
+    func writeMixedStack(_ dir: URL) throws -> [Image] {
+        var state: UInt64 = 3
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        var frames: [Image] = []
+        for f in 0..<5 {
+            let sigma = f % 2 == 0 ? 1.5 : 3.0
+            var image = Image(width: 64, height: 64, repeating: 0)
+            for i in 0..<image.count { image.pixels[i] = Float(100 + 4 * (next() - 0.5)) }
+            for (cx, cy) in [(16.3, 15.8), (47.6, 16.2), (15.9, 48.4), (48.2, 47.7)] {
+                for y in 0..<64 { for x in 0..<64 {
+                    let d = (Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)
+                    image.pixels[y * 64 + x] += Float(50 * exp(-d / (2 * sigma * sigma)))
+                } }
+            }
+            frames.append(image)
+        }
+        try Data(NPY.encodeFloat64(shape: [5, 64, 64], values: frames.flatMap { $0.pixels.map(Double.init) }))
+            .write(to: dir.appendingPathComponent("mixed.npy"))
+        for (i, f) in frames.enumerated() { try ImageFile.writeNPY(f, to: dir.appendingPathComponent("f\(i).npy").path) }
+        return frames
+    }
+
+    @Test func stackRecordsItsSettingsAndEveryFrameEqualsItAloneWithThem() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let frames = try writeMixedStack(dir)
+        let r = try PeaksExecutable.run(["detect", "mixed.npy", "--format", "json", "-o", "stack.json"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: bytes(dir, "stack.json")) as? [String: Any])
+        let parameters = try #require(doc["parameters"] as? [String: Any])
+        let smooth = try #require(parameters["smooth"] as? Double, "smooth is resolved to a number, got \(String(describing: parameters["smooth"]))")
+        let lattice = try #require(parameters["lattice"] as? String)
+        #expect(lattice == "none")
+
+        // Independent of the CLI: the lower median of the frames' own spot scales.
+        var own = try frames.map { try #require(ContentScale.analyse($0, mask: Mask(width: 64, height: 64)).spotSigma) }
+        #expect(Set(own).count == 2, "the two spot sizes give two scales: \(own)")
+        own.sort()
+        #expect(smooth == own[(own.count - 1) / 2])
+
+        // Each frame: the stack's rows are the frame alone with the recorded settings, and a
+        // frame whose own scale differs gives other peaks alone with smooth=auto.
+        let table = try PeaksExecutable.run(["detect", "mixed.npy", "--format", "csv"], in: dir)
+        let rows = table.stdout.split(separator: "\n").dropFirst().map(String.init)
+        for f in 0..<5 {
+            let fixed = try PeaksExecutable.run(
+                ["detect", "f\(f).npy", "--format", "csv", "-p", "smooth=\(smooth)", "-p", "lattice=\(lattice)"], in: dir)
+            #expect(fixed.status == 0, "\(fixed.stderr)")
+            let expected = fixed.stdout.split(separator: "\n").dropFirst().map(String.init)
+            let mine = rows.filter { $0.hasPrefix("\(f),") }.map { String($0.dropFirst("\(f),".count)) }
+            #expect(mine.count == 4 && mine == expected, "frame \(f)")
+        }
+        let alone = try PeaksExecutable.run(["detect", "f1.npy", "--format", "csv"], in: dir)
+        #expect(alone.stdout.split(separator: "\n").dropFirst().map(String.init) != rows.filter { $0.hasPrefix("1,") }.map { String($0.dropFirst(2)) })
+
+        // Shards resolve from the whole stack: each shard's parameters are the single run's.
+        for i in 0..<2 {
+            #expect(try PeaksExecutable.run(["detect", "mixed.npy", "--shard", "\(i)/2", "--format", "json", "-o", "s\(i).json"], in: dir).status == 0)
+            let s = try #require(try JSONSerialization.jsonObject(with: bytes(dir, "s\(i).json")) as? [String: Any])
+            #expect((s["parameters"] as? [String: Any])?["smooth"] as? Double == smooth)
+        }
+    }
+
+    @Test(arguments: ["3", "0,0", "a,b", "1,2,3", "1.5,2"])
+    func badLatticeIsAUsageError(_ value: String) throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try writeMixedStack(dir)
+        let r = try PeaksExecutable.run(["detect", "f0.npy", "-p", "lattice=\(value)", "-o", "out.csv"], in: dir)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("lattice"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out.csv").path))
+    }
+
+    @Test func givenLatticeIsUsedAndReported() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try writeMixedStack(dir)
+        let r = try PeaksExecutable.run(["detect", "f0.npy", "-p", "lattice=32,0", "--format", "json"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"lattice_vector\": \"32,0\"") && r.stdout.contains("\"lattice\": \"32,0\""))
     }
 }

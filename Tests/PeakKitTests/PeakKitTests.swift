@@ -238,3 +238,37 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
         #expect(closestName(to: "zzzzzz", in: ["prominence", "noise"]) == nil)
     }
 }
+
+@Suite struct SelectionTests {
+    /// Radix selection against a full sort, on random values with many ties, both signs, zeros,
+    /// huge and tiny magnitudes, and sizes around the switch-over to quickselect.
+    @Test func radixSelectionEqualsTheSortedValue() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [4096, 4097, 5000, 65_536, 100_003] {
+            for kind in 0..<4 {
+                let values: [Float] = (0..<n).map { _ in
+                    switch kind {
+                    case 0: return Float.random(in: -1...1, using: &rng)
+                    case 1: return Float(Int.random(in: -3...3, using: &rng))  // heavy ties, zeros
+                    case 2: return Float.random(in: 0...1, using: &rng) < 0.5 ? 0 : Float.random(in: -1e30...1e30, using: &rng)
+                    default: return Float.random(in: 1...1.0001, using: &rng)  // one exponent, low bits differ
+                    }
+                }
+                let sorted = values.sorted()
+                for k in [0, 1, n / 3, (n - 1) / 2, n - 2, n - 1] {
+                    var copy = values
+                    #expect(Selection.select(&copy, k) == sorted[k], "n \(n) kind \(kind) k \(k)")
+                }
+            }
+        }
+    }
+
+    @Test func stackSamplesAreEvenlySpacedAndIndependentOfShards() {
+        #expect(StackSampling.indices(frameCount: 0) == [])
+        #expect(StackSampling.indices(frameCount: 1) == [0])
+        #expect(StackSampling.indices(frameCount: 3) == [0, 1, 2])
+        #expect(StackSampling.indices(frameCount: 8) == Array(0..<8))
+        #expect(StackSampling.indices(frameCount: 15) == [0, 2, 4, 6, 8, 10, 12, 14])
+        #expect(StackSampling.indices(frameCount: 4096) == [0, 585, 1170, 1755, 2340, 2925, 3510, 4095])
+    }
+}

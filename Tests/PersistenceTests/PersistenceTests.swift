@@ -200,6 +200,27 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         }
         #expect(order == reference)
     }
+
+    /// The LSD sort (images up to 2^24 pixels) and the in-place MSD sort (larger ones) give the
+    /// same order, on data with many ties (small integers: the index breaks them) and without.
+    @Test func bothRadixSortsGiveTheSameOrder() {
+        var rng = SeededRandom(seed: 7)
+        for ties in [false, true] {
+            let values: [Float] = (0..<70_000).map { _ in ties ? Float(Int(rng.uniform(-4, 4))) : Float(rng.normal() * 50) }
+            let n = values.count
+            func words() -> UnsafeMutablePointer<UInt64> {
+                let w = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+                for i in 0..<n { w[i] = UInt64(PixelOrder.descendingKey(values[i])) << 32 | UInt64(i) }
+                return w
+            }
+            let a = words(), b = words()
+            defer { a.deallocate(); b.deallocate() }
+            PixelOrder.sortByKeyLSD(a, n)
+            PixelOrder.sortInPlace(b, n, shift: 56)
+            #expect((0..<n).allSatisfy { a[$0] == b[$0] }, "ties \(ties)")
+            #expect((1..<n).allSatisfy { a[$0 - 1] < a[$0] })
+        }
+    }
 }
 
 @Suite struct SyntheticSpots {
