@@ -236,6 +236,28 @@ public func peaks_detect(
     }
 }
 
+/// The settings `peaks_detect` runs every frame of a stack with: the given ones, with those the
+/// detector measures from the data (`auto`) resolved from the frames `StackSampling` picks (a
+/// 2-D image is a stack of one). As a JSON object {name: value} in the parameters' order. Pass
+/// them to `peaks_detect` for each block of a stack processed in pieces (dask) to get exactly
+/// the whole stack's table.
+@_cdecl("peaks_resolve_settings")
+public func peaks_resolve_settings(
+    _ image: UnsafeRawPointer?, _ mask: UnsafeRawPointer?, _ algorithm: UnsafePointer<CChar>?,
+    _ nsettings: Int32, _ keys: UnsafePointer<UnsafePointer<CChar>?>?, _ values: UnsafePointer<UnsafePointer<CChar>?>?
+) -> OpaquePointer {
+    guarded {
+        let detector = try requireDetector(algorithm)
+        let parameters = try resolveSettings(detector, count: nsettings, keys: keys, values: values)
+        let a = try checkedImageArray(image)
+        let validity = try checkedMask(mask, width: a.width, height: a.height)
+        let job = try FrameDetection(detector: detector, parameters: parameters, mask: validity).resolved(forStack: ArrayFrames(a))
+        let r = ResultBox()
+        r.setText(JSONText.object(job.parameters.entries.map { ($0.0, $0.1.asValue) }))
+        return r
+    }
+}
+
 // MARK: Registration and centre
 
 @_cdecl("peaks_phase_cross_correlation")

@@ -21,7 +21,8 @@ import numpy as np
 from . import _native
 from ._native import array_arg, lib, take_table, take_text
 
-__all__ = ["__version__", "algorithms", "parameters", "detect", "phase_cross_correlation", "center", "Center"]
+__all__ = ["__version__", "algorithms", "parameters", "detect", "resolve_settings", "stack_sample_indices",
+           "phase_cross_correlation", "center", "Center"]
 
 __version__ = lib.peaks_version().decode()
 
@@ -109,17 +110,48 @@ def detect(image, algo="persistence", mask=None, *, nonfinite="error", threads=0
         raise ValueError(f"parameter 'nonfinite': '{nonfinite}' is not one of error, mask")
     if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 0:
         raise ValueError(f"parameter 'threads': expected a whole number >= 0, got {threads!r}")
-    if settings:
-        names = [k for k, v in settings.items() if v is not None]
-        n = len(names)
-        keys = (ctypes.c_char_p * max(n, 1))(*[k.encode() for k in names])
-        values = (ctypes.c_char_p * max(n, 1))(*[_setting_text(k, settings[k]).encode() for k in names])
-    else:
-        n, keys, values = 0, None, None
+    n, keys, values = _settings_args(settings)
     img, keep = array_arg(a, "image")
     mask_p, mask_keep = _mask_arg(mask) if mask is not None else (None, None)
     return take_table(lib.peaks_detect(ctypes.byref(img), mask_p, _text(algo, "algo"), n, keys, values,
                                        policy, int(threads)))
+
+
+def _settings_args(settings):
+    """(count, keys, values) C arrays for the settings given by keyword (None = left out)."""
+    names = [k for k, v in settings.items() if v is not None]
+    if not names:
+        return 0, None, None
+    keys = (ctypes.c_char_p * len(names))(*[k.encode() for k in names])
+    values = (ctypes.c_char_p * len(names))(*[_setting_text(k, settings[k]).encode() for k in names])
+    return len(names), keys, values
+
+
+def stack_sample_indices(frame_count):
+    """The frames a stack's measured settings are resolved from: up to 8, evenly spaced,
+    first and last included (i_j = j (n - 1) // (k - 1), k = min(n, 8)), as ``peaks detect``."""
+    n = int(frame_count)
+    if n <= 0:
+        return []
+    k = min(n, 8)
+    return [0] if k == 1 else [j * (n - 1) // (k - 1) for j in range(k)]
+
+
+def resolve_settings(image, algo="persistence", mask=None, **settings):
+    """The settings `detect` runs every frame of a stack with, as a dict: those given, plus those
+    the detector measures from the data (``auto``, e.g. persistence's ``smooth`` and ``lattice``)
+    resolved once from the frames `stack_sample_indices` picks (a 2-D image is a stack of one).
+
+    A stack processed in pieces (dask blocks) gives exactly the whole stack's table when every
+    piece is run with these settings: resolve them on ``stack[stack_sample_indices(n)]``, then
+    ``detect(block, algo, mask, **resolved)``.
+    """
+    a = _as_array(image, "image")
+    n, keys, values = _settings_args(settings)
+    img, keep = array_arg(a, "image")
+    mask_p, mask_keep = _mask_arg(mask) if mask is not None else (None, None)
+    text = take_text(lib.peaks_resolve_settings(ctypes.byref(img), mask_p, _text(algo, "algo"), n, keys, values))
+    return json.loads(text)
 
 
 def phase_cross_correlation(reference_image, moving_image, *, upsample_factor=1, space="real",

@@ -41,6 +41,7 @@ _signatures = {
     "peaks_parameters_json": ([ctypes.c_char_p], _Result),
     "peaks_detect": ([_ArrayP, _ArrayP, ctypes.c_char_p, ctypes.c_int32, _StrArray, _StrArray,
                       ctypes.c_int32, ctypes.c_int32], _Result),
+    "peaks_resolve_settings": ([_ArrayP, _ArrayP, ctypes.c_char_p, ctypes.c_int32, _StrArray, _StrArray], _Result),
     "peaks_phase_cross_correlation": ([_ArrayP, _ArrayP, _ArrayP, _ArrayP, ctypes.c_int32, ctypes.c_int32,
                                        ctypes.c_double], _Result),
     "peaks_center": ([_ArrayP, _ArrayP], _Result),

@@ -100,25 +100,43 @@ def test_concurrent_calls_give_serial_results():
 def test_stack_equals_frames(stack):
     t = peaks.detect(stack, prominence=3)
     assert t.dtype.names[0] == "frame" and t.dtype["frame"] == np.int64
+    resolved = peaks.resolve_settings(stack, prominence=3)
     for i, frame in enumerate(stack):
-        one = peaks.detect(frame, prominence=3)
+        one = peaks.detect(frame, **resolved)
         rows = t[t["frame"] == i]
         for name in one.dtype.names:
             assert np.array_equal(rows[name], one[name])
     assert np.all(np.diff(t["frame"]) >= 0)
     # Strided stack (every other frame, Fortran frames) and one thread give the same table.
     assert np.array_equal(peaks.detect(stack, prominence=3, threads=1), t)
-    sub = peaks.detect(stack[::2], prominence=3)
+    sub = peaks.detect(stack[::2], **resolved)
     assert np.array_equal(sub[sub["frame"] == 1]["x"], t[t["frame"] == 2]["x"])
+
+
+def test_resolved_settings_are_the_stacks():
+    """smooth=auto is measured once per stack: the lower median of the sampled frames' own
+    spot scales, whatever the frames' order; given settings pass through unchanged."""
+    frames = [spots(seed=1), spots(seed=2, sigma=3.0), spots(seed=3)]
+    own = sorted(peaks.resolve_settings(f)["smooth"] for f in frames)
+    assert own[0] < own[-1]
+    stack = np.stack(frames)
+    assert peaks.resolve_settings(stack)["smooth"] == own[1]
+    assert peaks.resolve_settings(stack[::-1])["smooth"] == own[1]
+    assert peaks.resolve_settings(stack, smooth=1.25)["smooth"] == 1.25
+    assert peaks.stack_sample_indices(4096) == [0, 585, 1170, 1755, 2340, 2925, 3510, 4095]
+    assert peaks.stack_sample_indices(3) == [0, 1, 2] and peaks.stack_sample_indices(0) == []
+    with pytest.raises(ValueError, match="lattice"):
+        peaks.resolve_settings(stack, lattice="1,2,3")
 
 
 def test_scan_4d(stack):
     scan = np.stack([stack[:3], stack[2:]])  # (2, 3, h, w)
     t = peaks.detect(scan, prominence=3)
     assert t.dtype.names[:3] == ("frame", "scan_y", "scan_x")
+    resolved = peaks.resolve_settings(scan, prominence=3)
     for sy in range(2):
         for sx in range(3):
-            one = peaks.detect(scan[sy, sx], prominence=3)
+            one = peaks.detect(scan[sy, sx], **resolved)
             rows = t[(t["scan_y"] == sy) & (t["scan_x"] == sx)]
             assert np.all(rows["frame"] == sy * 3 + sx)
             assert np.array_equal(rows["x"], one["x"]) and np.array_equal(rows["prominence"], one["prominence"])

@@ -13,6 +13,11 @@ def detect_dask(stack, algo="persistence", mask=None, **settings):
     """Peaks of every frame of a dask array (scan_y, scan_x, h, w), as one table in frame order."""
     stack = stack.rechunk({2: -1, 3: -1})  # whole frames in every block
     scan_x_size = stack.shape[1]
+    # Settings measured from the data (auto) are resolved once for the whole stack, from the
+    # frames peaks samples, so that every block runs with the same settings.
+    frames = stack.reshape((-1,) + stack.shape[2:])
+    sample = np.asarray(frames[peaks.stack_sample_indices(frames.shape[0])].compute())
+    settings = peaks.resolve_settings(sample, algo, mask, **settings)
 
     def block_peaks(block, block_info=None):
         (y0, _), (x0, _) = block_info[0]["array-location"][:2]
@@ -39,10 +44,13 @@ def test_dask_table_equals_frame_by_frame():
     lazy = da.from_array(frames, chunks=(3, 4, 20, 48))  # uneven scan chunks, split frames
     table = detect_dask(lazy, prominence=3)
     assert table.dtype.names[:3] == ("frame", "scan_y", "scan_x")
+    # Frame by frame with the settings the stack resolves (smooth=auto measured once).
+    resolved = peaks.resolve_settings(frames, prominence=3)
+    assert isinstance(resolved["smooth"], float) and resolved["prominence"] == 3
     expected = []
     for y in range(sy):
         for x in range(sx):
-            t = peaks.detect(frames[y, x], prominence=3)
+            t = peaks.detect(frames[y, x], **resolved)
             rows = np.empty(len(t), dtype=table.dtype)
             rows["frame"], rows["scan_y"], rows["scan_x"] = y * sx + x, y, x
             for name in t.dtype.names:

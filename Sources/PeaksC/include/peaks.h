@@ -111,6 +111,14 @@ peaks_result *peaks_detect(const peaks_array *image, const peaks_array *mask, co
  * shift = (row, col) to apply to MOVING to align it with REFERENCE (scikit-image's sign):
  * moving(r - shift_row, c - shift_col) ~ reference(r, c). error and phasediff are NaN with masks,
  * peak_correlation is NaN without. */
+/* The settings peaks_detect runs every frame of a stack (3-D/4-D image) with: those given,
+ * plus those the detector measures from the data ("auto") resolved once from up to 8 evenly
+ * spaced frames (a 2-D image is a stack of one). A JSON object {name: value}, read with
+ * peaks_result_text(). Passing them to peaks_detect for every block of a stack processed in
+ * pieces gives exactly the whole stack's table. */
+peaks_result *peaks_resolve_settings(const peaks_array *image, const peaks_array *mask, const char *algorithm,
+                                     int32_t nsettings, const char *const *keys, const char *const *values);
+
 peaks_result *peaks_phase_cross_correlation(const peaks_array *reference, const peaks_array *moving,
                                             const peaks_array *reference_mask, const peaks_array *moving_mask,
                                             int32_t upsample_factor, int32_t normalization, double overlap_ratio);
