@@ -82,7 +82,8 @@ struct Register: ParsableCommand {
             throw ValidationError("--reference: expected first, mean or a frame number >= 0, got '\(referenceFrame)'")
         }
         if moving != nil {
-            for (name, given) in [("--reference", referenceFrame != nil), ("--shift-map", shiftMap != nil), ("--format", format != nil)] where given {
+            for (name, given) in [("--reference", referenceFrame != nil), ("--shift-map", shiftMap != nil), ("--format", format != nil),
+                                  ("--shard", sharding.shard != nil)] where given {
                 throw ValidationError("\(name) is for a stack registered against one of its frames (give one input, not two)")
             }
             if source.frames != nil || source.scan != nil { throw ValidationError("--frames and --scan are for a stack (give one input, not two)") }

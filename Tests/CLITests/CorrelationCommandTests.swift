@@ -118,6 +118,7 @@ private func expectOneLineError(_ r: CommandResult, code: Int32, containing: Str
         expectOneLineError(try PeaksExecutable.run(["register", a]), code: 2, containing: "moving")
         expectOneLineError(try PeaksExecutable.run(["register", a, a, "-o", a]), code: 1, containing: "overwrite")
         expectOneLineError(try PeaksExecutable.run(["register", a, a, "--reference-mask", a, "--upsample", "10"]), code: 2, containing: "upsample")
+        expectOneLineError(try PeaksExecutable.run(["register", a, a, "--shard", "0/2", "-o", "x.json"]), code: 2, containing: "--shard")
     }
 }
 
