@@ -81,42 +81,44 @@ public enum Selection {
     /// From this many values on, `select` uses `radixSelect`.
     static let radixMinimum = 4096
 
-    /// The k-th smallest of `values` by radix selection on order-preserving 32-bit keys: a
-    /// histogram of 11 key bits, then only the bucket holding rank k is kept, three times (bits
-    /// 31-21, 20-10, 9-0); a bucket small enough goes to quickselect. Exact (the same value any
-    /// selection returns), about two passes over the data and free of the mispredicted branches
-    /// of partitioning random data. Values must not be NaN.
+    /// The k-th smallest of `values` by bucket selection: 2048 buckets of equal width between
+    /// the smallest and the largest value, a histogram, then only the bucket holding rank k is
+    /// kept, until few enough values remain for quickselect. The bucket of a value is a
+    /// non-decreasing function of it (a difference and a product by a positive number, rounded,
+    /// then truncated), so the result is exact (the value any selection returns); the smallest
+    /// and largest values fall in the first and last bucket, so every round shrinks the set.
+    /// Equal-width buckets spread noise-like data over hundreds of counters (bits of the float
+    /// would put an octave in four). About two passes, free of the mispredicted branches of
+    /// partitioning random data. Values must not be NaN.
     static func radixSelect(_ values: [Float], _ k: Int) -> Float {
         precondition(k >= 0 && k < values.count)
-        @inline(__always) func key(_ v: Float) -> UInt32 {
-            let b = v.bitPattern
-            return b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
-        }
+        let buckets = 2048
         var current = values
         var rank = k
-        var counts = [Int](repeating: 0, count: 2048)
-        for (shift, mask) in [(UInt32(21), UInt32(0x7FF)), (10, 0x7FF), (0, 0x3FF)] {
-            if current.count < radixMinimum {
-                var statistics = OrderStatistics(values: current)
-                return statistics.select(rank)
-            }
+        var counts = [Int](repeating: 0, count: buckets)
+        while current.count >= radixMinimum {
+            var lo = current[0], hi = current[0]
+            for x in current { lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
+            if !(lo < hi) { return lo }
+            let base = Double(lo), scale = Double(buckets) / (Double(hi) - Double(lo))
+            let last = buckets - 1
+            @inline(__always) func bucket(_ x: Float) -> Int { Swift.min(last, Int((Double(x) - base) * scale)) }
             for i in counts.indices { counts[i] = 0 }
             current.withUnsafeBufferPointer { v in
                 counts.withUnsafeMutableBufferPointer { c in
-                    for x in v { c[Int((key(x) >> shift) & mask)] &+= 1 }
+                    for x in v { c[bucket(x)] &+= 1 }
                 }
             }
-            var bucket = 0, below = 0
-            while below + counts[bucket] <= rank { below += counts[bucket]; bucket += 1 }
+            var b = 0, below = 0
+            while below + counts[b] <= rank { below += counts[b]; b += 1 }
             var members: [Float] = []
-            members.reserveCapacity(counts[bucket])
-            let b = UInt32(bucket)
-            for x in current where (key(x) >> shift) & mask == b { members.append(x) }
+            members.reserveCapacity(counts[b])
+            for x in current where bucket(x) == b { members.append(x) }
             current = members
             rank -= below
         }
-        // Every key bit is now the same: all remaining values are equal.
-        return current[rank]
+        var statistics = OrderStatistics(values: current)
+        return statistics.select(rank)
     }
 
     /// The median (lower median for even counts). Reorders `values`.
