@@ -182,5 +182,12 @@ public struct ParameterSet: Sendable, Equatable {
         entries.first { $0.0 == name }?.1
     }
 
+    /// Adds an entry after the specs' (a hint such as `spot_size`, reported with the parameters
+    /// it set); replaces an entry of that name.
+    public mutating func append(_ name: String, _ value: ParameterValue) {
+        entries.removeAll { $0.0 == name }
+        entries.append((name, value))
+    }
+
 
 }
