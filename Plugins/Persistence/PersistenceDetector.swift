@@ -38,6 +38,8 @@ public struct PersistenceDetector: PeakDetector {
 
     /// Noise model of the automatic threshold.
     public enum NoiseModel: String, SettingChoice {
+        /// Poisson for counting data, else gaussian (`CountingData`).
+        case auto
         /// The same noise everywhere.
         case gaussian
         /// Counting data: the test is made after the Anscombe transform.
@@ -48,7 +50,7 @@ public struct PersistenceDetector: PeakDetector {
     public struct Settings: DetectorSettings {
         public var prominence: Automatic<Double> = .auto
         public var noiseFactor = PersistenceDetector.defaultNoiseFactor
-        public var noise = NoiseModel.gaussian
+        public var noise = NoiseModel.auto
         public var smooth: Automatic<Double> = .auto
         public var bandPass = true
         public var refine = Refinement.gaussian
@@ -61,7 +63,7 @@ public struct PersistenceDetector: PeakDetector {
             .real("noise_factor", \.noiseFactor, range: 0...1e6, unit: "noise sigmas",
                   help: "With prominence=auto: the threshold in units of the estimated noise sigma."),
             .choice("noise", \.noise,
-                    help: "Noise model for prominence=auto: gaussian (same noise everywhere) or poisson (counting data; the test is made after the Anscombe transform)."),
+                    help: "Noise model for prominence=auto: gaussian (same noise everywhere), poisson (counting data; the test is made after the Anscombe transform), or auto = poisson when the image is counting data (whole numbers >= 0 whose pixel variance/mean is in [0.5, 2]), else gaussian."),
             .real("smooth", \.smooth, range: 0...1000, unit: "px",
                   help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). auto = the spot scale measured from the image (ContentScale). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
             .boolean("band_pass", \.bandPass,
@@ -93,14 +95,17 @@ public struct PersistenceDetector: PeakDetector {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
         }
-        let poisson = settings.noise == .poisson
+        let counting = settings.noise == .auto ? CountingData.test(image, mask: mask) : nil
+        let poisson = settings.noise == .poisson || counting?.isCounting == true
         let source = poisson ? Anscombe.transform(image) : image
         var diagnostics: [(String, Value)] = []
         // The spot scale and the lattice (if any) measured from the image, when needed.
         var content: ContentScale.Result?
         let wantsBand = settings.bandPass && settings.smooth != .value(0)
         if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto) {
-            content = try ContentScale.analyse(source, mask: mask)
+            // Geometry (spot scale, lattice) is measured on the image itself, whatever the noise
+            // model: the same scale for noise=gaussian and poisson.
+            content = try ContentScale.analyse(image, mask: mask)
         }
         let smooth = settings.smooth.given ?? content?.spotSigma ?? 0
         let band = wantsBand && smooth > 0
@@ -139,6 +144,11 @@ public struct PersistenceDetector: PeakDetector {
         }
 
         let filtration = (poisson && smooth == 0) ? image : bandPassed
+        // Positions are measured on G(s) * I in image units: the Anscombe transform is for the
+        // threshold test only (its square root flattens a spot's summit and biases the
+        // log-parabola).
+        let positionSurface = (poisson && smooth > 0 && settings.refine == .gaussian)
+            ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : filtered
         let (diagram, tree) = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
         let significant: [PersistencePair]
         if auto && poisson && smooth == 0 {
@@ -163,7 +173,7 @@ public struct PersistenceDetector: PeakDetector {
                 // The summit of G(s) * I nearest the band-passed summit (uphill, at most
                 // ceil(s) + 1 steps), then a log-parabola through its 3x3 cross (parabola where
                 // values are not positive).
-                let surface = filtered
+                let surface = positionSurface
                 var cx = px, cy = py
                 if band {
                     for _ in 0...Int(smooth.rounded(.up)) {
@@ -199,6 +209,8 @@ public struct PersistenceDetector: PeakDetector {
             strengthName: "prominence",
             diagnostics: diagnostics + [
                 ("noise_model", .string(poisson ? "poisson" : "gaussian")),
+                ("noise_model_rule", .string(counting?.rule ?? "given")),
+                ("noise_dispersion", counting?.dispersion.map { .number($0) } ?? .null),
                 ("noise_sigma", .number(rawNoise)),
                 ("noise_sigma_filtered", .number(noise)),
                 (auto && poisson ? "anscombe_threshold" : "prominence_threshold", .number(threshold)),

@@ -71,7 +71,7 @@ struct Detect: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Gaussian pre-smoothing sigma in pixels (0 = none).", valueName: "sigma"))
     var smooth: String?
 
-    @Option(help: ArgumentHelp("Noise model for the automatic threshold: gaussian or poisson.", valueName: "gaussian|poisson"))
+    @Option(help: ArgumentHelp("Noise model for the automatic threshold: auto (poisson for counting data, else gaussian), gaussian or poisson.", valueName: "auto|gaussian|poisson"))
     var noise: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("high-symmetry: the pattern centre as x,y (column,row) instead of finding it (autocenter).", valueName: "x,y"))
