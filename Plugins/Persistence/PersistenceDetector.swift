@@ -38,6 +38,8 @@ public struct PersistenceDetector: PeakDetector {
 
     /// Noise model of the automatic threshold.
     public enum NoiseModel: String, SettingChoice {
+        /// Poisson for counting data, else gaussian (`CountingData`).
+        case auto
         /// The same noise everywhere.
         case gaussian
         /// Counting data: the test is made after the Anscombe transform.
@@ -48,7 +50,7 @@ public struct PersistenceDetector: PeakDetector {
     public struct Settings: DetectorSettings {
         public var prominence: Automatic<Double> = .auto
         public var noiseFactor = PersistenceDetector.defaultNoiseFactor
-        public var noise = NoiseModel.gaussian
+        public var noise = NoiseModel.auto
         public var smooth: Automatic<Double> = .auto
         public var bandPass = true
         public var refine = Refinement.gaussian
@@ -62,7 +64,7 @@ public struct PersistenceDetector: PeakDetector {
             .real("noise_factor", \.noiseFactor, range: 0...1e6, unit: "noise sigmas",
                   help: "With prominence=auto: the threshold in units of the estimated noise sigma."),
             .choice("noise", \.noise,
-                    help: "Noise model for prominence=auto: gaussian (same noise everywhere) or poisson (counting data; the test is made after the Anscombe transform)."),
+                    help: "Noise model for prominence=auto: gaussian (same noise everywhere), poisson (counting data; the test is made after the Anscombe transform), or auto = poisson when the image is counting data (whole numbers >= 0 whose pixel variance/mean is in [0.5, 2]), else gaussian."),
             .real("smooth", \.smooth, range: 0...1000, unit: "px",
                   help: "Sigma in pixels of a Gaussian pre-smoothing (0 = none). auto = the spot scale measured from the image (ContentScale). Suppresses noise maxima and merges peaks closer than about 2 sigma."),
             .boolean("band_pass", \.bandPass,
@@ -84,25 +86,30 @@ public struct PersistenceDetector: PeakDetector {
         !settings.prominence.isAuto
     }
 
-    /// A stack is analysed once (`ContentScale` on up to 8 sample frames, Anscombe-transformed
-    /// for `noise=poisson` as each frame would be): `smooth=auto` becomes the lower median of the
-    /// samples' spot scales (0 when no sample shows significant structure), and `lattice=auto`
-    /// (when the band-passed auto threshold needs it) the vector found in more than half of the
-    /// samples, else `none`. Per frame only the noise (hence the auto threshold) is measured.
+    /// A stack is analysed once (`ContentScale` and `CountingData` on up to 8 sample frames):
+    /// `smooth=auto` becomes the lower median of the samples' spot scales (0 when no sample shows
+    /// significant structure), `lattice=auto` (when the band-passed auto threshold needs it) the
+    /// vector found in more than half of the samples, else `none`, and `noise=auto` poisson when
+    /// more than half of the samples are counting data, else gaussian. Per frame only the noise
+    /// level (hence the auto threshold) is measured.
     public func settingsForStack(_ settings: Settings, samples: [(image: Image, mask: Mask)]) throws -> Settings {
         let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
         let needsScale = settings.smooth.isAuto
         let needsLattice = latticeInput == .measured && settings.bandPass && settings.smooth != .value(0) && settings.prominence.isAuto
-        guard needsScale || needsLattice, !samples.isEmpty else { return settings }
+        let needsModel = settings.noise == .auto
+        guard needsScale || needsLattice || needsModel, !samples.isEmpty else { return settings }
         var sigmas: [Double] = []
         var votes: [String: Int] = [:]
+        var counting = 0
         for (image, mask) in samples {
-            let source = settings.noise == .poisson ? Anscombe.transform(image) : image
-            let r = try ContentScale.analyse(source, mask: mask, lattice: latticeInput)
+            if needsModel, CountingData.test(image, mask: mask).isCounting { counting += 1 }
+            guard needsScale || needsLattice else { continue }
+            let r = try ContentScale.analyse(image, mask: mask, lattice: latticeInput)
             if let s = r.spotSigma { sigmas.append(s) }
             if let l = r.lattice { votes["\(l.dx),\(l.dy)", default: 0] += 1 }
         }
         var out = settings
+        if needsModel { out.noise = 2 * counting > samples.count ? .poisson : .gaussian }
         if needsScale {
             sigmas.sort()
             out.smooth = .value(sigmas.isEmpty ? 0 : sigmas[(sigmas.count - 1) / 2])
@@ -128,7 +135,8 @@ public struct PersistenceDetector: PeakDetector {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
         }
-        let poisson = settings.noise == .poisson
+        let counting = settings.noise == .auto ? CountingData.test(image, mask: mask) : nil
+        let poisson = settings.noise == .poisson || counting?.isCounting == true
         let source = poisson ? Anscombe.transform(image) : image
         var diagnostics: [(String, Value)] = []
         // The spot scale and the lattice (if any) measured from the image, when needed.
@@ -136,7 +144,9 @@ public struct PersistenceDetector: PeakDetector {
         let wantsBand = settings.bandPass && settings.smooth != .value(0)
         let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
         if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto && latticeInput == .measured) {
-            content = try ContentScale.analyse(source, mask: mask, lattice: latticeInput)
+            // Geometry (spot scale, lattice) is measured on the image itself, whatever the noise
+            // model: the same scale for noise=gaussian and poisson.
+            content = try ContentScale.analyse(image, mask: mask, lattice: latticeInput)
         }
         let lattice: (dx: Int, dy: Int)?
         switch latticeInput {
@@ -181,6 +191,11 @@ public struct PersistenceDetector: PeakDetector {
         }
 
         let filtration = (poisson && smooth == 0) ? image : bandPassed
+        // Positions are measured on G(s) * I in image units: the Anscombe transform is for the
+        // threshold test only (its square root flattens a spot's summit and biases the
+        // log-parabola).
+        let positionSurface = (poisson && smooth > 0 && settings.refine == .gaussian)
+            ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : filtered
         let (diagram, tree) = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
         let significant: [PersistencePair]
         if auto && poisson && smooth == 0 {
@@ -205,7 +220,7 @@ public struct PersistenceDetector: PeakDetector {
                 // The summit of G(s) * I nearest the band-passed summit (uphill, at most
                 // ceil(s) + 1 steps), then a log-parabola through its 3x3 cross (parabola where
                 // values are not positive).
-                let surface = filtered
+                let surface = positionSurface
                 var cx = px, cy = py
                 if band {
                     for _ in 0...Int(smooth.rounded(.up)) {
@@ -241,6 +256,8 @@ public struct PersistenceDetector: PeakDetector {
             strengthName: "prominence",
             diagnostics: diagnostics + [
                 ("noise_model", .string(poisson ? "poisson" : "gaussian")),
+                ("noise_model_rule", .string(counting?.rule ?? "given")),
+                ("noise_dispersion", counting?.dispersion.map { .number($0) } ?? .null),
                 ("noise_sigma", .number(rawNoise)),
                 ("noise_sigma_filtered", .number(noise)),
                 (auto && poisson ? "anscombe_threshold" : "prominence_threshold", .number(threshold)),

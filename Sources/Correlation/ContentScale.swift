@@ -8,7 +8,8 @@ import Spectral
 /// any filtered version of the image at the scale where peaks are decided
 /// (docs/algorithms/persistence.md, "Defaults measured from the image").
 ///
-/// - **Lattice**: the autocorrelation of the image high-passed by G(16 px) (by FFT); its
+/// - **Lattice**: the autocorrelation of the image high-passed by G(16 px) (that blur computed
+///   every 4th pixel and interpolated; by FFT); its
 ///   strongest local maximum other than lag 0 within a quarter of the image, normalised by lag 0.
 ///   At >= `periodicThreshold` (0.5) the content is periodic and that lag is a lattice vector L.
 ///   (Golden/real: 0.54-0.95 on the three STEM lattices, <= 0.09 on every other case.)
@@ -22,7 +23,9 @@ import Spectral
 ///   -s^2 LoG at s = s_i 2^(1/6), the scale it votes for); the maxima of R over (x, y, scale) in 3x3x3 at interior scales whose response
 ///   exceeds 5 noise units of R_i (noise as above) each vote for their scale with weight
 ///   R / noise; the spot scale is the weighted median (Lindeberg's scale selection, pooled over
-///   the significant candidates). Golden/real: within 0.7x-1.4x of the truth's fitted sigma on
+///   the significant candidates). Scales >= 4 px are computed on a Gaussian pyramid (2x, and
+///   4x from 8 px; `octaveFactors`), where they are >= 2 px wide: the same spot sigma on every
+///   Golden/real case at 1.3-4x less time. Golden/real: within 0.7x-1.4x of the truth's fitted sigma on
 ///   14 of 15 cases (nuclei: 5.0 for 8.5).
 public enum ContentScale {
     public struct Result: Sendable, Equatable {
@@ -108,7 +111,7 @@ public enum ContentScale {
 
     static func latticeVector(_ image: Image) throws -> ((dx: Int, dy: Int)?, Double) {
         let w = image.width, h = image.height
-        let low = GaussianFilter.apply(image, sigma: 16)
+        let low = smoothBackground(image, sigma: 16, step: 4)
         var a = Image(width: w, height: h)
         var mean = 0.0
         for i in 0..<image.count { a.pixels[i] = image.pixels[i] - low.pixels[i]; mean += Double(a.pixels[i]) }
@@ -136,6 +139,30 @@ public enum ContentScale {
         guard best.isFinite else { return (nil, 0) }
         let p = best / zero
         return (p >= periodicThreshold ? (bx, by) : nil, p)
+    }
+
+    /// G(sigma) * I computed every `step` pixels and interpolated bilinearly in between: for
+    /// sigma >= 4 step the interpolation error is below 1e-3 of the image's range (the blur has
+    /// no detail at the scale of the step), at about 1 / step of the cost.
+    static func smoothBackground(_ image: Image, sigma: Double, step: Int) -> Image {
+        let w = image.width, h = image.height
+        let coarse = GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: sigma, step: step)
+        let cw = coarse.width, ch = coarse.height
+        var out = Image(width: w, height: h)
+        for y in 0..<h {
+            let fy = Double(y) / Double(step)
+            let y0 = min(Int(fy), ch - 1), y1 = min(y0 + 1, ch - 1)
+            let ty = Float(fy - Double(y0))
+            for x in 0..<w {
+                let fx = Double(x) / Double(step)
+                let x0 = min(Int(fx), cw - 1), x1 = min(x0 + 1, cw - 1)
+                let tx = Float(fx - Double(x0))
+                let a = coarse.pixels[y0 * cw + x0] * (1 - tx) + coarse.pixels[y0 * cw + x1] * tx
+                let b = coarse.pixels[y1 * cw + x0] * (1 - tx) + coarse.pixels[y1 * cw + x1] * tx
+                out.pixels[y * w + x] = a * (1 - ty) + b * ty
+            }
+        }
+        return out
     }
 
     /// The robust noise of a filtered image F at its own scale: 1.4826 MAD(F) over the valid
@@ -173,40 +200,67 @@ public enum ContentScale {
         return 1.482602218505602 * Double(Selection.median(&v))
     }
 
+    /// The decimation of each octave: scales of at least 2 f px (f = 2, 4) are computed on the
+    /// image blurred by G(f / 2) and sampled every f pixels (a Gaussian pyramid), where they are
+    /// at least 2 px wide: G(s) * I at full resolution, sampled, is G(sqrt(s^2 - (f/2)^2) / f)
+    /// applied to that image, and the error of the sampling is below 1e-3 of the response for
+    /// sigma >= 1.5 px at the coarse level. The maxima are looked for at the coarse level; the
+    /// votes (scale, response / noise) do not depend on the pixel grid.
+    static let octaveFactors = [1, 2, 4]
+
+    /// The octave (index into `octaveFactors`) whose grid computes scale `s`: the coarsest f with
+    /// s >= 2 f (f = 1 below 4 px).
+    static func octave(of s: Double) -> Int {
+        var o = 0
+        for (k, f) in octaveFactors.enumerated() where s >= 2 * Double(f) - 1e-9 { o = k }
+        return o
+    }
+
     static func spotScale(_ image: Image, mask: Mask, lattice: (dx: Int, dy: Int)?) -> Double? {
         let w = image.width, h = image.height
         // Scales whose Gaussian fits in the image (4 sigma at most the smaller side / 2).
         let usable = scales.filter { 8 * $0 <= Double(min(w, h)) }
         guard usable.count >= 4 else { return nil }
-        let blurred = usable.map { GaussianFilter.apply(image, sigma: $0) }
-        var responses: [Image] = []
-        for i in 0..<(usable.count - 1) {
-            var r = Image(width: w, height: h)
-            for p in 0..<image.count { r.pixels[p] = blurred[i].pixels[p] - blurred[i + 1].pixels[p] }
-            responses.append(r)
-        }
-        let noise = responses.map { ContentScale.noise(of: $0, mask: mask, lattice: lattice) }
+        // Interior scales 1 ... count - 3 vote (each needs responses i - 1, i, i + 1, and
+        // response j needs blurs j and j + 1). Group them by octave.
+        let voting = Array(1..<(usable.count - 2))
         var votes: [(Double, Double)] = []
-        for i in 1..<(responses.count - 1) where noise[i] > 0 {
-            let r = responses[i], lo = responses[i - 1], hi = responses[i + 1]
-            let limit = Float(5 * noise[i])
-            for y in 0..<h {
-                for x in 0..<w {
-                    let v = r.pixels[y * w + x]
-                    guard v > limit, mask.isValid[y * w + x] else { continue }
-                    var isMax = true
-                    check: for dy in -1...1 {
-                        let yy = y + dy
-                        guard yy >= 0, yy < h else { continue }
-                        for dx in -1...1 {
-                            let xx = x + dx
-                            guard xx >= 0, xx < w else { continue }
-                            let q = yy * w + xx
-                            if lo.pixels[q] > v || hi.pixels[q] > v || (q != y * w + x && r.pixels[q] > v) { isMax = false; break check }
-                        }
-                    }
-                    if isMax { votes.append((usable[i] * pow(2, 1.0 / 6), Double(v) / noise[i])) }
-                }
+        for (o, f) in octaveFactors.enumerated() {
+            let members = voting.filter { octave(of: usable[$0]) == o }
+            guard let first = members.first, let last = members.last else { continue }
+            // The octave's grid: G(f/2) * I sampled every f pixels (f = 1: the image).
+            let pre = f == 1 ? 0.0 : Double(f) / 2
+            let grid = f == 1 ? image : GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: pre, step: f)
+            let gridMask: Mask
+            if f == 1 { gridMask = mask } else {
+                var valid = [Bool](repeating: true, count: grid.count)
+                for y in 0..<grid.height { for x in 0..<grid.width { valid[y * grid.width + x] = mask.isValid[(y * f) * w + x * f] } }
+                gridMask = Mask(width: grid.width, height: grid.height, isValid: valid)
+            }
+            // A lattice vector in grid pixels (rounded); nil when it rounds to zero.
+            let gridLattice: (dx: Int, dy: Int)? = lattice.flatMap { l in
+                let dx = Int((Double(l.dx) / Double(f)).rounded()), dy = Int((Double(l.dy) / Double(f)).rounded())
+                return (dx == 0 && dy == 0) ? nil : (dx, dy)
+            }
+            let blurIndices = Array((first - 1)...(last + 2))
+            let blurred = blurIndices.map { j -> Image in
+                let s = (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f)
+                return GaussianFilter.apply(grid, sigma: s)
+            }
+            let gw = grid.width, gh = grid.height
+            // Response j (blurIndices[k] - blurIndices[k + 1]) for j = first - 1 ... last + 1.
+            var responses: [Image] = []
+            for k in 0..<(blurred.count - 1) {
+                var r = Image(width: gw, height: gh)
+                for p in 0..<grid.count { r.pixels[p] = blurred[k].pixels[p] - blurred[k + 1].pixels[p] }
+                responses.append(r)
+            }
+            let noise = responses.map { ContentScale.noise(of: $0, mask: gridMask, lattice: gridLattice) }
+            for i in members {
+                let k = i - (first - 1)
+                guard noise[k] > 0 else { continue }
+                votes += maxima(responses[k], below: responses[k - 1], above: responses[k + 1], mask: gridMask,
+                                limit: Float(5 * noise[k])).map { (usable[i] * pow(2, 1.0 / 6), Double($0) / noise[k]) }
             }
         }
         guard !votes.isEmpty else { return nil }
@@ -215,5 +269,31 @@ public enum ContentScale {
         var acc = 0.0
         for v in votes { acc += v.1; if acc >= total / 2 { return v.0 } }
         return votes.last?.0
+    }
+
+    /// The values of the maxima of `r` over its 3x3x3 neighbourhood with `lo` and `hi` that
+    /// exceed `limit`, on valid pixels.
+    static func maxima(_ r: Image, below lo: Image, above hi: Image, mask: Mask, limit: Float) -> [Float] {
+        let w = r.width, h = r.height
+        var found: [Float] = []
+        for y in 0..<h {
+            for x in 0..<w {
+                let v = r.pixels[y * w + x]
+                guard v > limit, mask.isValid[y * w + x] else { continue }
+                var isMax = true
+                check: for dy in -1...1 {
+                    let yy = y + dy
+                    guard yy >= 0, yy < h else { continue }
+                    for dx in -1...1 {
+                        let xx = x + dx
+                        guard xx >= 0, xx < w else { continue }
+                        let q = yy * w + xx
+                        if lo.pixels[q] > v || hi.pixels[q] > v || (q != y * w + x && r.pixels[q] > v) { isMax = false; break check }
+                    }
+                }
+                if isMax { found.append(v) }
+            }
+        }
+        return found
     }
 }

@@ -204,5 +204,12 @@ public struct ParameterSet: Sendable, Equatable {
         return copy
     }
 
+    /// Adds an entry after the specs' (a hint such as `spot_size`, reported with the parameters
+    /// it set); replaces an entry of that name.
+    public mutating func append(_ name: String, _ value: ParameterValue) {
+        entries.removeAll { $0.0 == name }
+        entries.append((name, value))
+    }
+
 
 }

@@ -48,6 +48,14 @@ public protocol PeakDetector: Sendable {
     ///   - settings: The settings as given.
     ///   - samples: Frames of the stack (`StackSampling.indices`), each with its valid pixels.
     func settingsForStack(_ settings: Settings, samples: [(image: Image, mask: Mask)]) throws -> Settings
+
+    /// The detector's parameters a spot-size hint sets (`--spot-size`, `spot_size`; see
+    /// `DetectionHints`): the Gaussian sigma in px of a typical spot turned into this detector's
+    /// scale settings. `given` holds the parameters the caller gave; values returned for them
+    /// are ignored (an explicit parameter wins), and a value may depend on them (a range
+    /// around the hint from a given ratio). Values must lie in the parameters' ranges. Default:
+    /// none (a detector without a spot scale documents why).
+    func parameters(forSpotSize sigma: Double, given: [String: ParameterValue]) -> [String: ParameterValue]
 }
 
 /// Which frames of a stack its measured settings are resolved from: up to `maxSamples` frames
@@ -83,6 +91,8 @@ extension PeakDetector {
         let resolved = try settingsForStack(Settings(parameters), samples: prepared)
         return parameters.replacing(resolved.values)
     }
+
+    public func parameters(forSpotSize sigma: Double, given: [String: ParameterValue]) -> [String: ParameterValue] { [:] }
 
     /// The detector's own parameters (the shared ones are in `PostProcessingSettings`).
     public var parameterSpecs: [ParameterSpec] { Settings.specs }
@@ -129,11 +139,6 @@ extension PeakDetector {
     /// All parameters this detector accepts: its own, then the shared ones.
     public var allParameterSpecs: [ParameterSpec] { Settings.specs + PostProcessingSettings.specs }
 
-    /// Checks `given` against the detector's parameters, filling in defaults.
-    public func resolveParameters(_ given: [String: ParameterValue]) throws -> ParameterSet {
-        try ParameterSet(specs: allParameterSpecs, given: given, detectorName: name)
-    }
-
     /// Runs the detector with input checks and the shared post-processing.
     ///
     /// - Throws: `PeaksError` for an empty image, a mask of the wrong shape, non-finite pixels
@@ -155,6 +160,9 @@ extension PeakDetector {
             case .mask:
                 valid = valid.intersection(Mask(finitePixelsOf: image))
             }
+        }
+        if let spot = DetectionHints.spotSize(in: parameters) {
+            try DetectionHints.checkSpotSize(spot, width: image.width, height: image.height)
         }
         let settings = Settings(parameters)
         try check(settings, width: image.width, height: image.height)

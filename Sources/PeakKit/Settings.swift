@@ -140,7 +140,7 @@ public struct SettingField<S: DetectorSettings>: Sendable {
 
 extension ParameterValue {
     /// The value as a Double when it is a number.
-    var number: Double? {
+    public var number: Double? {
         switch self {
         case .real(let v): return v
         case .integer(let v): return Double(v)

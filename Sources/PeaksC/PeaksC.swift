@@ -158,7 +158,7 @@ private func resolveSettings(
     guard count >= 0 else { throw CallError("nsettings is negative (\(count))") }
     guard count == 0 || (keys != nil && values != nil) else { throw CallError("settings keys or values is NULL") }
     var given: [String: ParameterValue] = [:]
-    let specs = detector.allParameterSpecs
+    let specs = detector.acceptedParameterSpecs
     for i in 0..<Int(count) {
         guard let k = keys![i], let v = values![i] else { throw CallError("setting \(i): NULL key or value") }
         let name = String(cString: k).replacingOccurrences(of: "-", with: "_")

@@ -53,6 +53,9 @@ struct Detect: ParsableCommand {
     @OptionGroup(title: "Cluster")
     var sharding: ShardOptions
 
+    @OptionGroup(title: "Hints")
+    var hints: HintOptions
+
     @Option(help: ArgumentHelp("The detector (see 'peaks algorithms').", valueName: "name"))
     var algo = "persistence"
 
@@ -68,7 +71,7 @@ struct Detect: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Gaussian pre-smoothing sigma in pixels (0 = none).", valueName: "sigma"))
     var smooth: String?
 
-    @Option(help: ArgumentHelp("Noise model for the automatic threshold: gaussian or poisson.", valueName: "gaussian|poisson"))
+    @Option(help: ArgumentHelp("Noise model for the automatic threshold: auto (poisson for counting data, else gaussian), gaussian or poisson.", valueName: "auto|gaussian|poisson"))
     var noise: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("high-symmetry: the pattern centre as x,y (column,row) instead of finding it (autocenter).", valueName: "x,y"))
@@ -139,6 +142,7 @@ struct Detect: ParsableCommand {
 
         // Read.
         let frames = try source.open(list)
+        try hints.check(parameters, width: frames.layout.width, height: frames.layout.height)
         let validity = try mask.map { try ImageFile.readMask($0) }
         let wantsLabels = blobs != nil || blobsPreview != nil
         let job = FrameDetection(
@@ -275,6 +279,7 @@ struct Detect: ParsableCommand {
         if let prominence { texts.append(("prominence", prominence, "--prominence")) }
         if let smooth { texts.append(("smooth", smooth, "--smooth")) }
         if let noise { texts.append(("noise", noise, "--noise")) }
+        texts += hints.given
         if let center {
             guard detector.allParameterSpecs.contains(where: { $0.name == "center_x" }) else {
                 throw UsageError("--center: the \(detector.name) detector takes no centre (it is for --algo high-symmetry)")
@@ -295,7 +300,7 @@ struct Detect: ParsableCommand {
         }
         var given: [String: ParameterValue] = [:]
         for (name, text, how) in texts {
-            guard let spec = detector.allParameterSpecs.first(where: { $0.name == name }) else {
+            guard let spec = detector.acceptedParameterSpecs.first(where: { $0.name == name }) else {
                 throw UsageError("\(how): " + ParameterSet.unknownReason(name, specs: detector.allParameterSpecs, detectorName: "the \(detector.name) detector"))
             }
             if given[name] != nil { throw UsageError("parameter '\(name)' given twice") }

@@ -167,3 +167,27 @@ struct RefinementOptions: ParsableArguments {
         return n
     }
 }
+
+/// `--spot-size`, shared by the commands that run a detector: a hint every detector turns into
+/// its own scale parameters (`DetectionHints`; the rules per detector in docs/cli.md).
+struct HintOptions: ParsableArguments {
+    @Option(name: .customLong("spot-size"), parsing: .unconditional, help: ArgumentHelp(
+        "Hint: the Gaussian sigma in pixels of a typical spot. Every detector sets its scale parameters from it (persistence: smooth; log: its scale range; template: radius, sigma; high-symmetry: refine_sigma, erosion_radius), except those given explicitly; reported as spot_size in the output's parameters.",
+        valueName: "sigma_px"))
+    var spotSize: String?
+
+    /// The hint as a parameter text: (name, value, how it was given).
+    var given: [(String, String, String)] {
+        spotSize.map { [(DetectionHints.spotSizeName, $0, "--spot-size")] } ?? []
+    }
+
+    /// Refuses a hint the image (or each frame) cannot hold, as a usage error.
+    func check(_ parameters: ParameterSet, width: Int, height: Int) throws {
+        guard let s = DetectionHints.spotSize(in: parameters) else { return }
+        do {
+            try DetectionHints.checkSpotSize(s, width: width, height: height)
+        } catch let error as PeaksError {
+            throw UsageError("--spot-size: \(error.description)")
+        }
+    }
+}

@@ -105,7 +105,7 @@ private func json(_ text: String) throws -> [String: Any] {
     @Test func algorithmsListsParametersAndDefaults() throws {
         let r = try PeaksExecutable.run(["algorithms"])
         #expect(r.status == 0)
-        for text in ["persistence", "-p prominence=", "default auto", "-p smooth=", "-p noise=<gaussian|poisson>", "-p min_dist=", "-p exclude_border=", "[px]"] {
+        for text in ["persistence", "-p prominence=", "default auto", "-p smooth=", "-p noise=<auto|gaussian|poisson>", "-p min_dist=", "-p exclude_border=", "[px]"] {
             #expect(r.stdout.contains(text), "missing \(text)")
         }
     }

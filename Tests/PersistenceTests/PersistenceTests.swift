@@ -313,13 +313,79 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         var image = mean
         SpotRenderer.applyPoissonNoise(&image, rng: &rng)
 
-        let gaussian = try PersistenceDetector().detect(in: image)
+        let gaussian = try PersistenceDetector().detect(in: image, ["noise": .string("gaussian")])
         let poisson = try PersistenceDetector().detect(in: image, ["noise": .string("poisson")])
+        // The default (noise=auto) recognises the counts and chooses the Poisson model.
+        let auto = try PersistenceDetector().detect(in: image)
+        #expect(auto.diagnostic("noise_model") == .string("poisson"), "\(String(describing: auto.diagnostic("noise_model_rule")))")
+        #expect(auto.peaks == poisson.peaks)
         func isTrue(_ p: Peak) -> Bool { spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.5 } || hypot(p.x - 60, p.y - 100) <= 10 }  // the hill (sigma 30) has a flat, noisy top
         #expect(gaussian.peaks.filter { !isTrue($0) }.count > 5, "the Gaussian model should be fooled here")
         #expect(poisson.peaks.filter { !isTrue($0) }.isEmpty, "false peaks: \(poisson.peaks.filter { !isTrue($0) }.map { ($0.x, $0.y) })")
         for s in spots { #expect(poisson.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.5 }) }
         #expect(poisson.diagnostic("noise_model") == .string("poisson"))
+    }
+}
+
+/// `noise = auto` (CountingData): Poisson only for counts whose variance follows the mean.
+@Suite struct AutomaticNoiseModel {
+    /// A level that spans a factor 20 across the image (a gradient), plus `spots`.
+    static func levels(_ x: Int, _ y: Int) -> Double { 5 + 95 * Double(x) / 199 }
+
+    @Test func poissonCountsArePoisson() {
+        var rng = SeededRandom(seed: 3)
+        var image = Image(width: 200, height: 200) { x, y in Float(Self.levels(x, y)) }
+        SpotRenderer.applyPoissonNoise(&image, rng: &rng)
+        let v = CountingData.test(image, mask: Mask(width: 200, height: 200))
+        #expect(v.isCounting, "\(v.rule)")
+        #expect(abs((v.dispersion ?? 0) - 1) < 0.15)
+    }
+
+    @Test func countsWithAGainAreStillPoisson() {
+        var rng = SeededRandom(seed: 4)
+        var image = Image(width: 200, height: 200) { x, y in Float(Self.levels(x, y)) }
+        SpotRenderer.applyPoissonNoise(&image, rng: &rng)
+        for i in 0..<image.count { image.pixels[i] *= 1.5 }  // whole numbers only where even: round
+        for i in 0..<image.count { image.pixels[i] = image.pixels[i].rounded() }
+        let v = CountingData.test(image, mask: Mask(width: 200, height: 200))
+        #expect(v.isCounting, "\(v.rule)")
+    }
+
+    @Test func anOffsetOrReadNoiseOrFloatsAreGaussian() {
+        var rng = SeededRandom(seed: 5)
+        // Counts on a camera offset of 500: variance / mean about 0.1.
+        var offset = Image(width: 200, height: 200) { x, y in Float(Self.levels(x, y)) }
+        SpotRenderer.applyPoissonNoise(&offset, rng: &rng)
+        for i in 0..<offset.count { offset.pixels[i] += 500 }
+        #expect(!CountingData.test(offset, mask: Mask(width: 200, height: 200)).isCounting)
+        // Read noise whose variance equals the mean at one level (about 30) but not elsewhere:
+        // D is about 1, the slope about 0.
+        var read = Image(width: 200, height: 200) { x, y in Float(Self.levels(x, y)) }
+        SpotRenderer.addGaussianNoise(&read, sigma: 30.0.squareRoot(), rng: &rng)
+        for i in 0..<read.count { read.pixels[i] = max(0, read.pixels[i].rounded()) }
+        let r = CountingData.test(read, mask: Mask(width: 200, height: 200))
+        #expect(!r.isCounting, "\(r.rule)")
+        #expect((CountingData.minDispersion...CountingData.maxDispersion).contains(r.dispersion ?? 0), "the ratio alone would pass: \(r.rule)")
+        // Poisson counts rescaled to non-whole numbers.
+        var scaled = Image(width: 200, height: 200) { x, y in Float(Self.levels(x, y)) }
+        SpotRenderer.applyPoissonNoise(&scaled, rng: &rng)
+        for i in 0..<scaled.count { scaled.pixels[i] *= 0.37 }
+        #expect(!CountingData.test(scaled, mask: Mask(width: 200, height: 200)).isCounting)
+        // A flat level (no span): the models decide alike; gaussian.
+        var flat = Image(width: 200, height: 200, repeating: 40)
+        SpotRenderer.applyPoissonNoise(&flat, rng: &rng)
+        #expect(!CountingData.test(flat, mask: Mask(width: 200, height: 200)).isCounting)
+    }
+
+    @Test func theChoiceIsReported() throws {
+        var rng = SeededRandom(seed: 6)
+        var image = Image(width: 128, height: 128) { x, y in Float(5 + 60 * Double(x) / 127) }
+        SpotRenderer.applyPoissonNoise(&image, rng: &rng)
+        let d = try PersistenceDetector().detect(in: image)
+        #expect(d.diagnostic("noise_model") == .string("poisson"))
+        if case .string(let rule)? = d.diagnostic("noise_model_rule") { #expect(rule.hasPrefix("auto: counts")) } else { Issue.record("no rule") }
+        let g = try PersistenceDetector().detect(in: image, ["noise": .string("gaussian")])
+        #expect(g.diagnostic("noise_model_rule") == .string("given"))
     }
 }
 

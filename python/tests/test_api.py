@@ -199,3 +199,16 @@ def test_center():
     assert abs(c2.x - cx) < 0.2 and abs(c2.y - cy) < 0.2
     c3 = peaks.center(img, mask=mask)
     assert (c3.x, c3.y) == (c2.x, c2.y)
+
+
+def test_spot_size_hint_is_a_keyword_of_every_detector(image):
+    # The hint sets persistence's smoothing: the same peaks as smooth=2 given explicitly.
+    a = peaks.detect(image, spot_size=2)
+    b = peaks.detect(image, smooth=2)
+    assert np.array_equal(a, b)
+    # Every detector accepts it (log: its scale range; template: radius and sigma).
+    for algo in ("log", "template"):
+        assert len(peaks.detect(image, algo, spot_size=2)) >= 1
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="spot_size"):
+            peaks.detect(image, spot_size=bad)
