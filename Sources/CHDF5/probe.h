@@ -389,6 +389,7 @@ static inline hid_t ch5_open(const char *name, const void *image, size_t image_s
 /// Opens and inspects in the calling process (no probe): the report, or failed = 1.
 static inline ch5_text ch5_inspect_here(const char *name, const void *image, size_t image_size, const char *wanted) {
     ch5_text t = { NULL, 0, 0, 0 };
+    ch5_silence();
     hid_t fid = ch5_open(name, image, image_size);
     if (fid < 0) {
         ch5_message m;

@@ -48,16 +48,19 @@ struct HDF5Inspection {
     }
 
     /// Inspects `name` (a path on disk, or the name given to the file image `image`) with the
-    /// dataset `wanted` (leading slash), in a child process unless the probe is off.
-    static func run(path: String, name: String, image: UnsafeRawBufferPointer?, wanted: String?) throws -> HDF5Inspection {
+    /// dataset `wanted` (leading slash), in a child process unless the probe is off, for at most
+    /// `timeout` seconds (default: `PEAKS_HDF5_PROBE_TIMEOUT`, else 10).
+    static func run(path: String, name: String, image: UnsafeRawBufferPointer?, wanted: String?,
+                    timeout: Double? = nil, probe: Bool = probeEnabled) throws -> HDF5Inspection {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: path, reason: reason) }
-        guard probeEnabled else {
+        HDF5.prepare()
+        guard probe else {
             var text = ch5_inspect_here(name, image?.baseAddress, image?.count ?? 0, wanted)
             defer { ch5_free(text.bytes) }
             guard text.failed == 0, let inspection = parse(&text) else { throw fail("cannot inspect the HDF5 file: out of memory") }
             return inspection
         }
-        let limit = timeout
+        let limit = timeout ?? Self.timeout
         let keepStderr: Int32 = getenv("PEAKS_HDF5_PROBE_STDERR").map { String(cString: $0) == "1" } == true ? 1 : 0
         var out = ch5_probe(name, image?.baseAddress, image?.count ?? 0, wanted, limit, keepStderr)
         defer { ch5_free(out.report.bytes) }
