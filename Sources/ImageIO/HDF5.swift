@@ -86,57 +86,49 @@ final class HDF5Frames: FrameSource {
         HDF5.prepare()
         path = input.path
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: input.path, reason: reason) }
+        // Parse the metadata in a child process first (HDF5Probe.swift): it opens the file and
+        // chooses the dataset; a crash or a hang there stops here, before this process parses it.
+        let wanted = options.dataset.map { $0.hasPrefix("/") ? $0 : "/" + $0 }
+        let bytes: [UInt8]? = input.isOnDisk ? nil : try input.all(limit: Int.max)
+        // The core driver identifies files without a backing store by name: two file images open
+        // under one name would be taken for the same file.
+        let name = bytes == nil ? input.path : "peaks-memory-\(HDF5.imageSerial.add(1, ordering: .relaxed).newValue).h5"
+        let inspection = try bytes.withUnsafeBytesIfAny {
+            try HDF5Inspection.run(path: input.path, name: name, image: $0, wanted: wanted)
+        }
+        if let message = inspection.openError { throw fail("invalid HDF5: \(message)") }
+        let chosen: String, rule: String
+        switch inspection.outcome {
+        case let .chosen(path, how):
+            (chosen, rule) = (path, how)
+        case let .missing(path):
+            throw fail("no dataset '\(path)' in the file (\(Self.describe(inspection.candidates)))")
+        case let .group(path):
+            throw fail("'\(path)' is a group, not a dataset (\(Self.describe(inspection.candidates)))")
+        case .undecided:
+            let all = inspection.candidates
+            let images = all.filter { (2...4).contains($0.rank) }
+            if images.isEmpty {
+                throw fail("no dataset with 2 to 4 dimensions (\(Self.describe(all)))")
+            }
+            throw fail("\(images.count) datasets could be the image; choose one with --dataset: \(images.map { "\($0.path) \($0.shapeText)" }.joined(separator: ", "))")
+        }
         // Open: by path on disk, or as a file image through the core driver.
         let fid: hid_t
-        if input.isOnDisk {
-            fid = H5Fopen(input.path, ch5_acc_rdonly(), ch5_default())
-        } else {
-            let bytes = try input.all(limit: Int.max)
+        if let bytes {
             let fapl = H5Pcreate(ch5_fapl_class())
             defer { if fapl >= 0 { H5Pclose(fapl) } }
             guard fapl >= 0, H5Pset_fapl_core(fapl, 1 << 16, false) >= 0,
                   bytes.withUnsafeBytes({ H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }) >= 0
             else { throw fail("cannot open HDF5 file image: \(HDF5.lastError())") }
-            // The core driver identifies files without a backing store by name: two file
-            // images open under one name would be taken for the same file.
-            let serial = HDF5.imageSerial.add(1, ordering: .relaxed).newValue
-            fid = H5Fopen("peaks-memory-\(serial).h5", ch5_acc_rdonly(), fapl)
+            fid = H5Fopen(name, ch5_acc_rdonly(), fapl)
+        } else {
+            fid = H5Fopen(input.path, ch5_acc_rdonly(), ch5_default())
         }
         guard let file = H5ID(fid, close: H5Fclose) else {
             throw fail("invalid HDF5: \(HDF5.lastError())")
         }
         self.file = file
-        // Which dataset.
-        let chosen: String
-        var rule: String
-        if let wanted = options.dataset {
-            chosen = wanted.hasPrefix("/") ? wanted : "/" + wanted
-            rule = "--dataset"
-            let obj = H5Oopen(file.id, chosen, ch5_default())
-            if obj < 0 {
-                _ = HDF5.lastError()
-                throw fail("no dataset '\(chosen)' in the file (\(Self.describe(Self.candidates(file.id))))")
-            }
-            let type = H5Iget_type(obj)
-            H5Oclose(obj)
-            guard type == H5I_DATASET else {
-                throw fail("'\(chosen)' is a group, not a dataset (\(Self.describe(Self.candidates(file.id))))")
-            }
-        } else if let nexus = Self.nexusDefault(file.id) {
-            chosen = nexus
-            rule = "NeXus default"
-        } else {
-            let all = Self.candidates(file.id)
-            let images = all.filter { (2...4).contains($0.rank) }
-            guard images.count == 1 else {
-                if images.isEmpty {
-                    throw fail("no dataset with 2 to 4 dimensions (\(Self.describe(all)))")
-                }
-                throw fail("\(images.count) datasets could be the image; choose one with --dataset: \(images.map { "\($0.path) \($0.shapeText)" }.joined(separator: ", "))")
-            }
-            chosen = images[0].path
-            rule = "the only image dataset"
-        }
         dataset = chosen
         // Open it with a chunk cache of one frame's row of chunks.
         let did = H5Dopen2(file.id, chosen, ch5_default())
@@ -355,121 +347,13 @@ final class HDF5Frames: FrameSource {
         default: return "unknown"
         }
     }
-
-    /// Every dataset in the file (hard, soft and external links followed where they resolve),
-    /// at most 10000.
-    static func candidates(_ file: hid_t) -> [Candidate] {
-        final class Box { var found: [Candidate] = [] }
-        let box = Box()
-        let visit: H5L_iterate_t = { group, name, _, context in
-            guard let name, let context else { return 0 }
-            let box = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue()
-            let obj = H5Oopen(group, name, ch5_default())
-            guard obj >= 0 else { _ = HDF5.lastError(); return 0 }
-            defer { H5Oclose(obj) }
-            guard H5Iget_type(obj) == H5I_DATASET else { return 0 }
-            let space = H5Dget_space(obj)
-            guard space >= 0 else { return 0 }
-            defer { H5Sclose(space) }
-            let rank = Int(H5Sget_simple_extent_ndims(space))
-            var dims = [hsize_t](repeating: 0, count: max(rank, 0))
-            if rank > 0 { _ = H5Sget_simple_extent_dims(space, &dims, nil) }
-            box.found.append(Candidate(path: "/" + String(cString: name), shape: dims.map { Int(clamping: $0) }))
-            return box.found.count >= 10_000 ? 1 : 0
-        }
-        _ = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, visit, Unmanaged.passUnretained(box).toOpaque())
-        _ = HDF5.lastError()
-        return box.found
-    }
-
-    /// The NeXus default signal, when the file declares one that exists.
-    static func nexusDefault(_ file: hid_t) -> String? {
-        var group = "/"
-        for _ in 0..<8 {
-            let g = H5Oopen(file, group, ch5_default())
-            guard g >= 0 else { break }
-            defer { H5Oclose(g) }
-            guard H5Iget_type(g) == H5I_GROUP else { break }
-            if let signal = stringAttribute(g, "signal") {
-                let target = join(group, signal)
-                if isDataset(file, target) { return target }
-                break
-            }
-            if let next = stringAttribute(g, "default") {
-                group = next.hasPrefix("/") ? next : join(group, next)
-            } else if group == "/", isGroup(file, "/entry") {
-                group = "/entry"
-                let e = H5Oopen(file, group, ch5_default())
-                guard e >= 0 else { break }
-                let has = H5Aexists(e, "default") > 0
-                H5Oclose(e)
-                if !has { break }
-            } else {
-                break
-            }
-        }
-        _ = HDF5.lastError()
-        return nil
-    }
-
-    static func join(_ group: String, _ name: String) -> String { group.hasSuffix("/") ? group + name : group + "/" + name }
-
-    static func objectType(_ file: hid_t, _ path: String) -> H5I_type_t? {
-        // Check each link on the way, so a missing one is not an error inside HDF5.
-        var partial = ""
-        for part in path.split(separator: "/") {
-            partial += "/" + part
-            guard H5Lexists(file, partial, ch5_default()) > 0 else { return nil }
-        }
-        let o = H5Oopen(file, path, ch5_default())
-        guard o >= 0 else { return nil }
-        defer { H5Oclose(o) }
-        return H5Iget_type(o)
-    }
-
-    static func isDataset(_ file: hid_t, _ path: String) -> Bool { objectType(file, path) == H5I_DATASET }
-    static func isGroup(_ file: hid_t, _ path: String) -> Bool { objectType(file, path) == H5I_GROUP }
-
-    /// A scalar (or first element of a) string attribute, fixed or variable length.
-    static func stringAttribute(_ obj: hid_t, _ name: String) -> String? {
-        guard H5Aexists(obj, name) > 0 else { return nil }
-        let attr = H5Aopen(obj, name, ch5_default())
-        guard attr >= 0 else { return nil }
-        defer { H5Aclose(attr) }
-        let type = H5Aget_type(attr)
-        guard type >= 0 else { return nil }
-        defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_STRING else { return nil }
-        let space = H5Aget_space(attr)
-        guard space >= 0 else { return nil }
-        defer { H5Sclose(space) }
-        let n = Int(H5Sget_simple_extent_npoints(space))
-        guard n >= 1, n <= 4096 else { return nil }
-        if H5Tis_variable_str(type) > 0 {
-            let mem = H5Tcopy(ch5_c_s1())
-            guard mem >= 0 else { return nil }
-            defer { H5Tclose(mem) }
-            // H5T_VARIABLE = (size_t)-1; the character set must match (h5py writes UTF-8).
-            guard H5Tset_size(mem, -1) >= 0, H5Tset_cset(mem, H5Tget_cset(type)) >= 0 else { return nil }
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
-            guard H5Aread(attr, mem, &pointers) >= 0 else { return nil }
-            defer { for p in pointers where p != nil { H5free_memory(p) } }
-            return pointers[0].map { String(cString: $0) }
-        }
-        let size = H5Tget_size(type)
-        guard size >= 1, size <= 1 << 16 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: n * size)
-        guard H5Aread(attr, type, &bytes) >= 0 else { return nil }
-        let first = bytes.prefix(size).prefix(while: { $0 != 0 })
-        return String(decoding: first, as: UTF8.self).trimmingTrailingSpaces()
-    }
 }
 
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var s = Substring(self)
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
+extension Optional where Wrapped == [UInt8] {
+    /// The bytes' buffer, or nil.
+    fileprivate func withUnsafeBytesIfAny<T>(_ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
+        guard let self else { return try body(nil) }
+        return try self.withUnsafeBytes { try body($0) }
     }
 }
 

@@ -59,6 +59,31 @@ import Testing
         }
     }
 
+    /// Files whose forged HDF5 metadata crashes, hangs or overflows libhdf5 1.10.8 (the fuzzers'
+    /// inputs in Fuzz/Known): exit 1, one line naming the file, no output file. The slow one is
+    /// stopped by a 1 s probe timeout.
+    @Test func forgedHDF5MetadataFailsCleanly() throws {
+        let dir = try temporaryFolder()
+        let known = PeaksExecutable.packageRoot.appendingPathComponent("Fuzz/Known")
+        var inputs: [String] = []
+        for folder in ["FuzzHDF5", "FuzzHDF5-leaks", "FuzzHDF5-oom", "FuzzHDF5-slow"] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: known.appendingPathComponent(folder).path)) ?? []
+            inputs += names.sorted().map { "Fuzz/Known/\(folder)/\($0)" }
+        }
+        #expect(inputs.count >= 8)
+        let out = dir.appendingPathComponent("p.csv").path
+        for input in inputs {
+            let r = try PeaksExecutable.run(["detect", input, "-o", out], environment: ["PEAKS_HDF5_PROBE_TIMEOUT": "1"])
+            #expect(r.status == 1, "\(input): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains(input), "\(input): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+            if input.contains("crash-cd8544a0") { #expect(r.stderr.contains("corrupt HDF5 metadata (libhdf5 crashed parsing it: signal 11")) }
+            if input.contains("-slow/") { #expect(r.stderr.contains("did not finish parsing it within 1 s")) }
+        }
+        #expect(files(in: dir).isEmpty)
+    }
+
     /// MIB streams (8 and 9 frames, the 4x2 scan from the .hdr), DM stacks and MRC stacks give the
     /// table of their reference pixels (written by rosettasciio / mrcfile) as NPY, frame by frame.
     @Test(arguments: [
