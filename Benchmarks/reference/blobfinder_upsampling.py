@@ -6,10 +6,18 @@ Measures, for blobfinder's `process_frames_fast` (after a JIT warm-up):
     refinement (upsample=False) and DFT upsampling (upsample=20), on
       - the notebook's own dataset (12 x 45 frames of 64 x 64, radius-6 disc, Fourier-shifted),
       - the dataset `peaks generate --class disc-scan` writes (same recipe), if given;
-  * frames/s on 64 x 64 scans (4,096 frames) of 64^2, 128^2 and 256^2 frames (one disc each).
+  * frames/s on 64 x 64 scans (4,096 frames) of 64^2, 128^2 and 256^2 frames (one disc each),
+    for `process_frames_fast` (crops of 2 search around the given position, the frame centre)
+    and `process_frames_full` (the whole frame correlated, the maximum taken in the crop; with
+    upsampling only 512 frames, it is slow), with the CPU time of the process over the same run
+    (blobfinder runs on one core here). Best of 3 by wall time.
 
 Usage (venv with libertem, libertem-blobfinder, numpy):
     python blobfinder_upsampling.py [PEAKS_DISC_SCAN_DIR] > blobfinder-upsampling.csv
+    python blobfinder_upsampling.py [PEAKS_DISC_SCAN_DIR] --speed D64 D128 D256 > ...
+The second form times the frames of `peaks generate --class disc-scan --scan 64x64 --size N`
+folders (the files `peaks detect` reads in Benchmarks/reference/template_bench.sh), loaded into
+memory first; the first form makes its own frames (one disc, random shifts of +-2 px).
 """
 import csv
 import os
@@ -20,7 +28,7 @@ import numpy as np
 from scipy.ndimage import fourier_shift
 from libertem_blobfinder.base.utils import cbed_frame
 from libertem_blobfinder.common.patterns import Circular
-from libertem_blobfinder.common.correlation import process_frames_fast
+from libertem_blobfinder.common.correlation import process_frames_fast, process_frames_full
 
 
 def notebook_dataset(nav_shape=(12, 45), sig_shape=(64, 64), radius=6):
@@ -48,10 +56,11 @@ def peaks_dataset(folder):
     return data.reshape((-1,) + data.shape[-2:]), truth
 
 
-def run(frames, radius, upsample):
+def run(frames, radius, upsample, full=False):
     size = frames.shape[-1]
     peaks = np.array([[size // 2, size // 2]], dtype=np.int32)
-    return process_frames_fast(Circular(radius), frames, peaks, upsample=upsample)
+    f = process_frames_full if full else process_frames_fast
+    return f(Circular(radius), frames, peaks, upsample=upsample)
 
 
 def rms(frames, truth, radius, upsample):
@@ -74,26 +83,46 @@ def main():
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(["measure", "dataset", "frame_size", "frames", "refine", "value", "unit"])
     radius = 6
+    args = sys.argv[1:]
+    speed_dirs = []
+    if "--speed" in args:
+        k = args.index("--speed")
+        speed_dirs = args[k + 1:]
+        args = args[:k]
     warm = notebook_dataset()[0][:8]
-    run(warm, radius, False)
-    run(warm, radius, 20)  # JIT warm-up
+    for full in (False, True):
+        run(warm, radius, False, full)
+        run(warm, radius, 20, full)  # JIT warm-up
     sets = [("notebook", *notebook_dataset())]
-    if len(sys.argv) > 1:
-        sets.append(("peaks-disc-scan", *peaks_dataset(sys.argv[1])))
+    if args:
+        sets.append(("peaks-disc-scan", *peaks_dataset(args[0])))
     for name, frames, truth in sets:
         for label, up in (("com", False), ("upsample-20", 20), ("upsample-50", 50)):
             w.writerow(["rms_error", name, frames.shape[-1], len(frames), label, "%.4f" % rms(frames, truth, radius, up), "px"])
-    for size in (64, 128, 256):
-        frames = speed_frames(size)
-        for label, up in (("com", False), ("upsample-20", 20)):
-            best = None
-            for _ in range(2):
-                t0 = time.perf_counter()
-                run(frames, radius, up)
-                dt = time.perf_counter() - t0
-                best = dt if best is None else min(best, dt)
-            w.writerow(["speed", "64x64 scan", size, len(frames), label, "%.0f" % (len(frames) / best), "frames/s"])
-        sys.stdout.flush()
+    sources = [(d, None) for d in speed_dirs] or [(None, size) for size in (64, 128, 256)]
+    for folder, size in sources:
+        if folder is not None:
+            frames = np.ascontiguousarray(peaks_dataset(folder)[0], dtype=np.float32)
+            dataset = "peaks disc-scan 64x64"
+        else:
+            frames = speed_frames(size)
+            dataset = "64x64 scan"
+        size = frames.shape[-1]
+        for mode, full in (("fast", False), ("full", True)):
+            for label, up in (("com", False), ("upsample-20", 20)):
+                best, cpu = None, None
+                # The full mode's upsampling is slow (a transform of the whole spectrum per
+                # peak): 512 frames are timed there.
+                part = frames[:512] if full and up else frames
+                for _ in range(3):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    run(part, radius, up, full)
+                    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+                    if best is None or dt < best:
+                        best, cpu = dt, dc
+                w.writerow(["speed_" + mode, dataset, size, len(part), label, "%.0f" % (len(part) / best), "frames/s"])
+                w.writerow(["cpu_" + mode, dataset, size, len(part), label, "%.3f" % cpu, "s"])
+                sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ public struct TemplateDetector: PeakDetector {
         public var numPeaks = 1
         public var refine = Refine.upsample
         public var upsample = 20
+        public var positions = ""
 
         public init() {}
 
@@ -64,7 +65,28 @@ public struct TemplateDetector: PeakDetector {
             .choice("refine", \.refine,
                     help: "Subpixel refinement of each maximum: com (centre of mass of the 5x5 correlation), parabolic (3x3 quadratic), upsample (DFT upsampling to 1/upsample px), upsample-fit (upsample, then a quadratic on the upsampled grid), none."),
             .integer("upsample", \.upsample, range: 2...1000, help: "refine=upsample|upsample-fit: the upsampling factor (grid spacing 1/upsample px)."),
+            .text("positions", \.positions,
+                  help: "Empty: search the whole frame. Or expected positions 'x,y;x,y;...' (whole pixels): each is matched only within the 2 search x 2 search crop centred on it, one match per position, num_peaks not used (blobfinder's process_frames_fast)."),
         ]
+
+        /// The expected positions (x, y) of `positions`, empty for a whole-frame search.
+        /// (Parsed on every frame, so without Foundation's string functions.)
+        func parsedPositions() throws -> [(x: Int, y: Int)] {
+            func trimmed(_ t: Substring) -> Substring {
+                var t = t
+                while let f = t.first, f == " " || f == "\t" { t.removeFirst() }
+                while let l = t.last, l == " " || l == "\t" { t.removeLast() }
+                return t
+            }
+            if positions.allSatisfy({ $0 == " " || $0 == "\t" }) { return [] }
+            return try positions.split(separator: ";", omittingEmptySubsequences: false).map { item in
+                let parts = item.split(separator: ",", omittingEmptySubsequences: false).map(trimmed)
+                guard parts.count == 2, let x = Int(parts[0]), let y = Int(parts[1]) else {
+                    throw PeaksError.invalidParameter(name: "positions", reason: "expected whole-pixel positions 'x,y;x,y;...', got '\(trimmed(item))'")
+                }
+                return (x, y)
+            }
+        }
 
         var isFile: Bool { !["disc", "ring", "gaussian"].contains(template) }
         var resolvedInnerRadius: Double { innerRadius.given ?? radius / 2 }
@@ -78,7 +100,8 @@ public struct TemplateDetector: PeakDetector {
             }
         }
         var cacheKey: String {
-            isFile ? "file:\(template)" : "\(template)|\(radius)|\(resolvedInnerRadius)|\(resolvedSigma)|\(resolvedSearch)"
+            // Bit patterns: exact, and cheaper to format than the numbers (built on every frame).
+            isFile ? "file:\(template)" : "\(template)|\(radius.bitPattern)|\(resolvedInnerRadius.bitPattern)|\(resolvedSigma.bitPattern)|\(resolvedSearch)"
         }
     }
 
@@ -112,14 +135,29 @@ public struct TemplateDetector: PeakDetector {
             throw PeaksError.invalidParameter(
                 name: "template", reason: "the template (\(box.width)x\(box.height) px) is larger than the \(width)x\(height) frame")
         }
+        for (x, y) in try s.parsedPositions() where x < 0 || y < 0 || x >= width || y >= height {
+            throw PeaksError.invalidParameter(name: "positions", reason: "\(x),\(y) is outside the \(width)x\(height) frame")
+        }
     }
 
     public func candidates(in image: Image, mask: Mask, settings s: Settings, options: DetectionOptions) throws -> Detection {
-        let prepared = try PreparedTemplate.prepared(for: s, width: image.width, height: image.height)
-        let search = Self.search(s, box: prepared.box)
-        let found = TemplateMatcher.match(image, mask: mask, prepared: prepared, numPeaks: s.numPeaks,
+        let positions = try s.parsedPositions()
+        let found: [TemplateMatch]
+        let prepared: PreparedTemplate
+        let search: Int
+        if positions.isEmpty {
+            prepared = try PreparedTemplate.prepared(for: s, width: image.width, height: image.height)
+            search = Self.search(s, box: prepared.box)
+            found = TemplateMatcher.match(image, mask: mask, prepared: prepared, numPeaks: s.numPeaks,
                                           separation: s.isFile ? Double(max(1, min(prepared.box.width, prepared.box.height) / 2)) : s.radius,
                                           search: search, refine: s.refine, upsample: s.upsample)
+        } else {
+            // Crops of side 2 search (blobfinder's `2 * crop_size`).
+            search = Self.search(s, box: try PreparedTemplate.box(for: s))
+            prepared = try PreparedTemplate.prepared(for: s, width: 2 * search, height: 2 * search)
+            found = TemplateMatcher.matchNear(positions, image: image, mask: mask, prepared: prepared, search: search,
+                                              refine: s.refine, upsample: s.upsample)
+        }
         let peaks = found.map { m in
             let px = min(max(Int(m.x.rounded()), 0), image.width - 1), py = min(max(Int(m.y.rounded()), 0), image.height - 1)
             return Peak(x: m.x, y: m.y, value: Double(image[px, py]), strength: m.correlation,

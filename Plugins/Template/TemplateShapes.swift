@@ -91,9 +91,11 @@ enum TemplateShapes {
     }
 }
 
-/// What one frame shape needs, made once per (template, frame shape) and shared by every frame
-/// and thread: the FFT plan and the template's spectrum placed with its origin at pixel (0, 0)
-/// (wrapped), so the correlation's maxima sit where the template's origin matches.
+/// What one frame (or crop) shape needs, made once per (template, shape) and shared by every
+/// frame and thread: the FFT plan (one thread per transform: the frames of a stack already run
+/// on all cores), the template's spectrum placed with its origin at pixel (0, 0) (wrapped), so
+/// the correlation's maxima sit where the template's origin matches, and a pool of workspaces
+/// (one per thread that has used it), so frames allocate nothing image-sized.
 final class PreparedTemplate: Sendable {
     let box: TemplateBox
     let width: Int
@@ -101,12 +103,21 @@ final class PreparedTemplate: Sendable {
     let plan: FFTPlan2D<Double>
     /// Half spectrum of the wrapped template, interleaved (re, im), conjugated: C = F * this.
     let conjugateSpectrum: [Double]
+    /// Idle workspaces of this shape (at most one per thread that ran at the same time).
+    private let pool = Mutex<[TemplateWorkspace]>([])
+
+    /// Runs `body` with a workspace of this shape to itself.
+    func withWorkspace<R>(_ body: (TemplateWorkspace) -> R) -> R {
+        let ws = pool.withLock { $0.popLast() } ?? TemplateWorkspace(width: width, height: height)
+        defer { pool.withLock { $0.append(ws) } }
+        return body(ws)
+    }
 
     init(box: TemplateBox, width: Int, height: Int) {
         self.box = box
         self.width = width
         self.height = height
-        plan = FFTPlan2D<Double>(width: width, height: height)
+        plan = FFTPlan2D<Double>(width: width, height: height, threads: 1)
         let wrapped = FFTRealArray<Double>(width: width, height: height)
         for ty in 0..<box.height {
             let y = ((ty - box.originY) % height + height) % height

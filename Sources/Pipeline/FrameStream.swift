@@ -8,9 +8,12 @@ import Synchronization
 /// holding at most `window` frames' results (and `threads` frames' pixels) at a time: memory does
 /// not grow with the number of frames, and outputs do not depend on the thread count.
 ///
-/// Workers take frame numbers from a shared counter, read the frame (`FrameSource.readFrame`),
-/// run `work`, and park the result in a slot; the calling thread delivers results as soon as the
-/// next frame in order is ready. A worker that gets ahead by `window` frames waits.
+/// Workers take runs of consecutive frame numbers from a shared counter (several small frames at
+/// a time, up to about 64 K pixels, so that small frames do not pay a lock and a wake-up each),
+/// read each frame (`FrameSource.readFrame`), run `work`, and park the results; the calling
+/// thread delivers results as soon as the next frame in order is ready. A worker that gets ahead
+/// by `window` frames waits. Threads are woken only when what they wait for has happened (the
+/// frame the caller waits for is parked; room in the window after a delivery).
 public enum FrameStream {
     /// What a run reports as it goes (for a progress bar).
     public struct Progress: Sendable {
@@ -39,7 +42,8 @@ public enum FrameStream {
         let frames = range ?? 0..<source.layout.frameCount
         guard !frames.isEmpty else { return }
         let workers = max(1, min(threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount, frames.count))
-        let window = max(4, workers * 4)
+        let batch = max(1, min(16, (1 << 16) / max(1, source.layout.pixelsPerFrame)))
+        let window = max(4, workers * 4 * batch)
         let start = DispatchTime.now().uptimeNanoseconds
         let state = StreamState<R>(first: frames.lowerBound, end: frames.upperBound, window: window)
 
@@ -51,16 +55,22 @@ public enum FrameStream {
                 defer { group.leave() }
                 let layout = source.layout
                 var pixels = [Float](repeating: 0, count: layout.pixelsPerFrame)
-                while let index = state.claim() {
-                    let outcome: Result<R, Error>
-                    do {
-                        try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
-                        let image = Image(width: layout.width, height: layout.height, pixels: pixels)
-                        outcome = .success(try work(index, image))
-                    } catch {
-                        outcome = .failure(error)
+                var outcomes: [Result<R, Error>] = []
+                outcomes.reserveCapacity(batch)
+                while let indices = state.claim(upTo: batch) {
+                    for index in indices {
+                        let outcome: Result<R, Error>
+                        do {
+                            try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
+                            let image = Image(width: layout.width, height: layout.height, pixels: pixels)
+                            outcome = .success(try work(index, image))
+                        } catch {
+                            outcome = .failure(error)
+                        }
+                        outcomes.append(outcome)
                     }
-                    state.finish(index, outcome)
+                    state.finish(indices, outcomes)
+                    outcomes.removeAll(keepingCapacity: true)
                 }
             }
         }
@@ -95,6 +105,10 @@ final class StreamState<R: Sendable>: @unchecked Sendable {
     private var delivered: Int
     private var ready: [Int: Result<R, Error>] = [:]
     private var cancelled = false
+    /// The frame the delivering thread waits for (nil when it is not waiting).
+    private var awaited: Int?
+    /// Workers waiting for room in the window.
+    private var blocked = 0
 
     init(first: Int, end: Int, window: Int) {
         nextClaim = first
@@ -103,21 +117,27 @@ final class StreamState<R: Sendable>: @unchecked Sendable {
         self.window = window
     }
 
-    /// The next frame to process, or nil when none is left (or the run was cancelled). Waits
-    /// while the worker would get more than `window` frames ahead of delivery.
-    func claim() -> Int? {
+    /// The next frames to process (at most `count`, consecutive), or nil when none is left (or
+    /// the run was cancelled). Waits while the worker would get more than `window` frames ahead
+    /// of delivery.
+    func claim(upTo count: Int) -> Range<Int>? {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled && nextClaim < end && nextClaim - delivered >= window { condition.wait() }
+        while !cancelled && nextClaim < end && nextClaim - delivered >= window {
+            blocked += 1
+            condition.wait()
+            blocked -= 1
+        }
         guard !cancelled, nextClaim < end else { return nil }
-        nextClaim += 1
-        return nextClaim - 1
+        let first = nextClaim
+        nextClaim = min(end, first + count, delivered + window)
+        return first..<nextClaim
     }
 
-    func finish(_ index: Int, _ outcome: Result<R, Error>) {
+    func finish(_ indices: Range<Int>, _ outcomes: [Result<R, Error>]) {
         condition.lock()
-        ready[index] = outcome
-        condition.broadcast()
+        for (index, outcome) in zip(indices, outcomes) { ready[index] = outcome }
+        if let a = awaited, indices.contains(a) { condition.broadcast() }
         condition.unlock()
     }
 
@@ -125,10 +145,14 @@ final class StreamState<R: Sendable>: @unchecked Sendable {
     func take(_ index: Int) -> Result<R, Error> {
         condition.lock()
         defer { condition.unlock() }
-        while ready[index] == nil { condition.wait() }
+        while ready[index] == nil {
+            awaited = index
+            condition.wait()
+        }
+        awaited = nil
         let r = ready.removeValue(forKey: index)!
         delivered = index + 1
-        condition.broadcast()
+        if blocked > 0 { condition.broadcast() }
         return r
     }
 

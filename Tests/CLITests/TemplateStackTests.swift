@@ -51,14 +51,18 @@ private func expectOneLine(_ r: CommandResult, code: Int32, containing: String, 
         defer { try? FileManager.default.removeItem(at: dir) }
         let (path, _) = try writeDiscScan(dir)
         let detector = try #require(builtinTemplate())
-        let job = FrameDetection(detector: detector, parameters: try detector.resolveParameters(["radius": .real(4), "refine": .string("upsample-fit")]))
-        var results: [[Detection]] = []
-        for threads in [1, 2, 3] {
-            var all: [Detection] = []
-            try job.run(over: try SelectedFrames(ImageFormat.open(path)), threads: threads, deliver: { _, d in all.append(d) })
-            results.append(all)
+        for extra: [String: ParameterValue] in [[:], ["positions": .string("16,16;3,30")]] {
+            var given: [String: ParameterValue] = ["radius": .real(4), "refine": .string("upsample-fit")]
+            for (k, v) in extra { given[k] = v }
+            let job = FrameDetection(detector: detector, parameters: try detector.resolveParameters(given))
+            var results: [[Detection]] = []
+            for threads in [1, 2, 3] {
+                var all: [Detection] = []
+                try job.run(over: try SelectedFrames(ImageFormat.open(path)), threads: threads, deliver: { _, d in all.append(d) })
+                results.append(all)
+            }
+            #expect(results[0].count == 15 && results[0] == results[1] && results[1] == results[2])
         }
-        #expect(results[0] == results[1] && results[1] == results[2])
     }
 
     @Test func badTemplateSettingsAreOneLine() throws {
@@ -69,6 +73,8 @@ private func expectOneLine(_ r: CommandResult, code: Int32, containing: String, 
         expectOneLine(try PeaksExecutable.run(["detect", path, "--algo", "template", "-p", "radius=0"]), code: 2, containing: "radius")
         expectOneLine(try PeaksExecutable.run(["detect", path, "--algo", "template", "-p", "radius=20"]), code: 1, containing: "radius")
         expectOneLine(try PeaksExecutable.run(["detect", path, "--algo", "template", "-p", "radius=9"]), code: 1, containing: "larger than the 32x32 frame")
+        expectOneLine(try PeaksExecutable.run(["detect", path, "--algo", "template", "-p", "radius=4", "-p", "positions=40,3"]), code: 1, containing: "outside the 32x32 frame")
+        expectOneLine(try PeaksExecutable.run(["detect", path, "--algo", "template", "-p", "radius=4", "-p", "positions=4;5"]), code: 1, containing: "positions")
         let zeros = dir.appendingPathComponent("zeros.npy").path
         try ImageFile.writeNPY(Image(width: 5, height: 5, repeating: 0), to: zeros)
         expectOneLine(try PeaksExecutable.run(["detect", path, "--algo", "template", "-p", "template=\(zeros)"]), code: 1, containing: "zeros")

@@ -81,6 +81,74 @@ import Testing
     }
 }
 
+/// `positions`: the search near given positions (blobfinder's `process_frames_fast`).
+@Suite struct TemplateNear {
+    let scan = try! DiscScan(size: 64, scanWidth: 45, scanHeight: 12, radius: 6)
+
+    /// Each frame's disc found near the frame centre is where the whole-frame search puts it, to
+    /// a few hundredths of a pixel (the crop is periodic, the frame too, so the maps differ a
+    /// little), and close to the truth.
+    @Test func agreesWithTheWholeFrameSearch() throws {
+        for refine in ["com", "upsample"] {
+            let whole = try TemplateDetector().resolveParameters(["radius": .real(6), "refine": .string(refine)])
+            let near = try TemplateDetector().resolveParameters(["radius": .real(6), "refine": .string(refine), "positions": .string("32,32")])
+            var sum = 0.0
+            let frames = stride(from: 0, to: scan.frameCount, by: 9)
+            for i in frames {
+                let image = Image(width: 64, height: 64, pixels: scan.frame(i))
+                let a = try #require(try TemplateDetector().detect(in: image, parameters: whole).peaks.first)
+                let b = try #require(try TemplateDetector().detect(in: image, parameters: near).peaks.first)
+                #expect(abs(a.x - b.x) <= 0.06 && abs(a.y - b.y) <= 0.06, "\(refine) frame \(i): \(a.x),\(a.y) vs \(b.x),\(b.y)")
+                #expect(abs(a["pixel_x"]! - b["pixel_x"]!) <= 1 && abs(a["pixel_y"]! - b["pixel_y"]!) <= 1)
+                let c = scan.centre(ofFrame: i)
+                sum += (b.x - c.x) * (b.x - c.x) + (b.y - c.y) * (b.y - c.y)
+            }
+            let rms = (sum / Double(frames.underestimatedCount)).squareRoot()
+            #expect(rms <= (refine == "com" ? 0.08 : 0.03), "\(refine) near RMS \(rms)")
+        }
+    }
+
+    /// One match per position (crops partly outside the frame included: the match is on a frame
+    /// pixel), whatever `num_peaks`.
+    @Test func oneMatchPerPosition() throws {
+        let image = Image(width: 64, height: 64, pixels: scan.frame(100))
+        let d = try TemplateDetector().detect(in: image, [
+            "radius": .real(6), "positions": .string(" 32,32 ; 0,0;63, 5"), "num_peaks": .integer(7), "refine": .string("com")])
+        #expect(d.peaks.count == 3)
+        #expect(d.peaks.allSatisfy { $0["pixel_x"]! >= 0 && $0["pixel_x"]! < 64 && $0["pixel_y"]! >= 0 && $0["pixel_y"]! < 64 && $0["correlation"]!.isFinite })
+        #expect(d.peaks.contains { abs($0.x - scan.centre(ofFrame: 100).x) < 0.1 && abs($0.y - scan.centre(ofFrame: 100).y) < 0.1 })
+    }
+
+    /// The correlation reported is the crop's periodic correlation with the zero-mean template
+    /// (direct sum; the crop's pixel (search, search) is the position).
+    @Test func correlationIsTheCropsDirectSum() throws {
+        let image = Image(width: 64, height: 64, pixels: scan.frame(33))
+        let d = try TemplateDetector().detect(in: image, ["radius": .real(3), "search": .integer(6), "positions": .string("30,33"), "refine": .string("none")])
+        let p = try #require(d.peaks.first)
+        let box = try TemplateShapes.builtin("disc", radius: 3, innerRadius: 1.5, sigma: 1.5, search: 6)
+        let side = 12, ox = 30 - 6, oy = 33 - 6
+        var crop = [Double](repeating: 0, count: side * side)
+        for y in 0..<side { for x in 0..<side { crop[y * side + x] = Double(image[ox + x, oy + y]) } }
+        let mean = crop.reduce(0, +) / Double(crop.count)
+        let dx = Int(p.x) - ox, dy = Int(p.y) - oy
+        var c = 0.0
+        for ty in 0..<box.height {
+            for tx in 0..<box.width {
+                let x = ((dx + tx - box.originX) % side + side) % side, y = ((dy + ty - box.originY) % side + side) % side
+                c += (crop[y * side + x] - mean) * box.values[ty * box.width + tx]
+            }
+        }
+        #expect(abs(p["correlation"]! - c) <= 1e-9 * abs(c), "\(p["correlation"]!) vs \(c)")
+    }
+
+    @Test func refusesBadPositions() throws {
+        let image = Image(width: 64, height: 64, pixels: scan.frame(0))
+        for bad in ["32", "32,x", "32,32;", "64,10", "-1,5", "1.5,2"] {
+            #expect(throws: PeaksError.self, "\(bad)") { try TemplateDetector().detect(in: image, ["radius": .real(6), "positions": .string(bad)]) }
+        }
+    }
+}
+
 @Suite struct TemplateInputs {
     @Test func refusesTemplatesTheFrameCannotHold() throws {
         let image = Image(width: 20, height: 20) { x, y in Float(x + y) }
