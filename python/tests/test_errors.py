@@ -19,7 +19,7 @@ IMG = np.ones((32, 32), np.float32)
     (lambda: peaks.detect(IMG, prominance=3), "parameter 'prominance': the persistence detector has no such parameter (did you mean 'prominence'?"),
     (lambda: peaks.detect(IMG, prominence=-1), "parameter 'prominence': -1"),
     (lambda: peaks.detect(IMG, prominence="lots"), "parameter 'prominence': 'lots' is not a number"),
-    (lambda: peaks.detect(IMG, noise="pink"), "parameter 'noise': 'pink' is not one of gaussian, poisson"),
+    (lambda: peaks.detect(IMG, noise="pink"), "parameter 'noise': 'pink' is not one of auto, gaussian, poisson"),
     (lambda: peaks.detect(IMG, exclude_border=1.5), "parameter 'exclude_border': '1.5' is not a whole number"),
     (lambda: peaks.detect(IMG, min_dist=[1]), "parameter 'min_dist': expected a number"),
     (lambda: peaks.detect(IMG, algo="log", sigma=0.01), "parameter 'sigma'"),
