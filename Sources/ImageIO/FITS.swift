@@ -54,7 +54,11 @@ public enum FITS {
                 bytes += [UInt8](repeating: 0, count: 2880 - bytes.count)
                 for card in 0..<36 {
                     let c = bytes[(card * 80)..<(card * 80 + 80)]
-                    let key = String(decoding: c.prefix(8), as: UTF8.self).trimmingSpaces()
+                    // The keyword's name as cfitsio reads it (ffgknm): up to the first blank or
+                    // "=" within the first 8 bytes, so "END  =  T" ends the header for cfitsio too
+                    // (a header that only ended there for cfitsio got past this check: SIGFPE,
+                    // found by FuzzFITS).
+                    let key = String(decoding: c.prefix(8).prefix(while: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "=") }), as: UTF8.self)
                     if key == "END" { ended = true; break }
                     guard c.count >= 10, c[c.startIndex + 8] == UInt8(ascii: "=") else { continue }
                     let text = String(decoding: c.dropFirst(9).prefix(while: { $0 != UInt8(ascii: "/") }), as: UTF8.self).trimmingSpaces()

@@ -255,4 +255,24 @@ private func json(_ text: String) throws -> [String: Any] {
             #expect(r.stdout.contains(option), "help lacks \(option)")
         }
     }
+
+    /// docs/cli.md quotes `peaks COMMAND --help` in full (the blocks that start with OVERVIEW:);
+    /// each must be what the command prints now, so the reference cannot go stale. To refresh a
+    /// block, paste the output of `peaks COMMAND --help` (80 columns, as printed into a pipe).
+    @Test func theHelpQuotedInDocsIsTheCommandsHelp() throws {
+        let doc = try String(contentsOf: PeaksExecutable.packageRoot.appendingPathComponent("docs/cli.md"), encoding: .utf8)
+        // Each block runs from "```\nOVERVIEW:" to the next "\n```".
+        let blocks = doc.components(separatedBy: "```\nOVERVIEW:").dropFirst().map { part in
+            "OVERVIEW:" + (part.components(separatedBy: "\n```").first ?? "")
+        }
+        #expect(blocks.count >= 3, "docs/cli.md quotes the help of detect, center and register")
+        for block in blocks {
+            let usage = try #require(block.split(separator: "\n").first { $0.hasPrefix("USAGE: peaks ") })
+            let command = String(usage.split(separator: " ")[2])
+            let r = try PeaksExecutable.run([command, "--help"])
+            #expect(r.status == 0)
+            #expect(block.trimmingCharacters(in: .newlines) == r.stdout.trimmingCharacters(in: .newlines),
+                    "docs/cli.md: the quoted help of 'peaks \(command)' differs from 'peaks \(command) --help'")
+        }
+    }
 }

@@ -147,6 +147,16 @@ struct FITSTests {
         }
     }
 
+    /// cfitsio reads a keyword's name up to the first blank or "=": a card "END  =  T" ends
+    /// the header for it. A tile size of 0 in such a header divided by zero in cfitsio (SIGFPE
+    /// while counting HDUs, found by FuzzFITS in CI) because the check did not see the header end.
+    @Test func aHeaderEndingOnlyForCfitsioIsStillChecked() throws {
+        let bytes = try Fixture.bytes("fits/end_with_equals.fits")
+        expectFileError(contains: "ZTILE2 = 0") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: bytes, name: "t.fits"), .init())
+        }
+    }
+
     @Test func riceCheckFollowsTheDecoder() throws {
         // Whole tiles of the valid fixture pass; every shorter prefix and a run of zeros fail.
         let bytes = try Fixture.bytes("fits/rice.fits")
