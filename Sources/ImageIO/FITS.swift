@@ -39,7 +39,9 @@ public enum FITS {
     /// hold an integer: cfitsio looks keywords up from where its last lookup ended, so with a
     /// duplicate ZTILE2 it read an unparsable second card as 0 and divided by it (SIGFPE, found
     /// by FuzzFITS). The value is read from the column after "=" (cfitsio does not require the
-    /// blank there: "ZTILE1  =0   8" is a tile size of 0 to it).
+    /// blank there: "ZTILE1  =0   8" is a tile size of 0 to it). Any value that is neither a
+    /// quoted string nor a token of at most 68 characters is refused (cfitsio overflows a buffer
+    /// on it).
     static func checkTileKeywords(_ file: InputFile) throws {
         var offset = 0
         var hdus = 0
@@ -61,6 +63,17 @@ public enum FITS {
                     let key = String(decoding: c.prefix(8).prefix(while: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "=") }), as: UTF8.self)
                     if key == "END" { ended = true; break }
                     guard c.count >= 10, c[c.startIndex + 8] == UInt8(ascii: "=") else { continue }
+                    // A value that is not a quoted string is one token (a number or T/F). One
+                    // of 69-70 characters is not a FITS value, and cfitsio copies it into its
+                    // 70-byte column-name buffer with strcpy (TTYPEn: buffer overflow, abort,
+                    // found by FuzzFITS).
+                    let field = c.dropFirst(9).drop(while: { $0 == UInt8(ascii: " ") })
+                    if field.first != UInt8(ascii: "'") {
+                        let token = field.prefix(while: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "/") })
+                        guard token.count <= 68 else {
+                            throw PeaksError.file(path: file.path, reason: "invalid FITS header in HDU \(hdus): the value of \(key.isEmpty ? "a keyword" : key) is \(token.count) characters without quotes")
+                        }
+                    }
                     let text = String(decoding: c.dropFirst(9).prefix(while: { $0 != UInt8(ascii: "/") }), as: UTF8.self).trimmingSpaces()
                     if let v = Int(text) { values[key] = v }
                     if ["ZTILE", "ZNAXIS", "ZBITPIX", "ZVAL"].contains(where: { key.hasPrefix($0) }) {

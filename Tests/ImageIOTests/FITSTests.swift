@@ -157,6 +157,15 @@ struct FITSTests {
         }
     }
 
+    /// A TTYPE1 value of 70 characters without quotes overflowed cfitsio's 70-byte column name
+    /// (strcpy in ffgtbp; _FORTIFY_SOURCE aborted peaks), found by FuzzFITS: refused first.
+    @Test func aLongUnquotedValueIsRefusedBeforeCfitsioCopiesIt() throws {
+        let bytes = try Fixture.bytes("fits/long_unquoted_ttype.fits")
+        expectFileError(contains: "the value of TTYPE1 is 70 characters without quotes") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: bytes, name: "t.fits"), .init())
+        }
+    }
+
     @Test func riceCheckFollowsTheDecoder() throws {
         // Whole tiles of the valid fixture pass; every shorter prefix and a run of zeros fail.
         let bytes = try Fixture.bytes("fits/rice.fits")
