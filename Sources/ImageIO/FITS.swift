@@ -48,6 +48,7 @@ public enum FITS {
         while offset < file.size, hdus < 10_000 {
             var values: [String: Int] = [:]
             var tileKeys: Set<String> = []
+            var compression = ""
             var ended = false
             var block = offset
             while !ended, block < file.size {
@@ -76,6 +77,9 @@ public enum FITS {
                     }
                     let text = String(decoding: c.dropFirst(9).prefix(while: { $0 != UInt8(ascii: "/") }), as: UTF8.self).trimmingSpaces()
                     if let v = Int(text) { values[key] = v }
+                    if key == "ZCMPTYPE" {
+                        compression = text.uppercased().filter { $0 != "'" }.split(separator: " ").first.map(String.init) ?? ""
+                    }
                     if ["ZTILE", "ZNAXIS", "ZBITPIX", "ZVAL"].contains(where: { key.hasPrefix($0) }) {
                         guard Int(text) != nil, tileKeys.insert(key).inserted else {
                             throw PeaksError.file(path: file.path, reason: "invalid tile-compressed image in HDU \(hdus): \(key) is repeated or not an integer")
@@ -87,6 +91,16 @@ public enum FITS {
             guard ended else { return }  // cfitsio reports the broken header
             for (key, v) in values where key.hasPrefix("ZTILE") && v < 1 {
                 throw PeaksError.file(path: file.path, reason: "invalid tile-compressed image in HDU \(hdus): \(key) = \(v)")
+            }
+            // RICE_1's block size as cfitsio reads it (ZVAL1, default 32; swapped with BYTEPIX when
+            // given the other way round, as `RiceCheck`): cfitsio divides by it while it opens
+            // the HDU (imcomp_calc_max_elem: SIGFPE on ZVAL1 = 0, found by FuzzFITS).
+            if compression == "RICE_1" || compression == "RICE_ONE" {
+                var block = values["ZVAL1"] ?? 32, bytes = values["ZVAL2"] ?? 4
+                if block < 16 && bytes > 8 { swap(&block, &bytes) }
+                guard block >= 1 else {
+                    throw PeaksError.file(path: file.path, reason: "invalid tile-compressed image in HDU \(hdus): RICE_1 BLOCKSIZE = \(block)")
+                }
             }
             let bits = abs(values["BITPIX"] ?? 8)
             let naxis = values["NAXIS"] ?? 0

@@ -166,6 +166,15 @@ struct FITSTests {
         }
     }
 
+    /// RICE_1 with ZVAL1 (BLOCKSIZE) = 0: cfitsio divides by it while opening the HDU
+    /// (imcomp_calc_max_elem, SIGFPE, found by FuzzFITS); the header pre-pass refuses it.
+    @Test func aZeroRiceBlockSizeIsRefusedBeforeCfitsioOpensTheHDU() throws {
+        let bytes = try Fixture.bytes("fits/rice_blocksize_zero.fits")
+        expectFileError(contains: "RICE_1 BLOCKSIZE = 0") {
+            _ = try ImageFormat.fits.open(InputFile(bytes: bytes, name: "t.fits"), .init())
+        }
+    }
+
     @Test func riceCheckFollowsTheDecoder() throws {
         // Whole tiles of the valid fixture pass; every shorter prefix and a run of zeros fail.
         let bytes = try Fixture.bytes("fits/rice.fits")
