@@ -138,6 +138,60 @@ public enum FITS {
     }
 }
 
+/// The header probe (Sources/CFITSIO/probe.h): cfitsio parses every HDU's header when a file is
+/// opened and its HDUs counted, and forged headers have crashed it there (divisions by zero,
+/// buffer overflows: Fuzz/Known/FuzzFITS). `FITS.checkTileKeywords` refuses the values known to
+/// do that; for the rest, a fork()ed child makes the reader's header calls first, and a child
+/// that crashes, exits abnormally (a sanitizer report) or runs past the timeout makes the file
+/// "corrupt FITS header"; the parent then never parses it. About 1-2 ms per file.
+///
+/// `PEAKS_FITS_PROBE_TIMEOUT` (seconds, default 10) bounds the child; `PEAKS_FITS_PROBE=off`
+/// skips it (trusted files only); `PEAKS_FITS_PROBE_STDERR=1` lets the child's standard error
+/// through (for debugging).
+enum FITSProbe {
+    static let defaultTimeout = 10.0
+
+    static var timeout: Double {
+        guard let text = getenv("PEAKS_FITS_PROBE_TIMEOUT").map({ String(cString: $0) }),
+              let value = Double(text), value > 0, value.isFinite else { return defaultTimeout }
+        return value
+    }
+
+    static var enabled: Bool {
+        guard let text = getenv("PEAKS_FITS_PROBE").map({ String(cString: $0) }) else { return true }
+        return !["0", "off", "no", "false"].contains(text.lowercased())
+    }
+
+    /// Throws when the child did not survive the header calls on `file`; returns the child's
+    /// time in seconds (nil when the probe is off).
+    @discardableResult
+    static func run(_ file: InputFile, timeout: Double? = nil, probe: Bool = enabled) throws -> Double? {
+        guard probe else { return nil }
+        func fail(_ reason: String) -> PeaksError { PeaksError.file(path: file.path, reason: reason) }
+        let limit = timeout ?? Self.timeout
+        let keepStderr: Int32 = getenv("PEAKS_FITS_PROBE_STDERR").map { String(cString: $0) == "1" } == true ? 1 : 0
+        let out: cfits_probe_outcome
+        if file.isOnDisk {
+            out = cfits_probe(file.path, nil, 0, limit, keepStderr)
+        } else {
+            let bytes = try file.all(limit: Int.max)
+            out = bytes.withUnsafeBytes { cfits_probe(nil, $0.baseAddress, $0.count, limit, keepStderr) }
+        }
+        switch out.state {
+        case Int32(CFITS_PROBE_DONE):
+            return out.seconds
+        case Int32(CFITS_PROBE_SIGNAL):
+            throw fail("corrupt FITS header (cfitsio crashed parsing it: signal \(out.detail)\(HDF5Inspection.signalName(out.detail)))")
+        case Int32(CFITS_PROBE_EXIT):
+            throw fail("corrupt FITS header (cfitsio failed parsing it: the checking process exited with status \(out.detail))")
+        case Int32(CFITS_PROBE_TIMEOUT):
+            throw fail("corrupt FITS header (cfitsio did not finish parsing it within \(limit == limit.rounded() && limit < 1e9 ? String(Int(limit)) : String(limit)) s; PEAKS_FITS_PROBE_TIMEOUT sets the limit)")
+        default:
+            throw fail("cannot check the FITS header in a child process: \(String(cString: strerror(out.detail)))")
+        }
+    }
+}
+
 extension String {
     fileprivate func trimmingSpaces() -> String {
         var s = Substring(self)
@@ -242,6 +296,7 @@ final class FITSFrames: FrameSource {
         self.file = file
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: file.path, reason: reason) }
         try FITS.checkTileKeywords(file)
+        try FITSProbe.run(file)
         let h = try FITSHandle(file: file)
         let count = try h.hduCount()
         var chosen: Int?

@@ -84,6 +84,31 @@ import Testing
         #expect(files(in: dir).isEmpty)
     }
 
+    /// Every FITS input that crashed cfitsio under the fuzzer (Fuzz/Known/FuzzFITS) through
+    /// `peaks detect`: exit 1, one line naming the file, no output file; never a crash.
+    @Test func forgedFITSHeadersFailCleanly() throws {
+        let dir = try temporaryFolder()
+        let folder = PeaksExecutable.packageRoot.appendingPathComponent("Fuzz/Known/FuzzFITS")
+        let inputs = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().map { "Fuzz/Known/FuzzFITS/\($0)" }
+        #expect(inputs.count >= 5)
+        let out = dir.appendingPathComponent("p.csv").path
+        for input in inputs {
+            let r = try PeaksExecutable.run(["detect", input, "-o", out])
+            #expect(r.status == 1, "\(input): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains(input), "\(input): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+        // With the header checks' known cases refused first, the probe is what stands between a
+        // new forged header and cfitsio; with the probe off the same files are still refused
+        // by the checks (so both layers are exercised).
+        for input in inputs {
+            let r = try PeaksExecutable.run(["detect", input, "-o", out], environment: ["PEAKS_FITS_PROBE": "off"])
+            #expect(r.status == 1, "\(input) without the probe: \(r.stderr)")
+        }
+        #expect(files(in: dir).isEmpty)
+    }
+
     /// MIB streams (8 and 9 frames, the 4x2 scan from the .hdr), DM stacks and MRC stacks give the
     /// table of their reference pixels (written by rosettasciio / mrcfile) as NPY, frame by frame.
     @Test(arguments: [
