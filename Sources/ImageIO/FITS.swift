@@ -149,46 +149,26 @@ public enum FITS {
 /// skips it (trusted files only); `PEAKS_FITS_PROBE_STDERR=1` lets the child's standard error
 /// through (for debugging).
 enum FITSProbe {
-    static let defaultTimeout = 10.0
-
-    static var timeout: Double {
-        guard let text = getenv("PEAKS_FITS_PROBE_TIMEOUT").map({ String(cString: $0) }),
-              let value = Double(text), value > 0, value.isFinite else { return defaultTimeout }
-        return value
-    }
-
-    static var enabled: Bool {
-        guard let text = getenv("PEAKS_FITS_PROBE").map({ String(cString: $0) }) else { return true }
-        return !["0", "off", "no", "false"].contains(text.lowercased())
-    }
+    /// The probe's settings (`PEAKS_FITS_PROBE`, `_TIMEOUT`, `_STDERR`) and messages.
+    static let probe = ChildProbe(prefix: "PEAKS_FITS_PROBE", subject: "FITS header", library: "cfitsio")
 
     /// Throws when the child did not survive the header calls on `file`; returns the child's
     /// time in seconds (nil when the probe is off).
     @discardableResult
-    static func run(_ file: InputFile, timeout: Double? = nil, probe: Bool = enabled) throws -> Double? {
-        guard probe else { return nil }
-        func fail(_ reason: String) -> PeaksError { PeaksError.file(path: file.path, reason: reason) }
-        let limit = timeout ?? Self.timeout
-        let keepStderr: Int32 = getenv("PEAKS_FITS_PROBE_STDERR").map { String(cString: $0) == "1" } == true ? 1 : 0
+    static func run(_ file: InputFile, timeout: Double? = nil, probe enabled: Bool = probe.enabled) throws -> Double? {
+        guard enabled else { return nil }
+        let limit = timeout ?? probe.timeout
         let out: cfits_probe_outcome
         if file.isOnDisk {
-            out = cfits_probe(file.path, nil, 0, limit, keepStderr)
+            out = cfits_probe(file.path, nil, 0, limit, probe.keepStderr)
         } else {
             let bytes = try file.all(limit: Int.max)
-            out = bytes.withUnsafeBytes { cfits_probe(nil, $0.baseAddress, $0.count, limit, keepStderr) }
+            out = bytes.withUnsafeBytes { cfits_probe(nil, $0.baseAddress, $0.count, limit, probe.keepStderr) }
         }
-        switch out.state {
-        case Int32(CFITS_PROBE_DONE):
-            return out.seconds
-        case Int32(CFITS_PROBE_SIGNAL):
-            throw fail("corrupt FITS header (cfitsio crashed parsing it: signal \(out.detail)\(HDF5Inspection.signalName(out.detail)))")
-        case Int32(CFITS_PROBE_EXIT):
-            throw fail("corrupt FITS header (cfitsio failed parsing it: the checking process exited with status \(out.detail))")
-        case Int32(CFITS_PROBE_TIMEOUT):
-            throw fail("corrupt FITS header (cfitsio did not finish parsing it within \(limit == limit.rounded() && limit < 1e9 ? String(Int(limit)) : String(limit)) s; PEAKS_FITS_PROBE_TIMEOUT sets the limit)")
-        default:
-            throw fail("cannot check the FITS header in a child process: \(String(cString: strerror(out.detail)))")
+        guard out.state == Int32(CFITS_PROBE_DONE) else {
+            throw PeaksError.file(path: file.path, reason: probe.reason(ChildProbe.Ending(rawValue: out.state) ?? .failed, detail: out.detail, limit: limit))
         }
+        return out.seconds
     }
 }
 

@@ -34,24 +34,14 @@ struct HDF5Inspection {
     /// Seconds the child took (fork to reaped), nil without a probe.
     var probeSeconds: Double?
 
-    static let defaultTimeout = 10.0
-
-    static var timeout: Double {
-        guard let text = getenv("PEAKS_HDF5_PROBE_TIMEOUT").map({ String(cString: $0) }),
-              let value = Double(text), value > 0, value.isFinite else { return defaultTimeout }
-        return value
-    }
-
-    static var probeEnabled: Bool {
-        guard let text = getenv("PEAKS_HDF5_PROBE").map({ String(cString: $0) }) else { return true }
-        return !["0", "off", "no", "false"].contains(text.lowercased())
-    }
+    /// The probe's settings (`PEAKS_HDF5_PROBE`, `_TIMEOUT`, `_STDERR`) and messages.
+    static let probe = ChildProbe(prefix: "PEAKS_HDF5_PROBE", subject: "HDF5 metadata", library: "libhdf5")
 
     /// Inspects `name` (a path on disk, or the name given to the file image `image`) with the
     /// dataset `wanted` (leading slash), in a child process unless the probe is off, for at most
     /// `timeout` seconds (default: `PEAKS_HDF5_PROBE_TIMEOUT`, else 10).
     static func run(path: String, name: String, image: UnsafeRawBufferPointer?, wanted: String?,
-                    timeout: Double? = nil, probe: Bool = probeEnabled) throws -> HDF5Inspection {
+                    timeout: Double? = nil, probe: Bool = Self.probe.enabled) throws -> HDF5Inspection {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: path, reason: reason) }
         HDF5.prepare()
         guard probe else {
@@ -60,39 +50,17 @@ struct HDF5Inspection {
             guard text.failed == 0, let inspection = parse(&text) else { throw fail("cannot inspect the HDF5 file: out of memory") }
             return inspection
         }
-        let limit = timeout ?? Self.timeout
-        let keepStderr: Int32 = getenv("PEAKS_HDF5_PROBE_STDERR").map { String(cString: $0) == "1" } == true ? 1 : 0
-        var out = ch5_probe(name, image?.baseAddress, image?.count ?? 0, wanted, limit, keepStderr)
+        let limit = timeout ?? Self.probe.timeout
+        var out = ch5_probe(name, image?.baseAddress, image?.count ?? 0, wanted, limit, Self.probe.keepStderr)
         defer { ch5_free(out.report.bytes) }
-        switch out.state {
-        case Int32(CH5_PROBE_DONE):
-            guard out.report.failed == 0, var inspection = parse(&out.report) else {
-                throw fail("corrupt HDF5 metadata (libhdf5's report on it is incomplete)")
-            }
-            inspection.probeSeconds = out.seconds
-            return inspection
-        case Int32(CH5_PROBE_SIGNAL):
-            throw fail("corrupt HDF5 metadata (libhdf5 crashed parsing it: signal \(out.detail)\(signalName(out.detail)))")
-        case Int32(CH5_PROBE_EXIT):
-            throw fail("corrupt HDF5 metadata (libhdf5 failed parsing it: the checking process exited with status \(out.detail))")
-        case Int32(CH5_PROBE_TIMEOUT):
-            throw fail("corrupt HDF5 metadata (libhdf5 did not finish parsing it within \(limit == limit.rounded() && limit < 1e9 ? String(Int(limit)) : String(limit)) s; PEAKS_HDF5_PROBE_TIMEOUT sets the limit)")
-        default:
-            let reason = String(cString: strerror(out.detail))
-            throw fail("cannot check the HDF5 metadata in a child process: \(reason)")
+        guard out.state == Int32(CH5_PROBE_DONE) else {
+            throw fail(Self.probe.reason(ChildProbe.Ending(rawValue: out.state) ?? .failed, detail: out.detail, limit: limit))
         }
-    }
-
-    static func signalName(_ signal: Int32) -> String {
-        switch signal {
-        case SIGSEGV: return ", SIGSEGV"
-        case SIGBUS: return ", SIGBUS"
-        case SIGABRT: return ", SIGABRT"
-        case SIGFPE: return ", SIGFPE"
-        case SIGILL: return ", SIGILL"
-        case SIGKILL: return ", SIGKILL"
-        default: return ""
+        guard out.report.failed == 0, var inspection = parse(&out.report) else {
+            throw fail("corrupt HDF5 metadata (libhdf5's report on it is incomplete)")
         }
+        inspection.probeSeconds = out.seconds
+        return inspection
     }
 
     /// Reads the report's records (see probe.h); nil when it does not end with its end marker.
