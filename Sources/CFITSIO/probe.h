@@ -200,11 +200,9 @@ static inline cfits_probe_outcome cfits_probe(const char *path, const void *imag
     pid_t reaped = 0;
     double deadline = start + timeout;
     // Poll for the child's end: every 0.2 ms for the first 20 ms (a header walk takes about
-    // 1 ms), then every 5 ms.
+    // 1 ms), then every 5 ms. The deadline is checked first, so a child still unreaped at the
+    // deadline counts as past it even when this thread was descheduled meanwhile.
     for (;;) {
-        reaped = waitpid(pid, &status, WNOHANG);
-        if (reaped == pid) break;
-        if (reaped < 0 && errno != EINTR) break;
         double now = cfits_now();
         if (now >= deadline) {
             kill(pid, SIGKILL);
@@ -213,6 +211,9 @@ static inline cfits_probe_outcome cfits_probe(const char *path, const void *imag
             out.seconds = cfits_now() - start;
             return out;
         }
+        reaped = waitpid(pid, &status, WNOHANG);
+        if (reaped == pid) break;
+        if (reaped < 0 && errno != EINTR) break;
         struct timespec pause = { 0, now - start < 0.02 ? 200000 : 5000000 };
         nanosleep(&pause, NULL);
     }
