@@ -96,8 +96,7 @@ public enum FITS {
             // given the other way round, as `RiceCheck`): cfitsio divides by it while it opens
             // the HDU (imcomp_calc_max_elem: SIGFPE on ZVAL1 = 0, found by FuzzFITS).
             if compression == "RICE_1" || compression == "RICE_ONE" {
-                var block = values["ZVAL1"] ?? 32, bytes = values["ZVAL2"] ?? 4
-                if block < 16 && bytes > 8 { swap(&block, &bytes) }
+                let block = RiceTiles.riceParameters(zval1: values["ZVAL1"], zval2: values["ZVAL2"]).blockSize
                 guard block >= 1 else {
                     throw PeaksError.file(path: file.path, reason: "invalid tile-compressed image in HDU \(hdus): RICE_1 BLOCKSIZE = \(block)")
                 }

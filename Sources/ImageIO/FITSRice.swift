@@ -95,6 +95,14 @@ final class RiceTiles: @unchecked Sendable {
     let bytePix: Int
     private let checked = Mutex<Set<Int>>([])
 
+    /// RICE_1's (BLOCKSIZE, BYTEPIX) as cfitsio reads them: ZVAL1 and ZVAL2 (defaults 32 and 4),
+    /// swapped when given the other way round.
+    static func riceParameters(zval1: Int?, zval2: Int?) -> (blockSize: Int, bytePix: Int) {
+        var block = zval1 ?? 32, bytes = zval2 ?? 4
+        if block < 16 && bytes > 8 { swap(&block, &bytes) }
+        return (block, bytes)
+    }
+
     /// nil when the HDU is not RICE_1-compressed. Reads the keywords cfitsio reads (ZTILEn,
     /// ZVAL1 = BLOCKSIZE, ZVAL2 = BYTEPIX, swapped when given the other way round) and refuses
     /// values it cannot decode safely.
@@ -111,9 +119,7 @@ final class RiceTiles: @unchecked Sendable {
             ffgkyjj(h.fptr, name, &v, nil, &s)
             return s == 0 ? Int(v) : nil
         }
-        var block = key("ZVAL1") ?? 32
-        var bytes = key("ZVAL2") ?? 4
-        if block < 16 && bytes > 8 { swap(&block, &bytes) }
+        let (block, bytes) = Self.riceParameters(zval1: key("ZVAL1"), zval2: key("ZVAL2"))
         guard block >= 1, block <= 1 << 20 else { throw fail("BLOCKSIZE = \(block)") }
         guard [1, 2, 4, 8].contains(bytes) else { throw fail("BYTEPIX = \(bytes)") }
         blockSize = block
