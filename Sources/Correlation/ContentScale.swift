@@ -255,7 +255,15 @@ public enum ContentScale {
                 for p in 0..<grid.count { r.pixels[p] = blurred[k].pixels[p] - blurred[k + 1].pixels[p] }
                 responses.append(r)
             }
-            let noise = responses.map { ContentScale.noise(of: $0, mask: gridMask, lattice: gridLattice) }
+            // The noise of each response, one per task (independent selections; same values
+            // whatever the thread count).
+            var noise = [Double](repeating: 0, count: responses.count)
+            noise.withUnsafeMutableBufferPointer { out in
+                let shared = SharedPointer(out.baseAddress!)
+                Parallel.forEach(responses.count) { k in
+                    shared[k] = ContentScale.noise(of: responses[k], mask: gridMask, lattice: gridLattice)
+                }
+            }
             for i in members {
                 let k = i - (first - 1)
                 guard noise[k] > 0 else { continue }

@@ -263,6 +263,48 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
         }
     }
 
+    /// The sampled-bracket pass (Floyd-Rivest) on inputs that defeat its sample: values whose
+    /// strided sample is unrepresentative (every sampled index holds an outlier), sorted and
+    /// reversed ramps, heavy ties at the bracket bounds, a few huge values among noise. Its answer
+    /// is nil (bucket selection then runs) or exactly the sorted value; on plain noise it answers.
+    @Test func sampledBracketSelectionIsExactOrDeclines() {
+        // SplitMix64 with a fixed seed: the same inputs on every run.
+        struct SplitMix: RandomNumberGenerator {
+            var state: UInt64 = 0x5EED
+            mutating func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+        }
+        var rng = SplitMix()
+        for n in [16_384, 65_537, 262_144] {
+            let stride = n / Selection.boundsSample
+            for kind in 0..<6 {
+                let values: [Float] = (0..<n).map { i in
+                    switch kind {
+                    case 0: return Float.random(in: -1...1, using: &rng)
+                    case 1: return i % stride == 0 ? 1e6 : Float.random(in: -1...1, using: &rng)
+                    case 2: return Float(i)
+                    case 3: return Float(n - i)
+                    case 4: return Float(Int.random(in: 0...2, using: &rng))
+                    default: return Float.random(in: 0...1, using: &rng) < 0.01 ? 5000 : Float.random(in: -1...1, using: &rng)
+                    }
+                }
+                let sorted = values.sorted()
+                for k in [0, n / 10, (n - 1) / 2, n - n / 10, n - 1] {
+                    let fast = Selection.sampledBoundsSelect(values, k)
+                    #expect(fast == nil || fast == sorted[k], "n \(n) kind \(kind) k \(k)")
+                    if kind == 0 || kind == 4 { #expect(fast != nil, "n \(n) kind \(kind) k \(k)") }
+                    var copy = values
+                    #expect(Selection.select(&copy, k) == sorted[k], "n \(n) kind \(kind) k \(k)")
+                }
+            }
+        }
+    }
+
     @Test func stackSamplesAreEvenlySpacedAndIndependentOfShards() {
         #expect(StackSampling.indices(frameCount: 0) == [])
         #expect(StackSampling.indices(frameCount: 1) == [0])
