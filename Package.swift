@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "PeaksCLI",
             dependencies: [
-                "PeakKit", "ImageIO", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral", "Pipeline",
+                "PeakKit", "ImageIO", "Filters", "Rendering", "Detectors", "Harness", "Correlation", "Spectral", "Pipeline", "_PeaksIntrinsics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),

@@ -249,11 +249,8 @@ public enum ContentScale {
             }
             let gw = grid.width, gh = grid.height
             // Response j (blurIndices[k] - blurIndices[k + 1]) for j = first - 1 ... last + 1.
-            var responses: [Image] = []
-            for k in 0..<(blurred.count - 1) {
-                var r = Image(width: gw, height: gh)
-                for p in 0..<grid.count { r.pixels[p] = blurred[k].pixels[p] - blurred[k + 1].pixels[p] }
-                responses.append(r)
+            let responses = (0..<(blurred.count - 1)).map { k in
+                Image(width: gw, height: gh, pixels: zip(blurred[k].pixels, blurred[k + 1].pixels).map { $0 - $1 })
             }
             // The noise of each response, one per task (independent selections; same values
             // whatever the thread count).

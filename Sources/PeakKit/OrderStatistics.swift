@@ -144,11 +144,12 @@ public enum Selection {
         values.withUnsafeBufferPointer { v in
             for i in 0..<m { sample[i] = v[i &* stride] }
         }
-        sample.sort()
         let position = Int((Double(k) / Double(n - 1) * Double(m - 1)).rounded())
         let margin = 2 * Int(Double(m).squareRoot())
-        let lo = position - margin < 0 ? -Float.infinity : sample[position - margin]
-        let hi = position + margin >= m ? Float.infinity : sample[position + margin]
+        // The two order statistics of the sample (ascending ranks: quickselect, no sort).
+        var ordered = OrderStatistics(values: sample)
+        let lo = position - margin < 0 ? -Float.infinity : ordered.select(position - margin)
+        let hi = position + margin >= m ? Float.infinity : ordered.select(position + margin)
         // Expected inside: (2 margin / m) n; room for twice that.
         let capacity = Swift.min(n, 4 * margin * (n / m + 1) + 1024)
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
