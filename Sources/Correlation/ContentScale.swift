@@ -117,11 +117,12 @@ public enum ContentScale {
         for i in 0..<image.count { a.pixels[i] = image.pixels[i] - low.pixels[i]; mean += Double(a.pixels[i]) }
         mean /= Double(image.count)
         for i in 0..<image.count { a.pixels[i] -= Float(mean) }
-        let ac = try FFTConvolution.correlate(a, a, mode: .full)  // lag (0, 0) at (w - 1, h - 1)
-        let aw = ac.width, cx = w - 1, cy = h - 1
+        // Lags up to a quarter of the image (+1 for the 3x3 maximum test at the edge).
+        let reach = min(w, h) / 4
+        let ac = try FFTConvolution.autocorrelation(a, maxLag: (reach + 1, reach + 1))  // lag (0, 0) at the centre
+        let aw = ac.width, cx = ac.width / 2, cy = ac.height / 2
         let zero = Double(ac[cx, cy])
         guard zero > 0 else { return (nil, 0) }
-        let reach = min(w, h) / 4
         var best = -Double.infinity, bx = 0, by = 0
         for dy in -reach...reach {
             for dx in -reach...reach where dx != 0 || dy != 0 {
@@ -243,15 +244,22 @@ public enum ContentScale {
                 return (dx == 0 && dy == 0) ? nil : (dx, dy)
             }
             let blurIndices = Array((first - 1)...(last + 2))
-            let blurred = blurIndices.map { j -> Image in
+            var blurred = blurIndices.map { j -> Image in
                 let s = (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f)
                 return GaussianFilter.apply(grid, sigma: s)
             }
-            let gw = grid.width, gh = grid.height
-            // Response j (blurIndices[k] - blurIndices[k + 1]) for j = first - 1 ... last + 1.
-            let responses = (0..<(blurred.count - 1)).map { k in
-                Image(width: gw, height: gh, pixels: zip(blurred[k].pixels, blurred[k + 1].pixels).map { $0 - $1 })
+            // Response j (blurIndices[k] - blurIndices[k + 1]) for j = first - 1 ... last + 1,
+            // each written over blur k once blur k + 1 is no longer needed by an earlier one (no
+            // new memory).
+            for k in 0..<(blurred.count - 1) {
+                let next = blurred[k + 1]
+                blurred[k].pixels.withUnsafeMutableBufferPointer { r in
+                    next.pixels.withUnsafeBufferPointer { b in
+                        for p in r.indices { r[p] -= b[p] }
+                    }
+                }
             }
+            let responses = blurred.dropLast()
             // The noise of each response, one per task (independent selections; same values
             // whatever the thread count).
             var noise = [Double](repeating: 0, count: responses.count)

@@ -32,6 +32,30 @@ import Testing
     }
 
     @Test func floatMatchesDirect() throws { try checkAgainstDirect(Float.self, tolerance: 1e-4) }
+
+    /// The short-lag autocorrelation against the brute-force sum, on shapes whose padded
+    /// transform is far smaller than the full correlation's (a wrap-around would show at the
+    /// largest lags), odd and even sizes, lags up to the whole image.
+    @Test func shortLagAutocorrelationMatchesDirectSums() throws {
+        for (n, (w, h, lx, ly)) in [(40, 30, 10, 7), (33, 33, 8, 8), (17, 24, 16, 23), (9, 50, 2, 12), (64, 64, 16, 16)].enumerated() {
+            let g: Grid2D<Float> = randomGrid(w, h, seed: UInt64(100 + n))
+            let image = Image(width: w, height: h, pixels: g.values)
+            let got = try FFTConvolution.autocorrelation(image, maxLag: (lx, ly))
+            #expect(got.width == 2 * lx + 1 && got.height == 2 * ly + 1)
+            var worst = 0.0, scale = 0.0
+            for v in g.values { scale += Double(v) * Double(v) }
+            for dy in -ly...ly {
+                for dx in -lx...lx {
+                    var sum = 0.0
+                    for y in max(0, -dy)..<min(h, h - dy) {
+                        for x in max(0, -dx)..<min(w, w - dx) { sum += Double(g.values[y * w + x]) * Double(g.values[(y + dy) * w + x + dx]) }
+                    }
+                    worst = max(worst, abs(Double(got[lx + dx, ly + dy]) - sum))
+                }
+            }
+            #expect(worst / scale < 1e-5, "\(w)x\(h) lags \(lx),\(ly): error \(worst / scale) of lag 0")
+        }
+    }
     @Test func doubleMatchesDirect() throws { try checkAgainstDirect(Double.self, tolerance: 1e-10) }
 
     func close(_ g: Grid2D<Double>, _ want: [Double]) -> Bool {
