@@ -21,7 +21,8 @@ import Spectral
 /// - **Spot scale**: scales s_i = 0.5 x 2^(i/3) px (0.5 to 16 px); scale-normalised responses
 ///   R_i = G(s_i) * I - G(s_(i+1)) * I (a difference of Gaussians, proportional to
 ///   -s^2 LoG at s = s_i 2^(1/6), the scale it votes for); the maxima of R over (x, y, scale) in 3x3x3 at interior scales whose response
-///   exceeds 5 noise units of R_i (noise as above) each vote for their scale with weight
+///   exceeds 5 noise units of R_i (noise as above, from at most 65,536 evenly strided pixels,
+///   where the MAD's relative standard error is about 0.5%) each vote for their scale with weight
 ///   R / noise; the spot scale is the weighted median (Lindeberg's scale selection, pooled over
 ///   the significant candidates). Scales >= 4 px are computed on a Gaussian pyramid (2x, and
 ///   4x from 8 px; `octaveFactors`), where they are >= 2 px wide: the same spot sigma on every
@@ -169,10 +170,10 @@ public enum ContentScale {
     /// The robust noise of a filtered image F at its own scale: 1.4826 MAD(F) over the valid
     /// pixels, or for periodic content the smaller of that and the MAD of the second difference
     /// along the lattice divided by sqrt(1.5).
-    public static func noise(of f: Image, mask: Mask, lattice: (dx: Int, dy: Int)?) -> Double {
+    public static func noise(of f: Image, mask: Mask, lattice: (dx: Int, dy: Int)?, samples: Int = 1 << 18) -> Double {
         var vals: [Float] = []
-        vals.reserveCapacity(f.count)
-        let step = max(1, f.count / (1 << 18))
+        let step = max(1, f.count / samples)
+        vals.reserveCapacity(f.count / step + 1)
         var c = 0
         for i in 0..<f.count where mask.isValid[i] { c += 1; if c % step == 0 { vals.append(f.pixels[i]) } }
         var n = mad(&vals)
@@ -266,7 +267,7 @@ public enum ContentScale {
             noise.withUnsafeMutableBufferPointer { out in
                 let shared = SharedPointer(out.baseAddress!)
                 Parallel.forEach(responses.count) { k in
-                    shared[k] = ContentScale.noise(of: responses[k], mask: gridMask, lattice: gridLattice)
+                    shared[k] = ContentScale.noise(of: responses[k], mask: gridMask, lattice: gridLattice, samples: 1 << 16)
                 }
             }
             for i in members {
