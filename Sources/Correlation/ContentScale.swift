@@ -87,13 +87,24 @@ public enum ContentScale {
         guard w >= 8, h >= 8 else { return Result(spotSigma: nil, lattice: nil, periodicity: 0) }
         let allValid = mask.isValid.allSatisfy { $0 }
         let filled = allValid ? image : fill(image, mask: mask)
-        let lattice: (dx: Int, dy: Int)?, periodicity: Double
+        var lattice: (dx: Int, dy: Int)?, periodicity = 0.0
+        var stack: (usable: [Double], octaves: [OctaveResponses])?
         switch known {
-        case .measured: (lattice, periodicity) = try latticeVector(filled)
-        case .absent: (lattice, periodicity) = (nil, 0)
-        case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1)
+        case .measured:
+            // The lattice search and the scale-space responses are independent: both at once.
+            var failure: Error?
+            Parallel.forEach(2) { task in
+                if task == 0 {
+                    do { (lattice, periodicity) = try latticeVector(filled) } catch { failure = error }
+                } else {
+                    stack = octaveResponses(filled, mask: mask)
+                }
+            }
+            if let failure { throw failure }
+        case .absent: stack = octaveResponses(filled, mask: mask)
+        case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1); stack = octaveResponses(filled, mask: mask)
         }
-        let spot = spotScale(filled, mask: mask, lattice: lattice)
+        let spot = spotScale(responses: stack, lattice: lattice)
         return Result(spotSigma: spot, lattice: lattice, periodicity: periodicity)
     }
 
@@ -218,7 +229,22 @@ public enum ContentScale {
         return o
     }
 
+    /// The scale-space responses of one octave: `responses[k]` is response
+    /// `members.first! - 1 + k` on the octave's grid (every f-th pixel).
+    struct OctaveResponses {
+        let factor: Int
+        let members: [Int]
+        let gridMask: Mask
+        let responses: ArraySlice<Image>
+    }
+
     static func spotScale(_ image: Image, mask: Mask, lattice: (dx: Int, dy: Int)?) -> Double? {
+        spotScale(responses: octaveResponses(image, mask: mask), lattice: lattice)
+    }
+
+    /// The responses R_i of every octave (what does not depend on the lattice, so it can be
+    /// computed while the lattice is searched).
+    static func octaveResponses(_ image: Image, mask: Mask) -> (usable: [Double], octaves: [OctaveResponses])? {
         let w = image.width, h = image.height
         // Scales whose Gaussian fits in the image (4 sigma at most the smaller side / 2).
         let usable = scales.filter { 8 * $0 <= Double(min(w, h)) }
@@ -226,7 +252,7 @@ public enum ContentScale {
         // Interior scales 1 ... count - 3 vote (each needs responses i - 1, i, i + 1, and
         // response j needs blurs j and j + 1). Group them by octave.
         let voting = Array(1..<(usable.count - 2))
-        var votes: [(Double, Double)] = []
+        var octaves: [OctaveResponses] = []
         for (o, f) in octaveFactors.enumerated() {
             let members = voting.filter { octave(of: usable[$0]) == o }
             guard let first = members.first, let last = members.last else { continue }
@@ -238,11 +264,6 @@ public enum ContentScale {
                 var valid = [Bool](repeating: true, count: grid.count)
                 for y in 0..<grid.height { for x in 0..<grid.width { valid[y * grid.width + x] = mask.isValid[(y * f) * w + x * f] } }
                 gridMask = Mask(width: grid.width, height: grid.height, isValid: valid)
-            }
-            // A lattice vector in grid pixels (rounded); nil when it rounds to zero.
-            let gridLattice: (dx: Int, dy: Int)? = lattice.flatMap { l in
-                let dx = Int((Double(l.dx) / Double(f)).rounded()), dy = Int((Double(l.dy) / Double(f)).rounded())
-                return (dx == 0 && dy == 0) ? nil : (dx, dy)
             }
             let blurIndices = Array((first - 1)...(last + 2))
             var blurred = blurIndices.map { j -> Image in
@@ -260,7 +281,23 @@ public enum ContentScale {
                     }
                 }
             }
-            let responses = blurred.dropLast()
+            octaves.append(OctaveResponses(factor: f, members: members, gridMask: gridMask, responses: blurred.dropLast()))
+        }
+        return (usable, octaves)
+    }
+
+    /// The votes of the significant scale-space maxima and their weighted median scale.
+    static func spotScale(responses stack: (usable: [Double], octaves: [OctaveResponses])?, lattice: (dx: Int, dy: Int)?) -> Double? {
+        guard let (usable, octaves) = stack else { return nil }
+        var votes: [(Double, Double)] = []
+        for octave in octaves {
+            let f = octave.factor, responses = octave.responses, gridMask = octave.gridMask
+            guard let first = octave.members.first else { continue }
+            // A lattice vector in grid pixels (rounded); nil when it rounds to zero.
+            let gridLattice: (dx: Int, dy: Int)? = lattice.flatMap { l in
+                let dx = Int((Double(l.dx) / Double(f)).rounded()), dy = Int((Double(l.dy) / Double(f)).rounded())
+                return (dx == 0 && dy == 0) ? nil : (dx, dy)
+            }
             // The noise of each response, one per task (independent selections; same values
             // whatever the thread count).
             var noise = [Double](repeating: 0, count: responses.count)
@@ -270,7 +307,7 @@ public enum ContentScale {
                     shared[k] = ContentScale.noise(of: responses[k], mask: gridMask, lattice: gridLattice, samples: 1 << 16)
                 }
             }
-            for i in members {
+            for i in octave.members {
                 let k = i - (first - 1)
                 guard noise[k] > 0 else { continue }
                 votes += maxima(responses[k], below: responses[k - 1], above: responses[k + 1], mask: gridMask,
