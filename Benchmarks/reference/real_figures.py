@@ -40,7 +40,7 @@ def thumb(img, size=96):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--peaks", default=os.path.join(ROOT, ".build", "release", "peaks"))
-    ap.add_argument("--overlays", default="fluo-nuclei-stardist,ed-merlin-spots,xray-laue-ge-b")
+    ap.add_argument("--overlays", default="fluo-nuclei-stardist,fluo-spots-hybiss,astro-m13")
     a = ap.parse_args()
     d = os.path.join(ROOT, "Golden", "real")
     out = os.path.join(ROOT, "docs", "images", "real")

@@ -240,15 +240,8 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
             let d = try PersistenceDetector().detect(in: image, ["smooth": smooth])
             guard case .number(let sigma) = d.diagnostic("noise_sigma") else { Issue.record("no noise_sigma"); return }
             #expect(abs(sigma - 2) < 0.15, "noise estimate \(sigma)")
-            if smooth == .auto {
-                // Known regression of the measured defaults (smooth = spot scale, threshold on
-                // the MAD of the band-passed image): 2 noise peaks on this 256^2 white-noise scene.
-                withKnownIssue("2 noise peaks with smooth=auto (docs/real-data.md)") {
-                    #expect(d.peaks.count == spots.count, "smooth \(smooth): \(d.peaks.count) peaks")
-                }
-            } else {
-                #expect(d.peaks.count == spots.count, "smooth \(smooth): \(d.peaks.count) peaks")
-            }
+            // (With noise_factor 5 and smooth=auto this scene had 2 noise peaks; 6 has none.)
+            #expect(d.peaks.count == spots.count, "smooth \(smooth): \(d.peaks.count) peaks")
             for s in spots {
                 #expect(d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.5 }, "smooth \(smooth): missed \(s)")
             }
@@ -279,19 +272,22 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
     func everyBraggSpotAndNothingElse(noise: String) throws {
         let sample = SampleImages.lattice()
         let d = try PersistenceDetector().detect(in: sample.image, ["noise": .string(noise)])
-        for s in sample.spots {
-            #expect(d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.0 }, "\(noise): missed spot at (\(s.x), \(s.y))")
-        }
+        let missed = sample.spots.filter { s in !d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.0 } }
         for p in d.peaks where hypot(p.x - sample.center.x, p.y - sample.center.y) > 3 {
             #expect(sample.spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.0 }, "\(noise): false peak at (\(p.x), \(p.y))")
         }
         if noise == "gaussian" {
-            // Known regression of the measured defaults: 2 extra peaks by the saturated beam
-            // with the Gaussian noise model (the Poisson model gives exactly 160).
-            withKnownIssue("162 peaks with noise=gaussian (docs/real-data.md)") {
+            // Known regression of the measured defaults with the Gaussian model (the wrong one for
+            // these counts; the Poisson model is exact): 2 extra peaks by the saturated beam, and
+            // at noise_factor 6 two faint spots (amplitudes 98 and 109 on the beam's halo) fall
+            // below the threshold (docs/algorithms/persistence.md, "Threshold").
+            withKnownIssue("noise=gaussian on the sample: 2 spots missed, 2 extra peaks at the beam") {
+                #expect(missed.isEmpty, "gaussian: missed \(missed.map { ($0.x, $0.y) })")
                 #expect(d.peaks.count == sample.spots.count + 1)
             }
+            #expect(missed.count <= 2, "gaussian: missed \(missed.map { ($0.x, $0.y) })")
         } else {
+            #expect(missed.isEmpty, "\(noise): missed \(missed.map { ($0.x, $0.y) })")
             #expect(d.peaks.count == sample.spots.count + 1)
         }
     }
@@ -320,7 +316,8 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         #expect(auto.diagnostic("noise_model") == .string("poisson"), "\(String(describing: auto.diagnostic("noise_model_rule")))")
         #expect(auto.peaks == poisson.peaks)
         func isTrue(_ p: Peak) -> Bool { spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.5 } || hypot(p.x - 60, p.y - 100) <= 10 }  // the hill (sigma 30) has a flat, noisy top
-        #expect(gaussian.peaks.filter { !isTrue($0) }.count > 5, "the Gaussian model should be fooled here")
+        // (5 false peaks at the default noise_factor 6, more than 5 at 5.)
+        #expect(gaussian.peaks.filter { !isTrue($0) }.count >= 3, "the Gaussian model should be fooled here")
         #expect(poisson.peaks.filter { !isTrue($0) }.isEmpty, "false peaks: \(poisson.peaks.filter { !isTrue($0) }.map { ($0.x, $0.y) })")
         for s in spots { #expect(poisson.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.5 }) }
         #expect(poisson.diagnostic("noise_model") == .string("poisson"))
