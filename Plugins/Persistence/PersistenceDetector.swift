@@ -102,7 +102,8 @@ public struct PersistenceDetector: PeakDetector {
         var sigmas: [Double] = []
         var votes: [String: Int] = [:]
         var counting = 0
-        for (image, mask) in samples {
+        for (image, given) in samples {
+            let mask = NoiseEstimate.withoutDeadAreas(given, in: image)  // as `candidates` does
             if needsModel, CountingData.test(image, mask: mask).isCounting { counting += 1 }
             guard needsScale || needsLattice else { continue }
             let r = try ContentScale.analyse(image, mask: mask, lattice: latticeInput)
@@ -132,11 +133,16 @@ public struct PersistenceDetector: PeakDetector {
         }
     }
 
-    public func candidates(in image: Image, mask: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {
+    public func candidates(in image: Image, mask given: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
         }
+        // Dead areas (constant patches at the image minimum) are not data (NoiseEstimate).
+        let mask = NoiseEstimate.withoutDeadAreas(given, in: image)
         let counting = settings.noise == .auto ? CountingData.test(image, mask: mask) : nil
+        // Noise is measured where the image is not exactly constant (dead detector areas,
+        // padding, saturated cores are not noise samples; NoiseEstimate.measurable).
+        let noiseMask = NoiseEstimate.measurable(mask, in: image)
         let poisson = settings.noise == .poisson || counting?.isCounting == true
         let source = poisson ? Anscombe.transform(image) : image
         var diagnostics: [(String, Value)] = []
@@ -173,11 +179,11 @@ public struct PersistenceDetector: PeakDetector {
         if band {
             // The noise of the image the filtration runs on, measured on it (correlated noise is
             // measured as it is after the filter; a lattice is not noise).
-            noise = ContentScale.noise(of: bandPassed, mask: mask, lattice: lattice)
-            rawNoise = NoiseEstimate.sigma(source, mask: mask)
+            noise = ContentScale.noise(of: bandPassed, mask: noiseMask, lattice: lattice)
+            rawNoise = NoiseEstimate.sigma(source, mask: noiseMask)
         } else {
             let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
-            rawNoise = NoiseEstimate.sigma(source, mask: mask)
+            rawNoise = NoiseEstimate.sigma(source, mask: noiseMask)
             noise = rawNoise * gain
         }
         let threshold = settings.prominence.given ?? factor * noise

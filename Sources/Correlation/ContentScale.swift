@@ -87,6 +87,9 @@ public enum ContentScale {
         guard w >= 8, h >= 8 else { return Result(spotSigma: nil, lattice: nil, periodicity: 0) }
         let allValid = mask.isValid.allSatisfy { $0 }
         let filled = allValid ? image : fill(image, mask: mask)
+        // The response noises are measured where the image is not exactly constant (dead
+        // detector areas are not noise samples: NoiseEstimate.measurable).
+        let noiseMask = NoiseEstimate.measurable(mask, in: image)
         var lattice: (dx: Int, dy: Int)?, periodicity = 0.0
         var stack: (usable: [Double], octaves: [OctaveResponses])?
         switch known {
@@ -97,12 +100,12 @@ public enum ContentScale {
                 if task == 0 {
                     do { (lattice, periodicity) = try latticeVector(filled) } catch { failure = error }
                 } else {
-                    stack = octaveResponses(filled, mask: mask)
+                    stack = octaveResponses(filled, mask: mask, noiseMask: noiseMask)
                 }
             }
             if let failure { throw failure }
-        case .absent: stack = octaveResponses(filled, mask: mask)
-        case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1); stack = octaveResponses(filled, mask: mask)
+        case .absent: stack = octaveResponses(filled, mask: mask, noiseMask: noiseMask)
+        case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1); stack = octaveResponses(filled, mask: mask, noiseMask: noiseMask)
         }
         let spot = spotScale(responses: stack, lattice: lattice)
         return Result(spotSigma: spot, lattice: lattice, periodicity: periodicity)
@@ -235,16 +238,18 @@ public enum ContentScale {
         let factor: Int
         let members: [Int]
         let gridMask: Mask
+        /// Where the response noise is measured (the grid's share of `NoiseEstimate.measurable`).
+        let noiseMask: Mask
         let responses: ArraySlice<Image>
     }
 
     static func spotScale(_ image: Image, mask: Mask, lattice: (dx: Int, dy: Int)?) -> Double? {
-        spotScale(responses: octaveResponses(image, mask: mask), lattice: lattice)
+        spotScale(responses: octaveResponses(image, mask: mask, noiseMask: NoiseEstimate.measurable(mask, in: image)), lattice: lattice)
     }
 
     /// The responses R_i of every octave (what does not depend on the lattice, so it can be
     /// computed while the lattice is searched).
-    static func octaveResponses(_ image: Image, mask: Mask) -> (usable: [Double], octaves: [OctaveResponses])? {
+    static func octaveResponses(_ image: Image, mask: Mask, noiseMask: Mask) -> (usable: [Double], octaves: [OctaveResponses])? {
         let w = image.width, h = image.height
         // Scales whose Gaussian fits in the image (4 sigma at most the smaller side / 2).
         let usable = scales.filter { 8 * $0 <= Double(min(w, h)) }
@@ -259,12 +264,14 @@ public enum ContentScale {
             // The octave's grid: G(f/2) * I sampled every f pixels (f = 1: the image).
             let pre = f == 1 ? 0.0 : Double(f) / 2
             let grid = f == 1 ? image : GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: pre, step: f)
-            let gridMask: Mask
-            if f == 1 { gridMask = mask } else {
+            func sampled(_ m: Mask) -> Mask {
+                if f == 1 { return m }
                 var valid = [Bool](repeating: true, count: grid.count)
-                for y in 0..<grid.height { for x in 0..<grid.width { valid[y * grid.width + x] = mask.isValid[(y * f) * w + x * f] } }
-                gridMask = Mask(width: grid.width, height: grid.height, isValid: valid)
+                for y in 0..<grid.height { for x in 0..<grid.width { valid[y * grid.width + x] = m.isValid[(y * f) * w + x * f] } }
+                return Mask(width: grid.width, height: grid.height, isValid: valid)
             }
+            let gridMask = sampled(mask)
+            let gridNoiseMask = noiseMask == mask ? gridMask : sampled(noiseMask)
             let blurIndices = Array((first - 1)...(last + 2))
             var blurred = blurIndices.map { j -> Image in
                 let s = (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f)
@@ -281,7 +288,7 @@ public enum ContentScale {
                     }
                 }
             }
-            octaves.append(OctaveResponses(factor: f, members: members, gridMask: gridMask, responses: blurred.dropLast()))
+            octaves.append(OctaveResponses(factor: f, members: members, gridMask: gridMask, noiseMask: gridNoiseMask, responses: blurred.dropLast()))
         }
         return (usable, octaves)
     }
@@ -304,7 +311,7 @@ public enum ContentScale {
             noise.withUnsafeMutableBufferPointer { out in
                 let shared = SharedPointer(out.baseAddress!)
                 Parallel.forEach(responses.count) { k in
-                    shared[k] = ContentScale.noise(of: responses[k], mask: gridMask, lattice: gridLattice, samples: 1 << 16)
+                    shared[k] = ContentScale.noise(of: responses[k], mask: octave.noiseMask, lattice: gridLattice, samples: 1 << 16)
                 }
             }
             for i in octave.members {

@@ -103,6 +103,26 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
 }
 
 @Suite struct NoiseEstimateTests {
+    /// `measurable`: exactly the centres of constant 5 x 5 patches leave the mask; pixels the
+    /// given mask excludes stay excluded; an image where fewer than 64 pixels would be left keeps
+    /// its mask.
+    @Test func measurableExcludesTheCentresOfConstantPatches() {
+        // Left half constant (7), right half never equal to a horizontal neighbour.
+        let big = Image(width: 64, height: 64) { x, y in (x < 32) ? 7 : Float((x * 31 + y * 17) % 23) }
+        var given = Mask(width: 64, height: 64)
+        given.isValid[40 * 64 + 50] = false
+        let m = NoiseEstimate.measurable(given, in: big)
+        for y in 0..<64 { for x in 0..<64 {
+            let flatCentre = x >= 2 && x <= 29 && y >= 2 && y <= 61
+            let expected = !flatCentre && !(x == 50 && y == 40)
+            #expect(m.isValid[y * 64 + x] == expected, "(\(x), \(y))")
+        } }
+        // 8 x 8 constant but for pixel (0, 0): 15 flat centres, 49 left (< 64): unchanged.
+        var small = Image(width: 8, height: 8, repeating: 3)
+        small.pixels[0] = 4
+        #expect(NoiseEstimate.measurable(Mask(width: 8, height: 8), in: small) == Mask(width: 8, height: 8))
+    }
+
     @Test(arguments: [0.5, 2.0, 10.0])
     func recoversWhiteNoiseSigmaUnderStructure(sigma: Double) {
         var rng = SeededRandom(seed: 21)

@@ -248,6 +248,32 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         }
     }
 
+    /// A round detector's dead corners (exactly 0 outside a disc covering 40% of the frame):
+    /// the noise is measured on the live disc, so its spots are found and its noise is not
+    /// (with the dead pixels among the noise samples the MAD is 0 and every noise maximum of the
+    /// disc passed: thousands of false peaks on the corner crops of the Laue image).
+    @Test func deadDetectorAreasAreNotNoiseSamples() throws {
+        var rng = SeededRandom(seed: 23)
+        let w = 256, cx = 0.0, cy = 0.0, r = 190.0
+        var image = Image(width: w, height: w, repeating: 50)
+        var spots: [Spot] = []
+        for k in 0..<12 {
+            let a = Double(k) * 0.13, d = 40 + Double(k) * 9
+            spots.append(Spot(x: cx + d * cos(a) + 20, y: cy + d * sin(a) + 20, amplitude: 40, sigma: 1.5))
+        }
+        SpotRenderer.add(spots, to: &image)
+        SpotRenderer.addGaussianNoise(&image, sigma: 2, rng: &rng)
+        var live = 0
+        for y in 0..<w { for x in 0..<w {
+            if hypot(Double(x) - cx, Double(y) - cy) > r { image[x, y] = 0 } else { live += 1 }
+        } }
+        #expect(Double(live) / Double(w * w) < 0.45)
+        let d = try PersistenceDetector().detect(in: image)
+        for s in spots { #expect(d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.5 }, "missed \(s)") }
+        let others = d.peaks.filter { p in !spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.5 } }
+        #expect(others.count <= 1, "\(others.count) false peaks: \(others.prefix(5).map { ($0.x, $0.y, hypot($0.x - cx, $0.y - cy)) })")
+    }
+
     @Test func smoothingReducesNoiseMaxima() throws {
         var rng = SeededRandom(seed: 5)
         var image = Image(width: 128, height: 128)
