@@ -103,10 +103,10 @@ public struct PersistenceDetector: PeakDetector {
         var votes: [String: Int] = [:]
         var counting = 0
         for (image, given) in samples {
-            let mask = NoiseEstimate.withoutDeadAreas(given, in: image)  // as `candidates` does
+            let (mask, noiseMask) = NoiseEstimate.constantAreas(given, in: image)  // as `candidates` does
             if needsModel, CountingData.test(image, mask: mask).isCounting { counting += 1 }
             guard needsScale || needsLattice else { continue }
-            let r = try ContentScale.analyse(image, mask: mask, lattice: latticeInput)
+            let r = try ContentScale.analyse(image, mask: mask, lattice: latticeInput, noiseMask: noiseMask)
             if let s = r.spotSigma { sigmas.append(s) }
             if let l = r.lattice { votes["\(l.dx),\(l.dy)", default: 0] += 1 }
         }
@@ -137,12 +137,10 @@ public struct PersistenceDetector: PeakDetector {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
         }
-        // Dead areas (constant patches at the image minimum) are not data (NoiseEstimate).
-        let mask = NoiseEstimate.withoutDeadAreas(given, in: image)
+        // Dead areas (constant patches at the image minimum) are not data, and no constant patch
+        // is a noise sample (NoiseEstimate.constantAreas).
+        let (mask, noiseMask) = NoiseEstimate.constantAreas(given, in: image)
         let counting = settings.noise == .auto ? CountingData.test(image, mask: mask) : nil
-        // Noise is measured where the image is not exactly constant (dead detector areas,
-        // padding, saturated cores are not noise samples; NoiseEstimate.measurable).
-        let noiseMask = NoiseEstimate.measurable(mask, in: image)
         let poisson = settings.noise == .poisson || counting?.isCounting == true
         let source = poisson ? Anscombe.transform(image) : image
         var diagnostics: [(String, Value)] = []
@@ -153,7 +151,7 @@ public struct PersistenceDetector: PeakDetector {
         if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto && latticeInput == .measured) {
             // Geometry (spot scale, lattice) is measured on the image itself, whatever the noise
             // model: the same scale for noise=gaussian and poisson.
-            content = try ContentScale.analyse(image, mask: mask, lattice: latticeInput)
+            content = try ContentScale.analyse(image, mask: mask, lattice: latticeInput, noiseMask: noiseMask)
         }
         let lattice: (dx: Int, dy: Int)?
         switch latticeInput {

@@ -82,14 +82,16 @@ public enum ContentScale {
     ///
     /// - Parameter known: The lattice if known (then not measured; `periodicity` is reported as
     ///   1 for a given vector and 0 for none).
-    public static func analyse(_ image: Image, mask: Mask, lattice known: LatticeInput = .measured) throws -> Result {
+    /// - Parameter noiseMask: Where the response noises are measured (default:
+    ///   `NoiseEstimate.measurable(mask, in: image)`).
+    public static func analyse(_ image: Image, mask: Mask, lattice known: LatticeInput = .measured, noiseMask given: Mask? = nil) throws -> Result {
         let w = image.width, h = image.height
         guard w >= 8, h >= 8 else { return Result(spotSigma: nil, lattice: nil, periodicity: 0) }
         let allValid = mask.isValid.allSatisfy { $0 }
         let filled = allValid ? image : fill(image, mask: mask)
         // The response noises are measured where the image is not exactly constant (dead
         // detector areas are not noise samples: NoiseEstimate.measurable).
-        let noiseMask = NoiseEstimate.measurable(mask, in: image)
+        let noiseMask = given ?? NoiseEstimate.measurable(mask, in: image)
         var lattice: (dx: Int, dy: Int)?, periodicity = 0.0
         var stack: (usable: [Double], octaves: [OctaveResponses])?
         switch known {

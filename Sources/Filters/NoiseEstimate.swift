@@ -61,14 +61,7 @@ public enum NoiseEstimate {
     /// and then its noise is measured on the rest. When fewer than 64 valid pixels would be left,
     /// the mask is returned unchanged.
     public static func measurable(_ mask: Mask, in image: Image) -> Mask {
-        guard let flat = flatPatchCentres(image, mask: mask) else { return mask }
-        var valid = mask.isValid
-        var left = 0
-        for i in 0..<valid.count {
-            if flat[i] { valid[i] = false }
-            if valid[i] { left += 1 }
-        }
-        return left >= 64 ? Mask(width: image.width, height: image.height, isValid: valid) : mask
+        constantAreas(mask, in: image, deadAreas: false).noise
     }
 
     /// `mask` without the image's dead areas: every pixel of an exactly constant 5 x 5 patch
@@ -78,20 +71,35 @@ public enum NoiseEstimate {
     /// Constant patches at any other level (a saturated core is the brightest) stay data. When
     /// fewer than 64 valid pixels would be left, the mask is returned unchanged.
     public static func withoutDeadAreas(_ mask: Mask, in image: Image) -> Mask {
-        guard let flat = flatPatchCentres(image, mask: mask) else { return mask }
+        constantAreas(mask, in: image).data
+    }
+
+    /// Both at once from one scan of the image: `data` = `withoutDeadAreas` (when `deadAreas`),
+    /// `noise` = `measurable` of that.
+    public static func constantAreas(_ mask: Mask, in image: Image, deadAreas: Bool = true) -> (data: Mask, noise: Mask) {
+        guard let flat = flatPatchCentres(image, mask: mask) else { return (mask, mask) }
         let w = image.width, h = image.height
-        var lowest = Float.infinity
-        for i in 0..<image.count where mask.isValid[i] && image.pixels[i] < lowest { lowest = image.pixels[i] }
-        var valid = mask.isValid
-        var changed = false
-        for y in 2..<(h - 2) {
-            for x in 2..<(w - 2) where flat[y * w + x] && image.pixels[y * w + x] == lowest {
-                for dy in -2...2 { for dx in -2...2 { valid[(y + dy) * w + x + dx] = false } }
-                changed = true
+        var data = mask
+        if deadAreas {
+            var lowest = Float.infinity
+            for i in 0..<image.count where mask.isValid[i] && image.pixels[i] < lowest { lowest = image.pixels[i] }
+            var valid = mask.isValid
+            var changed = false
+            for y in 2..<(h - 2) {
+                for x in 2..<(w - 2) where flat[y * w + x] && image.pixels[y * w + x] == lowest {
+                    for dy in -2...2 { for dx in -2...2 { valid[(y + dy) * w + x + dx] = false } }
+                    changed = true
+                }
             }
+            if changed, valid.reduce(0, { $0 + ($1 ? 1 : 0) }) >= 64 { data = Mask(width: w, height: h, isValid: valid) }
         }
-        guard changed, valid.reduce(0, { $0 + ($1 ? 1 : 0) }) >= 64 else { return mask }
-        return Mask(width: w, height: h, isValid: valid)
+        var valid = data.isValid
+        var left = 0
+        for i in 0..<valid.count {
+            if flat[i] { valid[i] = false }
+            if valid[i] { left += 1 }
+        }
+        return (data, left >= 64 ? Mask(width: w, height: h, isValid: valid) : data)
     }
 
     public static func sigma(_ image: Image, mask: Mask? = nil, maxSamples: Int = 1 << 20) -> Double {
