@@ -245,10 +245,6 @@ public enum ContentScale {
         let responses: ArraySlice<Image>
     }
 
-    static func spotScale(_ image: Image, mask: Mask, lattice: (dx: Int, dy: Int)?) -> Double? {
-        spotScale(responses: octaveResponses(image, mask: mask, noiseMask: NoiseEstimate.measurable(mask, in: image)), lattice: lattice)
-    }
-
     /// The responses R_i of every octave (what does not depend on the lattice, so it can be
     /// computed while the lattice is searched).
     static func octaveResponses(_ image: Image, mask: Mask, noiseMask: Mask) -> (usable: [Double], octaves: [OctaveResponses])? {

@@ -21,8 +21,8 @@ import PeakKit
 /// a fixed raster stride picks the samples, so the estimate stays O(N) time and small in memory.
 /// Assumes the noise is roughly uniform; for Poisson noise it estimates a typical level.
 public enum NoiseEstimate {
-    /// The centres of the exactly constant 5 x 5 patches of valid pixels (nil when there are none).
-    static func flatPatchCentres(_ image: Image, mask: Mask) -> [Bool]? {
+    /// The centres of the exactly constant 5 x 5 patches of the image (nil when there are none).
+    static func flatPatchCentres(_ image: Image) -> [Bool]? {
         let w = image.width, h = image.height
         guard w >= 5, h >= 5 else { return nil }
         // Row runs first: rowFlat[i] when p[i-2...i+2] on i's row all equal p[i]; a pixel is the
@@ -64,20 +64,15 @@ public enum NoiseEstimate {
         constantAreas(mask, in: image, deadAreas: false).noise
     }
 
-    /// `mask` without the image's dead areas: every pixel of an exactly constant 5 x 5 patch
-    /// whose value is the smallest valid value of the image (dead detector corners, padding, a
-    /// beam stop written as 0). Treated as invalid, they no longer make a step at their edge that
-    /// the band-pass turns into a ring of false maxima, nor a plateau that it lifts into a peak.
-    /// Constant patches at any other level (a saturated core is the brightest) stay data. When
-    /// fewer than 64 valid pixels would be left, the mask is returned unchanged.
-    public static func withoutDeadAreas(_ mask: Mask, in image: Image) -> Mask {
-        constantAreas(mask, in: image).data
-    }
-
-    /// Both at once from one scan of the image: `data` = `withoutDeadAreas` (when `deadAreas`),
-    /// `noise` = `measurable` of that.
+    /// Both from one scan of the image. `data`: `mask` without the image's dead areas (when
+    /// `deadAreas`): every pixel of an exactly constant 5 x 5 patch whose value is the smallest
+    /// valid value of the image (dead detector corners, padding, a beam stop written as 0).
+    /// Treated as invalid, they no longer make a step at their edge that the band-pass turns into
+    /// a ring of false maxima, nor a plateau that it lifts into a peak. Constant patches at any
+    /// other level (a saturated core is the brightest) stay data. `noise`: `measurable` of `data`.
+    /// When fewer than 64 valid pixels would be left, each mask is its input unchanged.
     public static func constantAreas(_ mask: Mask, in image: Image, deadAreas: Bool = true) -> (data: Mask, noise: Mask) {
-        guard let flat = flatPatchCentres(image, mask: mask) else { return (mask, mask) }
+        guard let flat = flatPatchCentres(image) else { return (mask, mask) }
         let w = image.width, h = image.height
         var data = mask
         if deadAreas {

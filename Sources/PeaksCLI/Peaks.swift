@@ -40,8 +40,8 @@ struct Peaks: ParsableCommand {
     /// glibc serves every allocation above its mmap threshold (128 KiB at start, adapting upwards
     /// only after frees) with fresh pages from the kernel, and a 512 x 512 Float image is 1 MiB:
     /// each temporary image then costs 256 page faults with zero-filling, a fifth of a
-    /// detection's time. Up to 256 MiB, allocations come from the heap and freed memory is kept
-    /// for the next one (released above 512 MiB free). Peak memory is unchanged; a stack's frames
+    /// detection's time. Up to 32 MiB (glibc's largest mmap threshold), allocations come from the
+    /// heap and freed memory is kept for the next one (released above 512 MiB free). Peak memory is unchanged; a stack's frames
     /// reuse the same memory.
     static func keepFreedMemoryForReuse() {
         _ = peaks_malloc_keep_freed(32 << 20, 512 << 20)
