@@ -36,6 +36,20 @@ public enum GaussianFilter {
         return w.reduce(0.0) { $0 + Double($1) * Double($1) }
     }
 
+    /// The standard deviation of white noise of unit variance after the band-pass
+    /// G(sigma) * I - G(background) * I (both filters as `apply` makes them): the root of the sum
+    /// of the squared weights of the 2-D kernel a(x) a(y) - b(x) b(y), which is
+    /// (sum a^2)^2 + (sum b^2)^2 - 2 (sum a b)^2 with the 1-D kernels a and b centred together.
+    public static func bandPassNoiseGain(sigma: Double, background: Double, truncate: Double = 4.0) -> Double {
+        let a = kernel(sigma: sigma, truncate: truncate), b = kernel(sigma: background, truncate: truncate)
+        let ra = a.count / 2, rb = b.count / 2
+        var aa = 0.0, bb = 0.0, ab = 0.0
+        for v in a { aa += Double(v) * Double(v) }
+        for v in b { bb += Double(v) * Double(v) }
+        for k in -min(ra, rb)...min(ra, rb) { ab += Double(a[ra + k]) * Double(b[rb + k]) }
+        return max(0, aa * aa + bb * bb - 2 * ab * ab).squareRoot()
+    }
+
     /// Smooths `image` with a Gaussian of standard deviation `sigma` pixels.
     public static func apply(_ image: Image, sigma: Double, truncate: Double = 4.0, border: BorderMode = .reflect) -> Image {
         if sigma == 0 || image.isEmpty { return image }

@@ -70,6 +70,22 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         #expect(abs(GaussianFilter.noiseGain(sigma: 3) - 1 / (2 * Double.pi.squareRoot() * 3)) < 1e-3)
     }
 
+    /// The band-pass gain is the root sum of squares of the filter's response to an impulse,
+    /// made with `apply` itself (far from the borders), for small and large sigmas.
+    @Test func bandPassNoiseGainIsTheImpulseResponseNorm() {
+        for sigma in [0.6, 1.41, 3.0, 5.66] {
+            let n = 2 * Int(16 * sigma + 0.5) + 1, c = n / 2
+            var impulse = Image(width: n, height: n)
+            impulse[c, c] = 1
+            let narrow = GaussianFilter.apply(impulse, sigma: sigma), wide = GaussianFilter.apply(impulse, sigma: 4 * sigma)
+            var sum = 0.0
+            for i in 0..<impulse.count { let d = Double(narrow.pixels[i]) - Double(wide.pixels[i]); sum += d * d }
+            let gain = GaussianFilter.bandPassNoiseGain(sigma: sigma, background: 4 * sigma)
+            #expect(abs(gain / sum.squareRoot() - 1) < 1e-4, "sigma \(sigma): \(gain) vs \(sum.squareRoot())")
+        }
+        #expect(GaussianFilter.bandPassNoiseGain(sigma: 2, background: 2) == 0)
+    }
+
     /// The sampled filter (autocenter's coarse stage) is the full filter's values at the
     /// sampled pixels, bit for bit, with and without invalid pixels, for steps that do and do
     /// not divide the size.
@@ -141,6 +157,41 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         SpotRenderer.addGaussianNoise(&image, sigma: sigma, rng: &rng)
         let estimate = NoiseEstimate.sigma(image)
         #expect(abs(estimate / sigma - 1) < 0.06, "estimate \(estimate) for sigma \(sigma)")
+    }
+
+    /// `whiteness` is 1 on white noise at any level, quantised to integers or not, with a
+    /// background and sparse spots on top; it rises steeply once neighbouring pixels are
+    /// correlated (the figures of its doc comment, within sampling error); nil without samples.
+    @Test func whitenessSeparatesWhiteFromCorrelatedNoise() {
+        var rng = SeededRandom(seed: 31)
+        func noise(_ sigma: Double, smoothedBy c: Double = 0) -> Image {
+            var image = Image(width: 384, height: 384)
+            SpotRenderer.addGaussianNoise(&image, sigma: sigma, rng: &rng)
+            return c > 0 ? GaussianFilter.apply(image, sigma: c) : image
+        }
+        for sigma in [0.8, 3.0, 40.0] {
+            let rho = NoiseEstimate.whiteness(noise(sigma))!
+            #expect(abs(rho - 1) < 0.02, "white sigma \(sigma): rho \(rho)")
+            // Integer data (sigma 0.8 is coarsely quantised).
+            var q = noise(sigma)
+            for i in 0..<q.count { q.pixels[i] = (q.pixels[i] + 100).rounded() }
+            let rq = NoiseEstimate.whiteness(q)!
+            #expect(abs(rq - 1) < 0.03, "quantised sigma \(sigma): rho \(rq)")
+        }
+        var scene = noise(2)
+        var spots: [Spot] = []
+        for i in 0..<30 { spots.append(Spot(x: Double(20 + (i % 6) * 60), y: Double(25 + (i / 6) * 70), amplitude: 300, sigma: 1.5)) }
+        SpotRenderer.add(spots, to: &scene)
+        for i in 0..<scene.count { scene.pixels[i] += Float(0.05 * Double(i % 384)) }
+        let withContent = NoiseEstimate.whiteness(scene)!
+        #expect(withContent >= 0.98 && withContent < 1.06, "sparse spots and a slope: rho \(withContent)")
+        for (c, low, high) in [(0.4, 1.08, 1.2), (0.5, 1.38, 1.6), (1.0, 4.0, 9.0)] {
+            let rho = NoiseEstimate.whiteness(noise(5, smoothedBy: c))!
+            #expect(rho > low && rho < high, "correlated over \(c) px: rho \(rho)")
+        }
+        #expect(NoiseEstimate.whiteness(Image(width: 40, height: 40, repeating: 2)) == nil)
+        #expect(NoiseEstimate.whiteness(Image(width: 4, height: 400, repeating: 2)) == nil)
+        #expect(NoiseEstimate.whiteness(noise(1), mask: Mask(width: 384, height: 384, allValid: false)) == nil)
     }
 
     @Test func flatAndTinyImages() {

@@ -274,6 +274,50 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         #expect(others.count <= 1, "\(others.count) false peaks: \(others.prefix(5).map { ($0.x, $0.y, hypot($0.x - cx, $0.y - cy)) })")
     }
 
+    /// Extended objects covering much of the field (like fluorescence nuclei), bright and faint,
+    /// in white noise: the band-passed image is nowhere pure noise (objects and their negative
+    /// surrounds everywhere), so its MAD is several times the noise and the faint half is lost.
+    /// The pixel noise is white, so the noise after the band-pass is the pixel noise times the
+    /// filter's gain, and every object is found. The same scene with correlated noise keeps the
+    /// MAD (the propagation would be 3x too low there) and gives no noise peaks.
+    @Test func denseObjectsInWhiteNoiseUseThePropagatedNoise() throws {
+        var rng = SeededRandom(seed: 41)
+        // 64 objects (sigma 5 px) 30 px apart, 10 px or more inside the frame, amplitudes log-uniform in [6, 150] (3-75 noise
+        // sigmas): the band-passed image's MAD is about 4, 35x the true noise after the filter.
+        var objects: [Spot] = []
+        for gy in 0..<8 { for gx in 0..<8 {
+            objects.append(Spot(x: 16 + Double(gx) * 30 + rng.uniform(-3, 3) + (gy % 2 == 0 ? 0 : 8),
+                                y: 20 + Double(gy) * 30 + rng.uniform(-3, 3),
+                                amplitude: exp(rng.uniform(log(6), log(150))), sigma: 5))
+        } }
+        func scene(correlated: Bool) -> Image {
+            var image = Image(width: 256, height: 256, repeating: 100)
+            SpotRenderer.add(objects, to: &image)
+            var noise = Image(width: 256, height: 256)
+            SpotRenderer.addGaussianNoise(&noise, sigma: correlated ? 6 : 2, rng: &rng)
+            if correlated { noise = GaussianFilter.apply(noise, sigma: 1) }
+            for i in 0..<image.count { image.pixels[i] += noise.pixels[i] }
+            return image
+        }
+        func score(_ d: Detection) -> (missed: Int, extra: Int) {
+            (objects.filter { o in !d.peaks.contains { hypot($0.x - o.x, $0.y - o.y) <= 4 } }.count,
+             d.peaks.filter { p in !objects.contains { hypot(p.x - $0.x, p.y - $0.y) <= 4 } }.count)
+        }
+        let white = scene(correlated: false)
+        let found = try PersistenceDetector().detect(in: white)
+        #expect(found.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
+        let (missed, extra) = score(found)
+        #expect(missed <= 1 && extra <= 1, "white: \(missed) of \(objects.count) missed, \(extra) extra")
+        // The MAD rule on the same image loses the fainter objects.
+        guard case .number(let mad) = found.diagnostic("noise_sigma_band_mad") else { Issue.record("no MAD"); return }
+        let byMAD = try PersistenceDetector().detect(in: white, ["prominence": .real(PersistenceDetector.defaultNoiseFactor * mad)])
+        #expect(score(byMAD).missed >= 15, "the MAD threshold missed only \(score(byMAD).missed)")
+
+        let correlated = try PersistenceDetector().detect(in: scene(correlated: true))
+        #expect(correlated.diagnostic("noise_sigma_filtered_rule") == .string("band-passed image (MAD)"))
+        #expect(score(correlated).extra <= 1, "correlated: \(score(correlated).extra) noise peaks")
+    }
+
     @Test func smoothingReducesNoiseMaxima() throws {
         var rng = SeededRandom(seed: 5)
         var image = Image(width: 128, height: 128)

@@ -20,11 +20,11 @@ struct RealCorpusTests {
     /// Cases where peaks does not reach the peers' floor: the floor is what peaks reaches (rounded
     /// down), with the shortfall. Measured with the defaults of this commit.
     static let exemptions: [String: (f1: Double?, rmse: Double?, why: String)] = [
-        // Nuclei (radius 12 px, filling much of the field): the spot scale found is 5.7 px, not
-        // 8.5, and the nuclei inflate the MAD of the band-passed image (7.5; thresholds up to
-        // about 10 would give F1 >= 0.79), so only the brightest 20 of 112 pass: F1 0.303 vs
-        // blob_log 0.808 (-0.505); RMSE 1.866 px (peer 1.877). docs/real-data.md has the analysis.
-        "fluo-nuclei-stardist": (0.300, nil, "F1 0.303 vs 0.808"),
+        // Nuclei (radius 12 px, filling much of the field): F1 0.820 meets the floor since the
+        // white pixel noise is propagated through the band-pass (session 7), but positions are
+        // the summits of G(5.7 px) * I on textured extended objects, not their centroids:
+        // RMSE 2.125 px vs blob_log's 1.877 px.
+        "fluo-nuclei-stardist": (nil, 2.13, "RMSE 2.125 vs 1.877"),
         // Positions: log-parabola on G(s) * I, 0.122 px vs find_peaks' 0.066 px (F1 1.000 for both).
         "track-telomeres-f100": (nil, 0.123, "RMSE 0.122 vs 0.066"),
     ]
