@@ -276,10 +276,11 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
 
     /// Extended objects covering much of the field (like fluorescence nuclei), bright and faint,
     /// in white noise: the band-passed image is nowhere pure noise (objects and their negative
-    /// surrounds everywhere), so its MAD is several times the noise and the faint half is lost.
-    /// The pixel noise is white, so the noise after the band-pass is the pixel noise times the
-    /// filter's gain, and every object is found. The same scene with correlated noise keeps the
-    /// MAD (the propagation would be 3x too low there) and gives no noise peaks.
+    /// surrounds everywhere), so its MAD (the default, band_noise=mad) is many times the noise
+    /// and the fainter objects are lost. With band_noise=propagated the pixel noise is white, so
+    /// the noise after the band-pass is the pixel noise times the filter's gain, and every object
+    /// is found. The same scene with correlated noise keeps the MAD (the propagation would be
+    /// several times too low there) and gives no noise peaks.
     @Test func denseObjectsInWhiteNoiseUseThePropagatedNoise() throws {
         var rng = SeededRandom(seed: 41)
         // 64 objects (sigma 5 px) 30 px apart, 10 px or more inside the frame, amplitudes log-uniform in [6, 150] (3-75 noise
@@ -303,17 +304,17 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
             (objects.filter { o in !d.peaks.contains { hypot($0.x - o.x, $0.y - o.y) <= 4 } }.count,
              d.peaks.filter { p in !objects.contains { hypot(p.x - $0.x, p.y - $0.y) <= 4 } }.count)
         }
+        let propagated: [String: ParameterValue] = ["band_noise": .string("propagated")]
         let white = scene(correlated: false)
-        let found = try PersistenceDetector().detect(in: white)
+        let found = try PersistenceDetector().detect(in: white, propagated)
         #expect(found.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
         let (missed, extra) = score(found)
         #expect(missed <= 1 && extra <= 1, "white: \(missed) of \(objects.count) missed, \(extra) extra")
-        // The MAD rule on the same image loses the fainter objects.
-        guard case .number(let mad) = found.diagnostic("noise_sigma_band_mad") else { Issue.record("no MAD"); return }
-        let byMAD = try PersistenceDetector().detect(in: white, ["prominence": .real(PersistenceDetector.defaultNoiseFactor * mad)])
+        // The default (the MAD) on the same image loses the fainter objects.
+        let byMAD = try PersistenceDetector().detect(in: white)
         #expect(score(byMAD).missed >= 15, "the MAD threshold missed only \(score(byMAD).missed)")
 
-        let correlated = try PersistenceDetector().detect(in: scene(correlated: true))
+        let correlated = try PersistenceDetector().detect(in: scene(correlated: true), propagated)
         #expect(correlated.diagnostic("noise_sigma_filtered_rule") == .string("band-passed image (MAD)"))
         #expect(score(correlated).extra <= 1, "correlated: \(score(correlated).extra) noise peaks")
     }

@@ -20,11 +20,11 @@ struct RealCorpusTests {
     /// Cases where peaks does not reach the peers' floor: the floor is what peaks reaches (rounded
     /// down), with the shortfall. Measured with the defaults of this commit.
     static let exemptions: [String: (f1: Double?, rmse: Double?, why: String)] = [
-        // Nuclei (radius 12 px, filling much of the field): F1 0.820 meets the floor since the
-        // white pixel noise is propagated through the band-pass (session 7), but positions are
-        // the summits of G(5.7 px) * I on textured extended objects, not their centroids:
-        // RMSE 2.125 px vs blob_log's 1.877 px.
-        "fluo-nuclei-stardist": (nil, 2.13, "RMSE 2.125 vs 1.877"),
+        // Nuclei (radius 12 px, filling much of the field): the spot scale found is 5.7 px, not
+        // 8.5, and the nuclei inflate the MAD of the band-passed image (7.5; thresholds up to
+        // about 10 would give F1 >= 0.79), so only the brightest 20 of 112 pass: F1 0.303 vs
+        // blob_log 0.808 (-0.505); RMSE 1.866 px (peer 1.877). docs/real-data.md has the analysis.
+        "fluo-nuclei-stardist": (0.300, nil, "F1 0.303 vs 0.808"),
         // Positions: log-parabola on G(s) * I, 0.122 px vs find_peaks' 0.066 px (F1 1.000 for both).
         "track-telomeres-f100": (nil, 0.123, "RMSE 0.122 vs 0.066"),
     ]
@@ -74,5 +74,25 @@ struct RealCorpusTests {
         let counts = "TP \(s.truePositives), FP \(s.falsePositives), FN \(s.falseNegatives)"
         #expect(s.f1 >= f1Floor, "\(name): F1 \(s.f1) below the floor \(f1Floor) (\(counts))")
         #expect(rmse <= rmseCeiling, "\(name): RMSE \(rmse) above \(rmseCeiling)")
+    }
+
+    /// `-p band_noise=propagated` (not the default: docs/algorithms/persistence.md) on the
+    /// nuclei: the pixel noise is white (whiteness 1.02), so the band-passed noise is the pixel
+    /// noise times the band-pass gain (0.22 instead of the MAD's 7.5), and F1 reaches the peers'
+    /// floor (0.814 against blob_log's 0.808).
+    @Test func nucleiReachTheFloorWithPropagatedBandNoise() throws {
+        let name = "fluo-nuclei-stardist"
+        let dir = Self.root.appendingPathComponent(name)
+        let image = try ImageFile.read(dir.appendingPathComponent("image.npy").path)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("truth.json"))) as! [String: Any]
+        func points(_ key: String) -> [Point] {
+            ((json[key] as? [[String: Any]]) ?? []).map { Point(x: ($0["x"] as! NSNumber).doubleValue, y: ($0["y"] as! NSNumber).doubleValue) }
+        }
+        let detection = try PersistenceDetector().detect(in: image, ["band_noise": .string("propagated")])
+        #expect(detection.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
+        let s = Scores(detections: detection.peaks.map { Point(x: $0.x, y: $0.y) }, truth: points("peaks"),
+                       ignore: points("ignore"), tolerance: (json["tolerance"] as! NSNumber).doubleValue)
+        let peer = try #require(try Self.peers()[name])
+        #expect(s.f1 >= peer.f1 - 0.02, "F1 \(s.f1) (TP \(s.truePositives), FP \(s.falsePositives), FN \(s.falseNegatives))")
     }
 }

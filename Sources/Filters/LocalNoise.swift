@@ -1,4 +1,3 @@
-import Filters
 import PeakKit
 
 /// How the pixel noise varies across the image, relative to its typical level: in counting data
@@ -16,18 +15,18 @@ import PeakKit
 /// The median ignores the pixels spots occupy as long as they are fewer than half of a tile's;
 /// where strong curvature fills a tile (the core of a bright beam) the ratio is inflated, which
 /// suppresses noise maxima there at the price of sensitivity within about a tile of it.
-struct LocalNoise: Sendable {
-    static let tile = 32
+public struct LocalNoise: Sendable {
+    public static let tile = 32
     /// Per pixel, row-major (image layout).
-    let ratio: [Float]
-    let minimum: Float
-    let tileCount: Int
+    public let ratio: [Float]
+    public let minimum: Float
+    public let tileCount: Int
 
-    static func uniform(width: Int, height: Int) -> LocalNoise {
+    public static func uniform(width: Int, height: Int) -> LocalNoise {
         LocalNoise(ratio: [Float](repeating: 1, count: width * height), minimum: 1, tileCount: 1)
     }
 
-    static func estimate(_ image: Image, mask: Mask) -> LocalNoise {
+    public static func estimate(_ image: Image, mask: Mask) -> LocalNoise {
         let w = image.width, h = image.height, t = tile
         let tx = max(1, (w + t - 1) / t), ty = max(1, (h + t - 1) / t)
         var sigma = [Double](repeating: -1, count: tx * ty)
