@@ -189,7 +189,7 @@ public struct PersistenceDetector: PeakDetector {
         let factor = settings.noiseFactor
         let auto = settings.prominence.isAuto
         let rawNoise: Double, noise: Double
-        var noiseRule = "given"
+        var noiseRule: String
         var whiteness: Double?, bandMAD: Double?
         var local: LocalNoise?
         if band {
@@ -221,6 +221,7 @@ public struct PersistenceDetector: PeakDetector {
             }
             noise = n
         } else {
+            noiseRule = "pixel noise x smoothing gain (no band-pass)"
             let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
             rawNoise = NoiseEstimate.sigma(source, mask: noiseMask)
             noise = rawNoise * gain
