@@ -93,12 +93,17 @@ public final class AtomicStream {
         // A short temporary name: `.NAME.tmp-PID` would exceed NAME_MAX (255) for long names.
         let dir = AtomicFile.folder(of: path)
         let serial = TemporaryFiles.nextSerial()
-        temporary = (path.contains("/") ? dir + "/" : "") + ".peaks-\(getpid())-\(serial).tmp"
-        fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let name = (path.contains("/") ? dir + "/" : "") + ".peaks-\(getpid())-\(serial).tmp"
+        temporary = name
+        // Registered before it exists: a signal between the two would otherwise leave the file
+        // behind (the handler's unlink of a name not yet created does nothing).
+        TemporaryFiles.add(name)
+        fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 {
-            throw PeaksError.file(path: path, reason: "cannot write: \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))
+            TemporaryFiles.remove(name)
+            throw PeaksError.file(path: path, reason: "cannot write: \(reason)")
         }
-        TemporaryFiles.add(temporary)
     }
 
     deinit { abort() }
