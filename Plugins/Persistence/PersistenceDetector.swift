@@ -200,7 +200,7 @@ public struct PersistenceDetector: PeakDetector {
             noiseRule = "band-passed image (MAD)"
             bandMAD = measured
             var n = measured
-            if settings.prominence.isAuto && settings.bandNoise == .propagated {
+            if auto && settings.bandNoise == .propagated {
                 // Dense content (objects covering much of the field, each with the band-pass's
                 // negative surround) inflates that MAD, and no part of the band-passed image is
                 // then pure noise. When the pixel noise is white its level after the band-pass
@@ -252,12 +252,11 @@ public struct PersistenceDetector: PeakDetector {
             significant = diagram.pairs.filter {
                 $0.persistence > 0 && Anscombe.value(Double($0.birthLevel)) - Anscombe.value(Double($0.deathLevel)) > limit
             }
+        } else if let ratio = local?.ratio {
+            // band_noise=propagated: the threshold scaled by the local pixel noise at the summit.
+            significant = diagram.pairs.filter { Double($0.persistence) > threshold * Double(ratio[$0.birth]) }
         } else {
-            if let ratio = local?.ratio, settings.prominence.isAuto {
-                significant = diagram.pairs.filter { Double($0.persistence) > threshold * Double(ratio[$0.birth]) }
-            } else {
-                significant = diagram.pairs.filter { Double($0.persistence) > threshold }
-            }
+            significant = diagram.pairs.filter { Double($0.persistence) > threshold }
         }
 
         var peaks: [Peak] = []

@@ -98,35 +98,56 @@ public enum NoiseEstimate {
     }
 
     public static func sigma(_ image: Image, mask: Mask? = nil, maxSamples: Int = 1 << 20) -> Double {
-        let w = image.width, h = image.height
-        guard w >= 3, h >= 3 else { return 0 }
-        let mask = (mask?.isValid.allSatisfy { $0 } ?? true) ? nil : mask
-        let interior = (w - 2) * (h - 2)
-        let stride = max(1, interior / maxSamples)
+        let w = image.width
         var responses: [Float] = []
-        responses.reserveCapacity(interior / stride + 1)
         image.pixels.withUnsafeBufferPointer { p in
-            var counter = 0
-            for y in 1..<(h - 1) {
-                for x in 1..<(w - 1) {
-                    counter &+= 1
-                    if counter < stride { continue }
-                    counter = 0
-                    if let mask {
-                        var ok = true
-                        check: for dy in -1...1 { for dx in -1...1 where !mask[x + dx, y + dy] { ok = false; break check } }
-                        if !ok { continue }
-                    }
-                    let r = immerkaerResponse(p, at: y &* w &+ x, width: w)
-                    if r.isFinite { responses.append(r) }
-                }
+            forEachSample(image, radius: 1, mask: mask, maxSamples: maxSamples,
+                          expecting: { responses.reserveCapacity($0) }) { i in
+                let r = immerkaerResponse(p, at: i, width: w)
+                if r.isFinite { responses.append(r) }
             }
         }
         guard !responses.isEmpty else { return 0 }
-        let median = Double(Selection.median(&responses))
-        if median > 0 { return robustSigma(medianResponse: median) }
-        let mean = responses.reduce(0.0) { $0 + Double($1) } / Double(responses.count)
-        return (Double.pi / 2).squareRoot() * mean / 6
+        return robustSpread(&responses) / 6
+    }
+
+    /// Calls `body` with the index of every pixel whose (2 radius + 1)^2 neighbourhood lies in
+    /// the image and (with a mask that is not all valid) is all valid, taking every `stride`-th
+    /// interior pixel in raster order, stride = max(1, interior / maxSamples), so that at most
+    /// about `maxSamples` are visited; `expecting` is first told that bound (to reserve storage).
+    @inline(__always)
+    static func forEachSample(_ image: Image, radius r: Int, mask: Mask?, maxSamples: Int,
+                              expecting: (Int) -> Void, _ body: (Int) -> Void) {
+        let w = image.width, h = image.height
+        guard w > 2 * r, h > 2 * r else { return }
+        let mask = (mask?.isValid.allSatisfy { $0 } ?? true) ? nil : mask
+        let interior = (w - 2 * r) * (h - 2 * r)
+        let stride = max(1, interior / maxSamples)
+        expecting(interior / stride + 1)
+        var counter = 0
+        for y in r..<(h - r) {
+            for x in r..<(w - r) {
+                counter &+= 1
+                if counter < stride { continue }
+                counter = 0
+                if let mask {
+                    var ok = true
+                    check: for dy in -r...r { for dx in -r...r where !mask[x + dx, y + dy] { ok = false; break check } }
+                    if !ok { continue }
+                }
+                body(y &* w &+ x)
+            }
+        }
+    }
+
+    /// 1.4826 median |r| (the standard deviation of Gaussian responses), or, when more than half
+    /// of the responses are 0 (flat, quantised data), Immerkær's mean form sqrt(pi/2) mean |r|.
+    /// `r` holds absolute responses; reorders it.
+    static func robustSpread(_ r: inout [Float]) -> Double {
+        let median = Double(Selection.median(&r))
+        if median > 0 { return 1.482602218505602 * median }
+        let mean = r.reduce(0.0) { $0 + Double($1) } / Double(r.count)
+        return (Double.pi / 2).squareRoot() * mean
     }
 
     /// Largest `whiteness` at which the pixel noise counts as white, so that its level after a
@@ -154,35 +175,18 @@ public enum NoiseEstimate {
     /// part, at a fixed raster stride above `maxSamples`. nil when fewer than 64 such pixels
     /// exist or the image is constant there.
     public static func whiteness(_ image: Image, mask: Mask? = nil, maxSamples: Int = 1 << 16) -> Double? {
-        let w = image.width, h = image.height
-        guard w >= 5, h >= 5 else { return nil }
-        let mask = (mask?.isValid.allSatisfy { $0 } ?? true) ? nil : mask
-        let interior = (w - 4) * (h - 4)
-        let stride = max(1, interior / maxSamples)
+        let w = image.width
         var r1: [Float] = [], r2: [Float] = []
-        r1.reserveCapacity(interior / stride + 1)
-        r2.reserveCapacity(interior / stride + 1)
         image.pixels.withUnsafeBufferPointer { p in
-            var counter = 0
-            for y in 2..<(h - 2) {
-                for x in 2..<(w - 2) {
-                    counter &+= 1
-                    if counter < stride { continue }
-                    counter = 0
-                    if let mask {
-                        var ok = true
-                        check: for dy in -2...2 { for dx in -2...2 where !mask[x + dx, y + dy] { ok = false; break check } }
-                        if !ok { continue }
-                    }
-                    let i = y &* w &+ x
-                    let a = immerkaerResponse(p, at: i, width: w)
-                    // N2: the taps of N at (+-2, +-2), (0, +-2), (+-2, 0).
-                    let up = i &- 2 &* w, dn = i &+ 2 &* w
-                    let corners = p[up &- 2] + p[up &+ 2] + p[dn &- 2] + p[dn &+ 2]
-                    let edges = p[up] + p[dn] + p[i &- 2] + p[i &+ 2]
-                    let b = abs(corners - 2 * edges + 4 * p[i])
-                    if a.isFinite && b.isFinite { r1.append(a); r2.append(b) }
-                }
+            forEachSample(image, radius: 2, mask: mask, maxSamples: maxSamples,
+                          expecting: { r1.reserveCapacity($0); r2.reserveCapacity($0) }) { i in
+                let a = immerkaerResponse(p, at: i, width: w)
+                // N2: the taps of N at (+-2, +-2), (0, +-2), (+-2, 0).
+                let up = i &- 2 &* w, dn = i &+ 2 &* w
+                let corners = p[up &- 2] + p[up &+ 2] + p[dn &- 2] + p[dn &+ 2]
+                let edges = p[up] + p[dn] + p[i &- 2] + p[i &+ 2]
+                let b = abs(corners - 2 * edges + 4 * p[i])
+                if a.isFinite && b.isFinite { r1.append(a); r2.append(b) }
             }
         }
         guard r1.count >= 64 else { return nil }
@@ -191,13 +195,10 @@ public enum NoiseEstimate {
         return s2 / s1
     }
 
-    /// The truncated root-mean-square spread of absolute responses (see `whiteness`).
-    /// Reorders `r`.
+    /// The truncated root-mean-square spread of absolute responses (see `whiteness`), starting
+    /// from `robustSpread`. Reorders `r`.
     static func truncatedSpread(_ r: inout [Float]) -> Double {
-        let median = Double(Selection.median(&r))
-        var s = median > 0
-            ? 1.482602218505602 * median
-            : (Double.pi / 2).squareRoot() * r.reduce(0.0) { $0 + Double($1) } / Double(r.count)
+        var s = robustSpread(&r)
         guard s > 0 else { return 0 }
         for _ in 0..<4 {
             let limit = 3.5 * s

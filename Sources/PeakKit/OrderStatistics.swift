@@ -133,9 +133,9 @@ public enum Selection {
     /// values below the bracket and at its bounds and gathers those strictly inside it (about 6%
     /// of them), and the k-th value is a bound or is selected among those. The answer is exact
     /// whatever the sample: nil (the caller's bucket selection then runs) when the bracket missed
-    /// rank k or held more values than expected. One branch-free pass instead of the two to three passes of bucket selection,
-    /// whose equal-width buckets also degrade on heavy-tailed data (a few bright spots stretch the
-    /// range so that the noise falls into one bucket).
+    /// rank k or held more values than expected. One branch-free pass instead of the two to three
+    /// passes of bucket selection, whose equal-width buckets also degrade on heavy-tailed data (a
+    /// few bright spots stretch the range so that the noise falls into one bucket).
     static func sampledBoundsSelect(_ values: [Float], _ k: Int) -> Float? {
         let n = values.count, m = boundsSample
         guard n >= 4 * m else { return nil }

@@ -41,8 +41,8 @@ struct Peaks: ParsableCommand {
     /// only after frees) with fresh pages from the kernel, and a 512 x 512 Float image is 1 MiB:
     /// each temporary image then costs 256 page faults with zero-filling, a fifth of a
     /// detection's time. Up to 32 MiB (glibc's largest mmap threshold), allocations come from the
-    /// heap and freed memory is kept for the next one (released above 512 MiB free). Peak memory is unchanged; a stack's frames
-    /// reuse the same memory.
+    /// heap and freed memory is kept for the next one (released above 512 MiB free). Peak memory
+    /// is unchanged; a stack's frames reuse the same memory.
     static func keepFreedMemoryForReuse() {
         _ = peaks_malloc_keep_freed(32 << 20, 512 << 20)
     }

@@ -54,18 +54,25 @@ struct RealCorpusTests {
             }.sorted()
     }
 
-    @Test("default detector reaches the peers' floor", arguments: RealCorpusTests.cases)
-    func corpusCase(_ name: String) throws {
-        let dir = Self.root.appendingPathComponent(name)
+    /// Case `name` detected by persistence with `parameters` (defaults when empty), scored as
+    /// the peers are.
+    static func score(_ name: String, _ parameters: [String: ParameterValue] = [:]) throws -> (Scores, Detection) {
+        let dir = root.appendingPathComponent(name)
         let image = try ImageFile.read(dir.appendingPathComponent("image.npy").path)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("truth.json"))) as! [String: Any]
         func points(_ key: String) -> [Point] {
             ((json[key] as? [[String: Any]]) ?? []).map { Point(x: ($0["x"] as! NSNumber).doubleValue, y: ($0["y"] as! NSNumber).doubleValue) }
         }
         let tolerance = (json["tolerance"] as! NSNumber).doubleValue
-        let detection = try PersistenceDetector().detect(in: image)
+        let detection = try PersistenceDetector().detect(in: image, parameters)
         let s = Scores(detections: detection.peaks.map { Point(x: $0.x, y: $0.y) }, truth: points("peaks"),
                        ignore: points("ignore"), tolerance: tolerance)
+        return (s, detection)
+    }
+
+    @Test("default detector reaches the peers' floor", arguments: RealCorpusTests.cases)
+    func corpusCase(_ name: String) throws {
+        let (s, _) = try Self.score(name)
         let peer = try #require(try Self.peers()[name])
         let exemption = Self.exemptions[name]
         let f1Floor = exemption?.f1 ?? (peer.f1 - 0.02)
@@ -82,16 +89,8 @@ struct RealCorpusTests {
     /// floor (0.814 against blob_log's 0.808).
     @Test func nucleiReachTheFloorWithPropagatedBandNoise() throws {
         let name = "fluo-nuclei-stardist"
-        let dir = Self.root.appendingPathComponent(name)
-        let image = try ImageFile.read(dir.appendingPathComponent("image.npy").path)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("truth.json"))) as! [String: Any]
-        func points(_ key: String) -> [Point] {
-            ((json[key] as? [[String: Any]]) ?? []).map { Point(x: ($0["x"] as! NSNumber).doubleValue, y: ($0["y"] as! NSNumber).doubleValue) }
-        }
-        let detection = try PersistenceDetector().detect(in: image, ["band_noise": .string("propagated")])
+        let (s, detection) = try Self.score(name, ["band_noise": .string("propagated")])
         #expect(detection.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
-        let s = Scores(detections: detection.peaks.map { Point(x: $0.x, y: $0.y) }, truth: points("peaks"),
-                       ignore: points("ignore"), tolerance: (json["tolerance"] as! NSNumber).doubleValue)
         let peer = try #require(try Self.peers()[name])
         #expect(s.f1 >= peer.f1 - 0.02, "F1 \(s.f1) (TP \(s.truePositives), FP \(s.falsePositives), FN \(s.falseNegatives))")
     }
