@@ -512,7 +512,11 @@ final class TIFFFrames: FrameSource {
         }
         let raw = UnsafeMutableRawPointer.allocate(byteCount: blockSize, alignment: 16)
         defer { raw.deallocate() }
-        let rowValues = UnsafeMutablePointer<Float>.allocate(capacity: blockWidth * blockSamples)
+        // Interleaved samples are decoded a run of pixels at a time: a forged page may declare
+        // 65535 samples a pixel and a row of 2^18 pixels, and a whole decoded row would then need
+        // more memory than the block itself (found by FuzzTIFF).
+        let runPixels = max(1, 16384 / blockSamples)
+        let rowValues = UnsafeMutablePointer<Float>.allocate(capacity: runPixels * blockSamples)
         defer { rowValues.deallocate() }
         let stride = blockWidth * blockSamples * sample.size
         let planesUsed = separate ? channels : 1
@@ -541,18 +545,25 @@ final class TIFFFrames: FrameSource {
                             sample.decode(raw + r * stride, count: cols, into: buffer.baseAddress! + y * w + x0)
                             continue
                         }
-                        sample.decode(raw + r * stride, count: cols * blockSamples, into: rowValues)
-                        if channels == 1 {
-                            let dst = buffer.baseAddress! + y * w + x0
-                            for c in 0..<cols { dst[c] = rowValues[c * blockSamples] }
-                        } else if separate {
-                            let dst = planes.baseAddress! + plane * w * hgt + y * w + x0
-                            for c in 0..<cols { dst[c] = rowValues[c] }
-                        } else {
-                            for k in 0..<3 {
-                                let dst = planes.baseAddress! + k * w * hgt + y * w + x0
-                                for c in 0..<cols { dst[c] = rowValues[c * blockSamples + k] }
+                        var c0 = 0
+                        while c0 < cols {
+                            let n = min(runPixels, cols - c0)
+                            sample.decode(raw + r * stride + c0 * blockSamples * sample.size,
+                                          count: n * blockSamples, into: rowValues)
+                            let x = x0 + c0
+                            if channels == 1 {
+                                let dst = buffer.baseAddress! + y * w + x
+                                for c in 0..<n { dst[c] = rowValues[c * blockSamples] }
+                            } else if separate {
+                                let dst = planes.baseAddress! + plane * w * hgt + y * w + x
+                                for c in 0..<n { dst[c] = rowValues[c] }
+                            } else {
+                                for k in 0..<3 {
+                                    let dst = planes.baseAddress! + k * w * hgt + y * w + x
+                                    for c in 0..<n { dst[c] = rowValues[c * blockSamples + k] }
+                                }
                             }
+                            c0 += n
                         }
                     }
                     x0 += p.tiled ? blockWidth : w

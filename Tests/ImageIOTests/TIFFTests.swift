@@ -76,6 +76,40 @@ struct TIFFTests {
         }
     }
 
+    /// Many interleaved samples a pixel (a multispectral page): sample 0 is the frame. The row is
+    /// decoded a run of pixels at a time (16384 samples), so 300 samples a pixel and 100 pixels a
+    /// row cross two run boundaries; a forged 65535-sample page no longer needs a row of floats
+    /// larger than its block (FuzzTIFF found a 268 MB allocation from a 537-byte file).
+    @Test func manySamplesPerPixelKeepSampleZero() throws {
+        let width = 100, height = 3, spp = 300
+        let ifdOffset = 8, nEntries = 9
+        let dataOffset = ifdOffset + 2 + nEntries * 12 + 4
+        let entries: [(UInt16, UInt16, UInt32, UInt32)] = [
+            (256, 4, 1, UInt32(width)), (257, 4, 1, UInt32(height)), (258, 3, 1, 16), (259, 3, 1, 1),
+            (262, 3, 1, 1), (273, 4, 1, UInt32(dataOffset)), (277, 3, 1, UInt32(spp)),
+            (278, 4, 1, UInt32(height)), (279, 4, 1, UInt32(width * height * spp * 2)),
+        ]
+        var file: [UInt8] = [0x49, 0x49, 0x2A, 0] + bytesOf(UInt32(ifdOffset), bigEndian: false)
+        file += bytesOf(UInt16(nEntries), bigEndian: false)
+        for (tag, type, count, value) in entries {
+            file += bytesOf(tag, bigEndian: false) + bytesOf(type, bigEndian: false) + bytesOf(count, bigEndian: false)
+            file += type == 3 ? bytesOf(UInt16(value), bigEndian: false) + [0, 0] : bytesOf(value, bigEndian: false)
+        }
+        file += [0, 0, 0, 0]
+        var expected: [Float] = []
+        for y in 0..<height {
+            for x in 0..<width {
+                let v = UInt16(7 * x + 1000 * y)
+                expected.append(Float(v))
+                file += bytesOf(v, bigEndian: false)
+                for k in 1..<spp { file += bytesOf(UInt16(50000 + k), bigEndian: false) }
+            }
+        }
+        let source = try ImageFormat.tiff.open(try InputFile(bytes: file, name: "spp300.tif"), .init())
+        #expect(source.layout.width == width && source.layout.height == height)
+        #expect(try source.frame(0).pixels == expected)
+    }
+
     @Test(arguments: ["rgb8.tif", "rgb8_planar.tif"])
     func rgbBecomesLuminance(name: String) throws {
         let source = try ImageFormat.open(Fixture.path("tiff/" + name))
