@@ -34,9 +34,7 @@ let package = Package(
         .systemLibrary(
             name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",
             providers: [.apt(["libfftw3-dev"])]),
-        .systemLibrary(
-            name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
-            providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", providers: [.apt(["libcairo2-dev"])]),
         // libpng reports errors by longjmp, which Swift cannot catch: a small C file wraps the
         // full API behind setjmp and returns error codes (see Sources/CPNG/README.md).
         .target(
@@ -47,23 +45,25 @@ let package = Package(
             name: "CTIFF", path: "Sources/CTIFF", pkgConfig: "libtiff-4",
             providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(
-            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            name: "CHDF5", path: "Sources/CHDF5",
             providers: [.apt(["libhdf5-dev", "hdf5-filter-plugin", "bitshuffle"])]),
-        .systemLibrary(
-            name: "CFITSIO", path: "Sources/CFITSIO", pkgConfig: "cfitsio",
-            providers: [.apt(["libcfitsio-dev"])]),
+        .systemLibrary(name: "CFITSIO", path: "Sources/CFITSIO", providers: [.apt(["libcfitsio-dev"])]),
+        // CCairo, CHDF5 and CFITSIO are not linked: their functions are trampolines that load
+        // the library on first use (it and its 50 dependencies cost ~9 ms at every start;
+        // Sources/_PeaksLazyLibraries/README.md).
+        .target(name: "_PeaksLazyLibraries", exclude: ["README.md"]),
         // Compiler intrinsics (cache prefetch) for the union-find's random-access loop.
         .target(name: "_PeaksIntrinsics"),
 
         // MARK: Toolkit
         .target(name: "PeakKit", exclude: ["README.md"]),
         .target(
-            name: "ImageIO", dependencies: ["PeakKit", "CPNG", "CTIFF", "CHDF5", "CFITSIO"], exclude: ["README.md"]),
+            name: "ImageIO", dependencies: ["PeakKit", "CPNG", "CTIFF", "CHDF5", "CFITSIO", "_PeaksLazyLibraries"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit", "_PeaksIntrinsics"], exclude: ["README.md"]),
         // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
         .target(name: "Correlation", dependencies: ["PeakKit", "Spectral", "Filters"], exclude: ["README.md"]),
-        .target(name: "Rendering", dependencies: ["PeakKit", "CCairo"], exclude: ["README.md"]),
+        .target(name: "Rendering", dependencies: ["PeakKit", "CCairo", "_PeaksLazyLibraries"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
         // Also matching, scores, evaluation runs, reports and run manifests.
         .target(

@@ -90,7 +90,7 @@ static inline char *ch5_string_attribute(hid_t obj, const char *name) {
                 hssize_t n = H5Sget_simple_extent_npoints(space);
                 if (n >= 1 && n <= 4096) {
                     if (H5Tis_variable_str(type) > 0) {
-                        hid_t mem = H5Tcopy(H5T_C_S1);
+                        hid_t mem = H5Tcopy(ch5_c_s1());
                         if (mem >= 0) {
                             char **pointers = (char **)calloc((size_t)n, sizeof(char *));
                             if (pointers && H5Tset_size(mem, H5T_VARIABLE) >= 0 && H5Tset_cset(mem, H5Tget_cset(type)) >= 0
@@ -377,7 +377,7 @@ static inline void ch5_inspect(hid_t file, const char *wanted, int deep, ch5_tex
 /// under `name` (the core driver tells images apart by name).
 static inline hid_t ch5_open(const char *name, const void *image, size_t image_size) {
     if (!image) return H5Fopen(name, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = H5Pcreate(ch5_fapl_class());
     if (fapl < 0) return -1;
     hid_t fid = -1;
     if (H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 && H5Pset_file_image(fapl, (void *)image, image_size) >= 0)

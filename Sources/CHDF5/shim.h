@@ -3,13 +3,37 @@
 #ifndef PEAKS_CHDF5_SHIM_H
 #define PEAKS_CHDF5_SHIM_H
 #include <string.h>
+// Debian's serial build lives in hdf5/serial/ (hdf5.h includes its neighbours with quotes).
+#if __has_include(<hdf5/serial/hdf5.h>)
+#include <hdf5/serial/hdf5.h>
+#else
 #include <hdf5.h>
+#endif
 
-static inline hid_t ch5_native_float(void) { return H5T_NATIVE_FLOAT; }
-static inline hid_t ch5_native_double(void) { return H5T_NATIVE_DOUBLE; }
-static inline hid_t ch5_c_s1(void) { return H5T_C_S1; }
-static inline hid_t ch5_fapl_class(void) { return H5P_FILE_ACCESS; }
-static inline hid_t ch5_dapl_class(void) { return H5P_DATASET_ACCESS; }
+// libhdf5 is loaded on first use (Sources/_PeaksLazyLibraries): its data symbols are read
+// through these accessors, never linked directly.
+extern const void *peaks_lazy_hdf5_H5T_NATIVE_FLOAT_g(void);
+extern const void *peaks_lazy_hdf5_H5T_NATIVE_DOUBLE_g(void);
+extern const void *peaks_lazy_hdf5_H5T_C_S1_g(void);
+extern const void *peaks_lazy_hdf5_H5P_CLS_FILE_ACCESS_ID_g(void);
+extern const void *peaks_lazy_hdf5_H5P_CLS_DATASET_ACCESS_ID_g(void);
+extern const void *peaks_lazy_hdf5_H5Z_DEFLATE(void);
+extern const void *peaks_lazy_hdf5_H5Z_SHUFFLE(void);
+extern const void *peaks_lazy_hdf5_H5Z_FLETCHER32(void);
+extern const void *peaks_lazy_hdf5_H5Z_SZIP(void);
+extern const void *peaks_lazy_hdf5_H5Z_NBIT(void);
+extern const void *peaks_lazy_hdf5_H5Z_SCALEOFFSET(void);
+extern int peaks_lazy_load(int library, char *message, size_t capacity);
+
+/// Loads libhdf5 (0 and a reason in `message` when it cannot be loaded).
+static inline int ch5_load(char *message, size_t capacity) { return peaks_lazy_load(0, message, capacity); }
+
+// The H5T_NATIVE_FLOAT, ... macros: H5open(), then the global it initialised.
+static inline hid_t ch5_native_float(void) { H5open(); return *(const hid_t *)peaks_lazy_hdf5_H5T_NATIVE_FLOAT_g(); }
+static inline hid_t ch5_native_double(void) { H5open(); return *(const hid_t *)peaks_lazy_hdf5_H5T_NATIVE_DOUBLE_g(); }
+static inline hid_t ch5_c_s1(void) { H5open(); return *(const hid_t *)peaks_lazy_hdf5_H5T_C_S1_g(); }
+static inline hid_t ch5_fapl_class(void) { H5open(); return *(const hid_t *)peaks_lazy_hdf5_H5P_CLS_FILE_ACCESS_ID_g(); }
+static inline hid_t ch5_dapl_class(void) { H5open(); return *(const hid_t *)peaks_lazy_hdf5_H5P_CLS_DATASET_ACCESS_ID_g(); }
 static inline unsigned ch5_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline hid_t ch5_default(void) { return H5P_DEFAULT; }
 static inline hid_t ch5_error_default(void) { return H5E_DEFAULT; }
@@ -41,15 +65,14 @@ static inline void ch5_last_error(ch5_message *m) {
 
 /// libhdf5's own filter classes (exported by the shared library, declared in its private
 /// headers only): 0 deflate, 1 shuffle, 2 fletcher32, 3 szip, 4 nbit, 5 scaleoffset.
-extern const H5Z_class2_t H5Z_DEFLATE[1], H5Z_SHUFFLE[1], H5Z_FLETCHER32[1], H5Z_SZIP[1], H5Z_NBIT[1], H5Z_SCALEOFFSET[1];
 static inline const H5Z_class2_t *ch5_builtin_filter(int which) {
     switch (which) {
-    case 0: return H5Z_DEFLATE;
-    case 1: return H5Z_SHUFFLE;
-    case 2: return H5Z_FLETCHER32;
-    case 3: return H5Z_SZIP;
-    case 4: return H5Z_NBIT;
-    case 5: return H5Z_SCALEOFFSET;
+    case 0: return (const H5Z_class2_t *)peaks_lazy_hdf5_H5Z_DEFLATE();
+    case 1: return (const H5Z_class2_t *)peaks_lazy_hdf5_H5Z_SHUFFLE();
+    case 2: return (const H5Z_class2_t *)peaks_lazy_hdf5_H5Z_FLETCHER32();
+    case 3: return (const H5Z_class2_t *)peaks_lazy_hdf5_H5Z_SZIP();
+    case 4: return (const H5Z_class2_t *)peaks_lazy_hdf5_H5Z_NBIT();
+    case 5: return (const H5Z_class2_t *)peaks_lazy_hdf5_H5Z_SCALEOFFSET();
     default: return NULL;
     }
 }

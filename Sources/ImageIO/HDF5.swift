@@ -34,8 +34,13 @@ public enum HDF5 {
         return true
     }()
 
-    /// Initialises the library and silences its error printing for the calling thread.
-    static func prepare() {
+    /// Loads and initialises the library (libhdf5 is loaded on first use:
+    /// Sources/_PeaksLazyLibraries) and silences its error printing for the calling thread.
+    static func prepare(_ path: String) throws {
+        var message = [CChar](repeating: 0, count: 320)
+        guard ch5_load(&message, message.count) == 1 else {
+            throw PeaksError.file(path: path, reason: FITS.cText(message))
+        }
         _ = ready
         ch5_silence()
     }
@@ -83,7 +88,7 @@ final class HDF5Frames: FrameSource {
     private let fileSize: UInt64
 
     init(file input: InputFile, options: OpenOptions) throws {
-        HDF5.prepare()
+        try HDF5.prepare(input.path)
         path = input.path
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: input.path, reason: reason) }
         // Parse the metadata in a child process first (HDF5Probe.swift): it opens the file and
@@ -243,7 +248,7 @@ final class HDF5Frames: FrameSource {
 
     func readFrame(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws {
         try checkFrameIndex(index)
-        HDF5.prepare()
+        try HDF5.prepare(path)
         let (h, w) = frameShape
         var start = [hsize_t](repeating: 0, count: rank)
         var count = [hsize_t](repeating: 1, count: rank)

@@ -43,7 +43,7 @@ struct HDF5Inspection {
     static func run(path: String, name: String, image: UnsafeRawBufferPointer?, wanted: String?,
                     timeout: Double? = nil, probe: Bool = Self.probe.enabled) throws -> HDF5Inspection {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: path, reason: reason) }
-        HDF5.prepare()
+        try HDF5.prepare(path)
         guard probe else {
             var text = ch5_inspect_here(name, image?.baseAddress, image?.count ?? 0, wanted)
             defer { ch5_free(text.bytes) }

@@ -11,9 +11,19 @@ enum Cairo {
         }
     }
 
+    /// Loads libcairo if needed (it is loaded on first use: Sources/_PeaksLazyLibraries); throws
+    /// naming `what` when it cannot be loaded.
+    static func load(_ what: String) throws {
+        var message = [CChar](repeating: 0, count: 320)
+        guard ccairo_load(&message, message.count) == 1 else {
+            throw PeaksError.invalidImage(reason: "cannot render (\(what)): \(String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        }
+    }
+
     /// An image surface of the given format and size; throws if cairo cannot make it (too large,
     /// out of memory). The caller destroys it.
     static func imageSurface(_ format: cairo_format_t, width: Int, height: Int, _ what: String) throws -> OpaquePointer {
+        try load(what)
         // cairo's limit is 32767 per side; check here for a clear message.
         guard width > 0, height > 0, width <= 32767, height <= 32767 else {
             throw PeaksError.invalidImage(reason: "cannot render (\(what)): surface size \(width)x\(height) is outside 1...32767")
@@ -105,6 +115,7 @@ enum Cairo {
 
     /// Decodes PNG bytes into an image surface (ARGB32 or RGB24). The caller destroys it.
     static func surface(fromPNG bytes: [UInt8]) throws -> OpaquePointer {
+        try load("PNG")
         let source = ByteSource(bytes)
         let surface = withExtendedLifetime(source) {
             cairo_image_surface_create_from_png_stream({ closure, data, length in

@@ -135,3 +135,28 @@ import Testing
         for name in ["PNG", "NPY", "TIFF", "HDF5", "FITS", "MRC", "MIB", "DM"] { #expect(r.stdout.contains(name)) }
     }
 }
+
+/// libhdf5, libcfitsio and libcairo (and the 50 libraries they pull in) are loaded on first use
+/// (Sources/_PeaksLazyLibraries): a PNG detection maps none of them, and each is mapped exactly
+/// when a file or a picture needs it. The dynamic loader's own log (LD_DEBUG=files) is the truth.
+@Suite struct LazyLibraries {
+    static let lazy = ["libhdf5", "libcfitsio", "libcairo"]
+
+    func loaded(_ arguments: [String]) throws -> Set<String> {
+        let r = try PeaksExecutable.run(arguments + ["--format", "csv"], environment: ["LD_DEBUG": "files"])
+        #expect(r.status == 0, "\(arguments): \(r.stderr.suffix(300))")
+        return Set(Self.lazy.filter { r.stderr.contains("file=\($0)") })
+    }
+
+    @Test func eachLibraryLoadsOnlyWhenNeeded() throws {
+        let fixtures = FormatsThroughTheCLI.fixtures
+        #expect(try loaded(["detect", fixtures + "reference.npy"]) == [])
+        #expect(try loaded(["detect", "samples/lattice.png"]) == [])
+        #expect(try loaded(["detect", fixtures + "hdf5/gzip2d.h5"]) == ["libhdf5"])
+        #expect(try loaded(["detect", fixtures + "fits/uint16_bzero.fits"]) == ["libcfitsio"])
+        let overlay = FileManager.default.temporaryDirectory.appendingPathComponent("peaks-lazy-\(getpid()).png").path
+        defer { try? FileManager.default.removeItem(atPath: overlay) }
+        #expect(try loaded(["detect", "samples/lattice.png", "--overlay", overlay]) == ["libcairo"])
+        #expect(FileManager.default.fileExists(atPath: overlay))
+    }
+}

@@ -1,0 +1,84 @@
+// The loader behind the trampolines of hdf5.c, cfitsio.c and cairo.c.
+#include "peaks_lazy_libraries.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char *const peaks_lazy_hdf5_names[], *const peaks_lazy_cfitsio_names[], *const peaks_lazy_cairo_names[];
+extern void *peaks_lazy_hdf5_table[], *peaks_lazy_cfitsio_table[], *peaks_lazy_cairo_table[];
+
+typedef struct lazy_library {
+    const char *label;
+    // Debian 12's sonames first; the unversioned names of the -dev packages as a fallback.
+    const char *sonames[4];
+    const char *const *names;
+    void **table;
+    pthread_once_t once;
+    int loaded;
+    char message[320];
+} lazy_library;
+
+static lazy_library libraries[3] = {
+    { "libhdf5", { "libhdf5_serial.so.103", "libhdf5_serial.so", "libhdf5.so", 0 },
+      peaks_lazy_hdf5_names, peaks_lazy_hdf5_table, PTHREAD_ONCE_INIT, 0, "" },
+    { "libcfitsio", { "libcfitsio.so.10", "libcfitsio.so", 0, 0 },
+      peaks_lazy_cfitsio_names, peaks_lazy_cfitsio_table, PTHREAD_ONCE_INIT, 0, "" },
+    { "libcairo", { "libcairo.so.2", "libcairo.so", 0, 0 },
+      peaks_lazy_cairo_names, peaks_lazy_cairo_table, PTHREAD_ONCE_INIT, 0, "" },
+};
+
+static void load(lazy_library *l) {
+    void *handle = NULL;
+    const char *why = "not found";
+    for (int i = 0; i < 4 && l->sonames[i] && !handle; i++) {
+        handle = dlopen(l->sonames[i], RTLD_NOW | RTLD_GLOBAL);
+        if (!handle && i == 0) {
+            const char *e = dlerror();
+            why = e ? e : why;
+        }
+    }
+    if (!handle) {
+        snprintf(l->message, sizeof l->message, "cannot load %s (%s)", l->label, why);
+        return;
+    }
+    for (int i = 0; l->names[i]; i++) {
+        void *p = dlsym(handle, l->names[i]);
+        if (!p) {
+            snprintf(l->message, sizeof l->message, "%s has no symbol %s (an older version?)", l->label, l->names[i]);
+            return;
+        }
+        l->table[i] = p;
+    }
+    __atomic_store_n(&l->loaded, 1, __ATOMIC_RELEASE);
+}
+
+static void load_hdf5(void) { load(&libraries[PEAKS_LIBRARY_HDF5]); }
+static void load_cfitsio(void) { load(&libraries[PEAKS_LIBRARY_CFITSIO]); }
+static void load_cairo(void) { load(&libraries[PEAKS_LIBRARY_CAIRO]); }
+
+int peaks_lazy_load(int library, char *message, size_t capacity) {
+    if (library < 0 || library > 2) return 0;
+    lazy_library *l = &libraries[library];
+    if (!__atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE)) {
+        static void (*const loaders[3])(void) = { load_hdf5, load_cfitsio, load_cairo };
+        pthread_once(&l->once, loaders[library]);
+    }
+    int ok = __atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE);
+    if (!ok && message && capacity) {
+        strncpy(message, l->message, capacity - 1);
+        message[capacity - 1] = 0;
+    }
+    return ok;
+}
+
+void *peaks_lazy_symbol(int library, int index) {
+    lazy_library *l = &libraries[library];
+    if (__builtin_expect(!__atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE), 0) && !peaks_lazy_load(library, NULL, 0)) {
+        fprintf(stderr, "peaks: %s\n", l->message);
+        abort();
+    }
+    return l->table[index];
+}
