@@ -4,6 +4,7 @@
 //
 // Layout (see docs/architecture.md):
 //   C shims ......... CFFTW, CPNG, CCairo, CTIFF, CHDF5, CFITSIO (system libraries; CPNG holds a small C file)
+//                     _PeaksLazyLibraries: HDF5, cfitsio and Cairo loaded on first use
 //   toolkit ......... PeakKit, ImageIO, Filters, Spectral, Rendering
 //   detectors ....... Plugins/<Name>             (one module each; depend on the toolkit only)
 //   registry ........ Detectors                  (the one list of built-in detectors)
