@@ -43,6 +43,45 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         }
     }
 
+    /// The vectorised passes (16 outputs summed in registers, the phases of a sampled line) give
+    /// the plain per-pixel loops' values bit for bit: row pass, then column pass, each output
+    /// summing k[0] x[0], k[1] x[1], ... from zero in Float, in that order.
+    @Test(arguments: [BorderMode.reflect, .nearest, .constant])
+    func separablePassesEqualThePerPixelLoops(border: BorderMode) {
+        var rng = SeededRandom(seed: 8)
+        for (w, h, sigma, step) in [(100, 37, 1.7, 1), (70, 90, 3.0, 1), (131, 45, 5.0, 2), (97, 64, 16.0, 4), (64, 33, 2.2, 3), (33, 20, 1.0, 5)] {
+            let image = Image(width: w, height: h) { _, _ in Float(rng.uniform(-50, 50)) }
+            let k = GaussianFilter.kernel(sigma: sigma)
+            let r = k.count / 2
+            let sw = (w + step - 1) / step, sh = (h + step - 1) / step
+            var rows = [Float](repeating: 0, count: sw * h)
+            for y in 0..<h {
+                for sx in 0..<sw {
+                    var s: Float = 0
+                    for m in 0..<k.count {
+                        let j = GaussianFilter.borderIndex(sx * step + m - r, w, border)
+                        s += k[m] * (j < 0 ? 0 : image[j, y])
+                    }
+                    rows[y * sw + sx] = s
+                }
+            }
+            var want = [Float](repeating: 0, count: sw * sh)
+            for sy in 0..<sh {
+                for x in 0..<sw {
+                    var s: Float = 0
+                    for m in 0..<k.count {
+                        let j = GaussianFilter.borderIndex(sy * step + m - r, h, border)
+                        if j < 0 { continue }
+                        s += k[m] * rows[j * sw + x]
+                    }
+                    want[sy * sw + x] = s
+                }
+            }
+            let got = GaussianFilter.separableSampled(image.pixels, width: w, height: h, kernel: k, border: border, step: step)
+            #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(w)x\(h) sigma \(sigma) step \(step)")
+        }
+    }
+
     @Test func reflectIndexIsHalfSampleSymmetric() {
         // d c b a | a b c d | d c b a
         #expect((-4..<8).map { GaussianFilter.borderIndex($0, 4, .reflect) } == [3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0])
