@@ -199,21 +199,34 @@ public enum ContentScale {
         var vals: [Float] = []
         let step = max(1, f.count / samples)
         vals.reserveCapacity(f.count / step + 1)
-        var c = 0
-        for i in 0..<f.count where mask.isValid[i] { c += 1; if c % step == 0 { vals.append(f.pixels[i]) } }
+        // Every step-th valid pixel (the step-th, the 2 step-th, ...): a countdown instead of a
+        // division per pixel.
+        f.pixels.withUnsafeBufferPointer { px in
+            mask.isValid.withUnsafeBufferPointer { valid in
+                var left = step
+                for i in 0..<px.count where valid[i] {
+                    left -= 1
+                    if left == 0 { vals.append(px[i]); left = step }
+                }
+            }
+        }
         var n = mad(&vals)
         guard let L = lattice else { return n }
         let w = f.width, h = f.height, ax = abs(L.dx), ay = abs(L.dy)
         guard w > 2 * ax + 1, h > 2 * ay + 1 else { return n }
         var d: [Float] = []
         d.reserveCapacity((w - 2 * ax) * (h - 2 * ay) / step + 1)
-        c = 0
-        for y in ay..<(h - ay) {
-            for x in ax..<(w - ax) {
-                let i = y * w + x, p = (y + L.dy) * w + x + L.dx, m = (y - L.dy) * w + x - L.dx
-                guard mask.isValid[i], mask.isValid[p], mask.isValid[m] else { continue }
-                c += 1
-                if c % step == 0 { d.append(f.pixels[i] - (f.pixels[p] + f.pixels[m]) / 2) }
+        f.pixels.withUnsafeBufferPointer { px in
+            mask.isValid.withUnsafeBufferPointer { valid in
+                var left = step
+                for y in ay..<(h - ay) {
+                    for x in ax..<(w - ax) {
+                        let i = y * w + x, p = (y + L.dy) * w + x + L.dx, m = (y - L.dy) * w + x - L.dx
+                        guard valid[i], valid[p], valid[m] else { continue }
+                        left -= 1
+                        if left == 0 { d.append(px[i] - (px[p] + px[m]) / 2); left = step }
+                    }
+                }
             }
         }
         if d.count >= 64 { n = min(n, mad(&d) / 1.5.squareRoot()) }
