@@ -54,29 +54,20 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
             let k = GaussianFilter.kernel(sigma: sigma)
             let r = k.count / 2
             let sw = (w + step - 1) / step, sh = (h + step - 1) / step
+            // One output: sum_m k[m] * line[at + m - r] from zero, in tap order (a zero-border tap
+            // is skipped, which adds nothing).
+            func tapSum(_ at: Int, _ n: Int, _ line: (Int) -> Float) -> Float {
+                var s: Float = 0
+                for m in 0..<k.count {
+                    let j = GaussianFilter.borderIndex(at + m - r, n, border)
+                    if j >= 0 { s += k[m] * line(j) }
+                }
+                return s
+            }
             var rows = [Float](repeating: 0, count: sw * h)
-            for y in 0..<h {
-                for sx in 0..<sw {
-                    var s: Float = 0
-                    for m in 0..<k.count {
-                        let j = GaussianFilter.borderIndex(sx * step + m - r, w, border)
-                        s += k[m] * (j < 0 ? 0 : image[j, y])
-                    }
-                    rows[y * sw + sx] = s
-                }
-            }
+            for y in 0..<h { for sx in 0..<sw { rows[y * sw + sx] = tapSum(sx * step, w) { image[$0, y] } } }
             var want = [Float](repeating: 0, count: sw * sh)
-            for sy in 0..<sh {
-                for x in 0..<sw {
-                    var s: Float = 0
-                    for m in 0..<k.count {
-                        let j = GaussianFilter.borderIndex(sy * step + m - r, h, border)
-                        if j < 0 { continue }
-                        s += k[m] * rows[j * sw + x]
-                    }
-                    want[sy * sw + x] = s
-                }
-            }
+            for sy in 0..<sh { for x in 0..<sw { want[sy * sw + x] = tapSum(sy * step, h) { rows[$0 * sw + x] } } }
             let got = GaussianFilter.separableSampled(image.pixels, width: w, height: h, kernel: k, border: border, step: step)
             #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(w)x\(h) sigma \(sigma) step \(step)")
         }
