@@ -23,10 +23,10 @@ extern const void *peaks_lazy_hdf5_H5Z_FLETCHER32(void);
 extern const void *peaks_lazy_hdf5_H5Z_SZIP(void);
 extern const void *peaks_lazy_hdf5_H5Z_NBIT(void);
 extern const void *peaks_lazy_hdf5_H5Z_SCALEOFFSET(void);
-extern int peaks_lazy_load(int library, char *message, size_t capacity);
+extern const char *peaks_lazy_load(int library);
 
-/// Loads libhdf5 (0 and a reason in `message` when it cannot be loaded).
-static inline int ch5_load(char *message, size_t capacity) { return peaks_lazy_load(0, message, capacity); }
+/// Loads libhdf5: NULL when it is usable, else the reason (PEAKS_LIBRARY_* number 0).
+static inline const char *ch5_load(void) { return peaks_lazy_load(0); }
 
 // The H5T_NATIVE_FLOAT, ... macros: H5open(), then the global it initialised.
 static inline hid_t ch5_native_float(void) { H5open(); return *(const hid_t *)peaks_lazy_hdf5_H5T_NATIVE_FLOAT_g(); }

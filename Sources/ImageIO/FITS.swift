@@ -276,8 +276,7 @@ final class FITSFrames: FrameSource {
         func fail(_ reason: String) -> PeaksError { PeaksError.file(path: file.path, reason: reason) }
         try FITS.checkTileKeywords(file)
         // libcfitsio is loaded on first use (Sources/_PeaksLazyLibraries).
-        var message = [CChar](repeating: 0, count: 320)
-        guard cfits_load(&message, message.count) == 1 else { throw fail(FITS.cText(message)) }
+        if let reason = cfits_load() { throw fail(String(cString: reason)) }
         try FITSProbe.run(file)
         let h = try FITSHandle(file: file)
         let count = try h.hduCount()

@@ -37,10 +37,7 @@ public enum HDF5 {
     /// Loads and initialises the library (libhdf5 is loaded on first use:
     /// Sources/_PeaksLazyLibraries) and silences its error printing for the calling thread.
     static func prepare(_ path: String) throws {
-        var message = [CChar](repeating: 0, count: 320)
-        guard ch5_load(&message, message.count) == 1 else {
-            throw PeaksError.file(path: path, reason: FITS.cText(message))
-        }
+        if let reason = ch5_load() { throw PeaksError.file(path: path, reason: String(cString: reason)) }
         _ = ready
         ch5_silence()
     }

@@ -14,10 +14,7 @@ enum Cairo {
     /// Loads libcairo if needed (it is loaded on first use: Sources/_PeaksLazyLibraries); throws
     /// naming `what` when it cannot be loaded.
     static func load(_ what: String) throws {
-        var message = [CChar](repeating: 0, count: 320)
-        guard ccairo_load(&message, message.count) == 1 else {
-            throw PeaksError.invalidImage(reason: "cannot render (\(what)): \(String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))")
-        }
+        if let reason = ccairo_load() { throw PeaksError.invalidImage(reason: "cannot render (\(what)): \(String(cString: reason))") }
     }
 
     /// An image surface of the given format and size; throws if cairo cannot make it (too large,

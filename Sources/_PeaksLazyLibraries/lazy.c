@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 extern const char *const peaks_lazy_hdf5_names[], *const peaks_lazy_cfitsio_names[], *const peaks_lazy_cairo_names[];
 extern void *peaks_lazy_hdf5_table[], *peaks_lazy_cfitsio_table[], *peaks_lazy_cairo_table[];
@@ -32,13 +31,12 @@ static lazy_library libraries[3] = {
 
 static void load(lazy_library *l) {
     void *handle = NULL;
-    const char *why = "not found";
+    // The first name's error, copied at once: the next dlopen reuses dlerror()'s buffer.
+    char why[200] = "not found";
     for (int i = 0; i < 4 && l->sonames[i] && !handle; i++) {
         handle = dlopen(l->sonames[i], RTLD_NOW | RTLD_GLOBAL);
-        if (!handle && i == 0) {
-            const char *e = dlerror();
-            why = e ? e : why;
-        }
+        const char *e = handle ? NULL : dlerror();
+        if (i == 0 && e) snprintf(why, sizeof why, "%s", e);
     }
     if (!handle) {
         snprintf(l->message, sizeof l->message, "cannot load %s (%s)", l->label, why);
@@ -59,24 +57,19 @@ static void load_hdf5(void) { load(&libraries[PEAKS_LIBRARY_HDF5]); }
 static void load_cfitsio(void) { load(&libraries[PEAKS_LIBRARY_CFITSIO]); }
 static void load_cairo(void) { load(&libraries[PEAKS_LIBRARY_CAIRO]); }
 
-int peaks_lazy_load(int library, char *message, size_t capacity) {
-    if (library < 0 || library > 2) return 0;
+const char *peaks_lazy_load(int library) {
+    if (library < 0 || library > 2) return "no such library";
     lazy_library *l = &libraries[library];
-    if (!__atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE)) {
-        static void (*const loaders[3])(void) = { load_hdf5, load_cfitsio, load_cairo };
-        pthread_once(&l->once, loaders[library]);
-    }
-    int ok = __atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE);
-    if (!ok && message && capacity) {
-        strncpy(message, l->message, capacity - 1);
-        message[capacity - 1] = 0;
-    }
-    return ok;
+    if (__atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE)) return NULL;
+    static void (*const loaders[3])(void) = { load_hdf5, load_cfitsio, load_cairo };
+    pthread_once(&l->once, loaders[library]);
+    // After pthread_once the message is final: written before `once` completed, never again.
+    return __atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE) ? NULL : l->message;
 }
 
 void *peaks_lazy_symbol(int library, int index) {
     lazy_library *l = &libraries[library];
-    if (__builtin_expect(!__atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE), 0) && !peaks_lazy_load(library, NULL, 0)) {
+    if (__builtin_expect(!__atomic_load_n(&l->loaded, __ATOMIC_ACQUIRE), 0) && peaks_lazy_load(library)) {
         fprintf(stderr, "peaks: %s\n", l->message);
         abort();
     }

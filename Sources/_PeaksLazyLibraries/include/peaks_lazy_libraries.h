@@ -13,6 +13,8 @@
 //
 // Callers check `peaks_lazy_load` before the first call, to turn a missing library into an error
 // message; a trampoline called when its library cannot be loaded prints that message and aborts.
+// The C shims (CHDF5, CFITSIO, CCairo) declare `peaks_lazy_load` themselves with the library's
+// number, since their module maps cannot include this target's header.
 #ifndef PEAKS_LAZY_LIBRARIES_H
 #define PEAKS_LAZY_LIBRARIES_H
 
@@ -22,9 +24,9 @@
 #define PEAKS_LIBRARY_CFITSIO 1
 #define PEAKS_LIBRARY_CAIRO 2
 
-/// Loads `library` (PEAKS_LIBRARY_*) if it is not loaded yet. Returns 1 when it is usable, or 0
-/// and a one-line reason in `message` (which may be NULL).
-int peaks_lazy_load(int library, char *message, size_t capacity);
+/// Loads `library` (PEAKS_LIBRARY_*) if it is not loaded yet. Returns NULL when it is usable,
+/// else a one-line reason (static storage, valid for the life of the process).
+const char *peaks_lazy_load(int library);
 
 /// The address of the `index`-th symbol of `library`'s table (loading it first).
 void *peaks_lazy_symbol(int library, int index);
