@@ -49,6 +49,9 @@ public struct PersistenceDetector: PeakDetector {
 
     /// How the auto threshold measures the noise of the band-passed image.
     public enum BandNoise: String, SettingChoice {
+        /// `propagated` when the pixel noise is white and resolved by the data (at least
+        /// `NoiseEstimate.resolvedNoiseSteps` quantisation steps), else `mad`.
+        case auto
         /// 1.4826 MAD of the band-passed image (lattice-aware): right for correlated noise,
         /// inflated where objects cover much of the field.
         case mad
@@ -67,7 +70,7 @@ public struct PersistenceDetector: PeakDetector {
         public var bandPass = true
         public var refine = Refinement.gaussian
         public var lattice = "auto"
-        public var bandNoise = BandNoise.mad
+        public var bandNoise = BandNoise.auto
 
         public init() {}
 
@@ -88,7 +91,7 @@ public struct PersistenceDetector: PeakDetector {
                   help: "Lattice vector of periodic content, used by the band-passed noise estimate of prominence=auto (a lattice is not noise): auto = measured from the image (autocorrelation), none = not periodic, or DX,DY in px (e.g. 12,0).",
                   check: ContentScale.LatticeInput.reason),
             .choice("band_noise", \.bandNoise,
-                    help: "With band_pass and prominence=auto, the noise of the band-passed image: mad (1.4826 MAD of it, lattice-aware; right for correlated noise, too high where objects fill much of the field) or propagated (when the pixel noise is white: the pixel noise x the band-pass gain x the local noise ratio, where below the MAD; for dense objects such as nuclei in white noise, not for 8-bit images at the quantisation floor)."),
+                    help: "With band_pass and prominence=auto, the noise of the band-passed image: mad (1.4826 MAD of it, lattice-aware; right for correlated noise, too high where objects fill much of the field), propagated (when the pixel noise is white: the pixel noise x the band-pass gain x the local noise ratio, where below the MAD; for dense objects such as nuclei in white noise), or auto = propagated when the pixel noise is white and at least 2 quantisation steps (not 8-bit exports at the rounding floor), else mad."),
         ]
     }
 
@@ -190,8 +193,10 @@ public struct PersistenceDetector: PeakDetector {
         let auto = settings.prominence.isAuto
         let rawNoise: Double, noise: Double
         var noiseRule: String
-        var whiteness: Double?, bandMAD: Double?
+        var whiteness: Double?, bandMAD: Double?, quantisationStep: Double?
+        var bandNoiseRule = "mad"
         var local: LocalNoise?
+        var edges: BandPassNoise?
         if band {
             // The noise of the image the filtration runs on, measured on it (correlated noise is
             // measured as it is after the filter; a lattice is not noise).
@@ -200,23 +205,46 @@ public struct PersistenceDetector: PeakDetector {
             noiseRule = "band-passed image (MAD)"
             bandMAD = measured
             var n = measured
-            if auto && settings.bandNoise == .propagated {
+            if auto && settings.bandNoise != .mad {
                 // Dense content (objects covering much of the field, each with the band-pass's
                 // negative surround) inflates that MAD, and no part of the band-passed image is
                 // then pure noise. When the pixel noise is white its level after the band-pass
                 // is known exactly: the pixel noise times the filter's gain, which content does
                 // not touch. It is used when it is the lower of the two, scaled at each summit
-                // by the local pixel noise (shot noise is white but not uniform). Not the
-                // default: on 539 DSB2018 nuclei images, mostly 8-bit at the quantisation floor,
-                // it lowered F1 on 288 and raised it on 53 (docs/algorithms/persistence.md).
-                whiteness = NoiseEstimate.whiteness(source, mask: noiseMask)
-                if let rho = whiteness, rho <= NoiseEstimate.whitenessLimit {
-                    let propagated = rawNoise * GaussianFilter.bandPassNoiseGain(sigma: smooth, background: backgroundSigma)
-                    if propagated > 0 && propagated < measured {
+                // by the local pixel noise (shot noise is white but not uniform).
+                // `auto` asks also that the pixel noise be resolved by the data: on 539 DSB2018
+                // nuclei images, 8-bit exports with the noise at the rounding floor (0.5-1.2
+                // grey levels), propagation lowered F1 on 288 and raised it on 53, since the
+                // rounding is white by construction and says nothing of the structure at the
+                // detection scale (docs/algorithms/persistence.md, "Dense objects").
+                let propagated = rawNoise * GaussianFilter.bandPassNoiseGain(sigma: smooth, background: backgroundSigma)
+                // Nothing to decide (and the whiteness is not measured) when the MAD is already
+                // the lower. 2^14 samples measure the whiteness to about 1% (1 ms at 512^2).
+                if propagated > 0 && propagated < measured {
+                    whiteness = NoiseEstimate.whiteness(source, mask: noiseMask, maxSamples: 1 << 14)
+                    var eligible = (whiteness ?? .infinity) <= NoiseEstimate.whitenessLimit
+                    bandNoiseRule = eligible ? "propagated (given)" : "propagated (given), pixel noise not white: mad"
+                    if settings.bandNoise == .auto && eligible {
+                        let step = NoiseEstimate.quantisationStep(image, mask: noiseMask)
+                        quantisationStep = step
+                        // In the image's own units (for noise=poisson the source is transformed).
+                        let pixelNoise = poisson ? NoiseEstimate.sigma(image, mask: noiseMask) : rawNoise
+                        let steps = step > 0 ? pixelNoise / step : .infinity
+                        eligible = steps >= NoiseEstimate.resolvedNoiseSteps
+                        let said = step > 0 ? "\(NumberFormat.string((steps * 10).rounded() / 10)) quantisation steps" : "continuous values"
+                        bandNoiseRule = eligible ? "auto: white pixel noise, resolved (\(said)): propagated"
+                            : "auto: white, but the pixel noise is \(said) (< \(NumberFormat.string(NoiseEstimate.resolvedNoiseSteps))): mad"
+                    } else if settings.bandNoise == .auto {
+                        bandNoiseRule = "auto: pixel noise not white: mad"
+                    }
+                    if eligible {
                         n = propagated
                         noiseRule = "white pixel noise x band-pass gain"
                         local = LocalNoise.estimate(source, mask: noiseMask)
+                        edges = BandPassNoise(width: image.width, height: image.height, mask: mask, sigma: smooth, background: backgroundSigma)
                     }
+                } else {
+                    bandNoiseRule = "\(settings.bandNoise.rawValue): band MAD not above the propagated pixel noise: mad"
                 }
             }
             noise = n
@@ -252,9 +280,16 @@ public struct PersistenceDetector: PeakDetector {
             significant = diagram.pairs.filter {
                 $0.persistence > 0 && Anscombe.value(Double($0.birthLevel)) - Anscombe.value(Double($0.deathLevel)) > limit
             }
-        } else if let ratio = local?.ratio {
-            // band_noise=propagated: the threshold scaled by the local pixel noise at the summit.
-            significant = diagram.pairs.filter { Double($0.persistence) > threshold * Double(ratio[$0.birth]) }
+        } else if let ratio = local?.ratio, let edges {
+            // Propagated noise: the threshold scaled at the summit by the local pixel noise and by
+            // the band-pass's own gain there relative to the interior's (higher within a kernel
+            // radius of the edges and of invalid pixels: BandPassNoise; its lowest is 0.86-0.90 in
+            // the tests, so pairs below half the local limit are not looked at).
+            let w = image.width
+            significant = diagram.pairs.filter { pair in
+                let limit = threshold * Double(ratio[pair.birth]), p = Double(pair.persistence)
+                return p > 0.5 * limit && p > limit * edges.ratio(x: pair.birth % w, y: pair.birth / w)
+            }
         } else {
             significant = diagram.pairs.filter { Double($0.persistence) > threshold }
         }
@@ -310,10 +345,12 @@ public struct PersistenceDetector: PeakDetector {
                 ("noise_dispersion", counting?.dispersion.map { .number($0) } ?? .null),
                 ("noise_sigma", .number(rawNoise)),
                 ("noise_sigma_filtered", .number(noise)),
-            ] + (settings.bandNoise == .propagated ? [
+            ] + (band && auto && settings.bandNoise != .mad ? [
                 ("noise_sigma_filtered_rule", .string(noiseRule)),
                 ("noise_sigma_band_mad", bandMAD.map { .number($0) } ?? .null),
                 ("noise_whiteness", whiteness.map { .number($0) } ?? .null),
+                ("noise_quantisation_step", quantisationStep.map { .number($0) } ?? .null),
+                ("band_noise_rule", .string(bandNoiseRule)),
                 ("local_noise_range", local.map { .string("\(NumberFormat.string(Double($0.minimum))) \(NumberFormat.string(Double($0.ratio.max() ?? 1)))") } ?? .null),
             ] : []) + [
                 (auto && poisson ? "anscombe_threshold" : "prominence_threshold", .number(threshold)),

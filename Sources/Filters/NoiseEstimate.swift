@@ -150,6 +150,44 @@ public enum NoiseEstimate {
         return (Double.pi / 2).squareRoot() * mean
     }
 
+    /// The grid the recorded values lie on: the greatest common divisor of the differences
+    /// between the sampled valid pixels when they are all whole numbers (1 for ordinary integer
+    /// data, 16 for 12-bit values shifted into 16 bits), 0 when they are not all whole numbers
+    /// (continuous data: no quantisation is seen) or all equal. Samples every pixel up to
+    /// `maxSamples`, then a fixed raster stride (a mask of wrong shape is not checked here).
+    public static func quantisationStep(_ image: Image, mask: Mask? = nil, maxSamples: Int = 1 << 16) -> Double {
+        var first: Float?
+        var step: UInt64 = 0
+        var whole = true
+        image.pixels.withUnsafeBufferPointer { p in
+            forEachSample(image, radius: 0, mask: mask, maxSamples: maxSamples, expecting: { _ in }) { i in
+                guard whole else { return }
+                let v = p[i]
+                // Floats hold every whole number up to 2^24 exactly; larger magnitudes or
+                // fractions are treated as continuous.
+                guard v.isFinite, v == v.rounded(), abs(v) <= 16_777_216 else { whole = false; return }
+                guard let f = first else { first = v; return }
+                let d = UInt64(abs(Double(v) - Double(f)))
+                if d > 0 { step = gcd(step, d) }
+            }
+        }
+        return whole ? Double(step) : 0
+    }
+
+    static func gcd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        var a = a, b = b
+        while b != 0 { (a, b) = (b, a % b) }
+        return a
+    }
+
+    /// Smallest pixel noise, in quantisation steps, at which the noise counts as resolved by the
+    /// data (`quantisationStep`). Rounding to a grid of step q adds white noise of q / sqrt(12)
+    /// = 0.29 q whatever the scene; at 2 q it is 2% of the noise variance, at 1 q 8%, and at the
+    /// 0.5-1 q of most 8-bit exports (525 of 539 DSB2018 images: 0.49-0.99 grey levels) the
+    /// recorded noise is mostly the rounding, white by construction, and says nothing of the
+    /// structure at a detection scale. Golden/real fluo-nuclei-stardist: 4.9 q.
+    public static let resolvedNoiseSteps = 2.0
+
     /// Largest `whiteness` at which the pixel noise counts as white, so that its level after a
     /// linear filter is the pixel noise times the filter's L2 norm. At 1.1 (noise correlated over
     /// about 0.38 px) that propagation underestimates the filtered noise by at most about 1.2x,

@@ -116,6 +116,45 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         #expect(GaussianFilter.bandPassNoiseGain(sigma: 2, background: 2) == 0)
     }
 
+    /// `BandPassNoise` against brute force: the variance of the band-passed value at (x, y)
+    /// under unit white noise is the sum over the valid pixels u of the squared response at
+    /// (x, y) to an impulse at u, each computed by `GaussianFilter.apply` itself (reflected
+    /// borders; normalised convolution under a mask), so the folding and the mask are checked
+    /// independently of how `BandPassNoise` computes them. Also: the interior value is
+    /// `bandPassNoiseGain`, the ratio to it is above 0.5 everywhere (the detector looks no
+    /// further below), and the edges are noisier than the interior.
+    @Test(arguments: [(1.0, false), (1.5, true), (0.8, true)])
+    func bandPassNoiseMatchesImpulseResponses(sigma: Double, masked: Bool) {
+        let w = 23, h = 19, background = 4 * sigma
+        var mask = Mask(width: w, height: h)
+        if masked {
+            for y in 6..<10 { for x in 9..<15 { mask[x, y] = false } }
+            mask[0, 0] = false
+            mask[22, 3] = false
+        }
+        var variance = [Double](repeating: 0, count: w * h)
+        for u in 0..<(w * h) where mask.isValid[u] {
+            var impulse = Image(width: w, height: h)
+            impulse.pixels[u] = 1
+            let narrow = GaussianFilter.apply(impulse, mask: mask, sigma: sigma)
+            let wide = GaussianFilter.apply(impulse, mask: mask, sigma: background)
+            for i in 0..<(w * h) {
+                let d = Double(narrow.pixels[i]) - Double(wide.pixels[i])
+                variance[i] += d * d
+            }
+        }
+        let noise = BandPassNoise(width: w, height: h, mask: masked ? mask : nil, sigma: sigma, background: background)
+        #expect(noise.interior == GaussianFilter.bandPassNoiseGain(sigma: sigma, background: background))
+        var lowest = Double.infinity
+        for y in 0..<h { for x in 0..<w where mask[x, y] {
+            let truth = variance[y * w + x].squareRoot(), gain = noise.gain(x: x, y: y)
+            #expect(abs(gain - truth) <= 2e-4 * truth + 1e-6, "(\(x), \(y)): \(gain) vs \(truth)")
+            lowest = min(lowest, noise.ratio(x: x, y: y))
+        } }
+        #expect(lowest > 0.5, "lowest ratio \(lowest)")
+        #expect(noise.ratio(x: 0, y: h - 1) > 1.2, "corner ratio \(noise.ratio(x: 0, y: h - 1))")
+    }
+
     /// The sampled filter (autocenter's coarse stage) is the full filter's values at the
     /// sampled pixels, bit for bit, with and without invalid pixels, for steps that do and do
     /// not divide the size.
@@ -187,6 +226,33 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         SpotRenderer.addGaussianNoise(&image, sigma: sigma, rng: &rng)
         let estimate = NoiseEstimate.sigma(image)
         #expect(abs(estimate / sigma - 1) < 0.06, "estimate \(estimate) for sigma \(sigma)")
+    }
+
+    /// `quantisationStep` is the gcd of the differences of the whole-number values: hand-made
+    /// grids, 12-bit data shifted into 16 bits with an offset, continuous data (0), a constant
+    /// image (0), and a mask that hides the one pixel off the grid.
+    @Test func quantisationStepIsTheGridOfTheValues() {
+        func image(_ values: [Float], width: Int = 4) -> Image {
+            Image(width: width, height: values.count / width, pixels: values)
+        }
+        #expect(NoiseEstimate.quantisationStep(image([3, 7, 11, 19, 7, 3, 15, 23])) == 4)
+        #expect(NoiseEstimate.quantisationStep(image([-5, 1, 7, 13, 1, -5, 7, 19])) == 6)
+        #expect(NoiseEstimate.quantisationStep(image([0, 1, 2, 3, 4, 5, 6, 7])) == 1)
+        var rng = SeededRandom(seed: 5)
+        let twelveBit = (0..<4096).map { _ in Float(32768 + 16 * Int(rng.uniform(0, 4095))) }
+        #expect(NoiseEstimate.quantisationStep(image(twelveBit, width: 64)) == 16)
+        #expect(NoiseEstimate.quantisationStep(image([1, 2.5, 3, 4, 5, 6, 7, 8])) == 0)
+        #expect(NoiseEstimate.quantisationStep(image([9, 9, 9, 9, 9, 9, 9, 9])) == 0)
+        #expect(NoiseEstimate.quantisationStep(image([1e9, 0, 2, 4, 6, 8, 10, 12])) == 0)
+        var offGrid = twelveBit
+        offGrid[100] += 3
+        #expect(NoiseEstimate.quantisationStep(image(offGrid, width: 64)) == 1)
+        var valid = [Bool](repeating: true, count: 4096)
+        valid[100] = false
+        #expect(NoiseEstimate.quantisationStep(image(offGrid, width: 64), mask: Mask(width: 64, height: 64, isValid: valid)) == 16)
+        // Sampled: on 2^20 pixels with maxSamples 2^16, a grid of 8 is still found.
+        let big = (0..<(1 << 20)).map { _ in Float(8 * Int(rng.uniform(0, 1000))) }
+        #expect(NoiseEstimate.quantisationStep(image(big, width: 1024)) == 8)
     }
 
     /// `whiteness` is 1 on white noise at any level, quantised to integers or not, with a

@@ -276,11 +276,12 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
 
     /// Extended objects covering much of the field (like fluorescence nuclei), bright and faint,
     /// in white noise: the band-passed image is nowhere pure noise (objects and their negative
-    /// surrounds everywhere), so its MAD (the default, band_noise=mad) is many times the noise
-    /// and the fainter objects are lost. With band_noise=propagated the pixel noise is white, so
-    /// the noise after the band-pass is the pixel noise times the filter's gain, and every object
-    /// is found. The same scene with correlated noise keeps the MAD (the propagation would be
-    /// several times too low there) and gives no noise peaks.
+    /// surrounds everywhere), so its MAD (band_noise=mad) is many times the noise and the fainter
+    /// objects are lost. The default band_noise=auto sees white pixel noise resolved by the data
+    /// and takes the pixel noise times the filter's gain, and every object is found. The same
+    /// scene with correlated noise keeps the MAD (the propagation would be several times too low
+    /// there) and gives no noise peaks; so does the scene rounded to whole numbers with noise of
+    /// 0.6 steps (an 8-bit export at the rounding floor), while at 3 steps it is propagated.
     @Test func denseObjectsInWhiteNoiseUseThePropagatedNoise() throws {
         var rng = SeededRandom(seed: 41)
         // 64 objects (sigma 5 px) 30 px apart, 10 px or more inside the frame, amplitudes log-uniform in [6, 150] (3-75 noise
@@ -291,39 +292,50 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
                                 y: 20 + Double(gy) * 30 + rng.uniform(-3, 3),
                                 amplitude: exp(rng.uniform(log(6), log(150))), sigma: 5))
         } }
-        func scene(correlated: Bool) -> Image {
+        func scene(noise sigma: Double, correlated: Bool = false, rounded: Bool = false) -> Image {
             var image = Image(width: 256, height: 256, repeating: 100)
             SpotRenderer.add(objects, to: &image)
             var noise = Image(width: 256, height: 256)
-            SpotRenderer.addGaussianNoise(&noise, sigma: correlated ? 6 : 2, rng: &rng)
+            SpotRenderer.addGaussianNoise(&noise, sigma: sigma, rng: &rng)
             if correlated { noise = GaussianFilter.apply(noise, sigma: 1) }
             for i in 0..<image.count { image.pixels[i] += noise.pixels[i] }
+            if rounded { for i in 0..<image.count { image.pixels[i].round() } }
             return image
         }
         func score(_ d: Detection) -> (missed: Int, extra: Int) {
             (objects.filter { o in !d.peaks.contains { hypot($0.x - o.x, $0.y - o.y) <= 4 } }.count,
              d.peaks.filter { p in !objects.contains { hypot(p.x - $0.x, p.y - $0.y) <= 4 } }.count)
         }
-        let propagated: [String: ParameterValue] = ["band_noise": .string("propagated")]
-        let white = scene(correlated: false)
-        let found = try PersistenceDetector().detect(in: white, propagated)
+        let white = scene(noise: 2)
+        let found = try PersistenceDetector().detect(in: white)
         #expect(found.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
+        #expect(found.diagnostic("band_noise_rule") == .string("auto: white pixel noise, resolved (continuous values): propagated"))
         let (missed, extra) = score(found)
         #expect(missed <= 1 && extra <= 1, "white: \(missed) of \(objects.count) missed, \(extra) extra")
-        // The default (the MAD) on the same image loses the fainter objects.
-        let byMAD = try PersistenceDetector().detect(in: white)
+        // The MAD on the same image loses the fainter objects.
+        let byMAD = try PersistenceDetector().detect(in: white, ["band_noise": .string("mad")])
         #expect(score(byMAD).missed >= 15, "the MAD threshold missed only \(score(byMAD).missed)")
 
-        let correlated = try PersistenceDetector().detect(in: scene(correlated: true), propagated)
+        let correlated = try PersistenceDetector().detect(in: scene(noise: 6, correlated: true))
         #expect(correlated.diagnostic("noise_sigma_filtered_rule") == .string("band-passed image (MAD)"))
+        #expect(correlated.diagnostic("band_noise_rule") == .string("auto: pixel noise not white: mad"))
         #expect(score(correlated).extra <= 1, "correlated: \(score(correlated).extra) noise peaks")
+
+        let floor = try PersistenceDetector().detect(in: scene(noise: 0.6, rounded: true))
+        #expect(floor.diagnostic("noise_quantisation_step") == .number(1))
+        #expect(floor.diagnostic("noise_sigma_filtered_rule") == .string("band-passed image (MAD)"))
+        let resolved = try PersistenceDetector().detect(in: scene(noise: 3, rounded: true))
+        #expect(resolved.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
+        #expect(score(resolved).missed <= 1 && score(resolved).extra <= 1, "rounded, 3 steps: \(score(resolved))")
     }
 
     /// A square lattice of atomic columns (16 px apart, sigma 2.5 px, 10 high) in white noise of
     /// sd 3: periodicity about 0.35. Taken as a lattice (threshold 0.25), the noise is measured
     /// across the lattice and every column is found; at the old threshold 0.5 the noise was the
     /// lattice's contrast and one column was reported. At sd 4 (periodicity about 0.24) no
-    /// lattice is recognised and that cliff remains (known issue: the MAD of dense content).
+    /// lattice is recognised; the noise is white, so band_noise=auto propagates the pixel noise
+    /// and every column is found. With band_noise=mad (as for correlated noise) the cliff remains
+    /// (known issue: the MAD of dense content).
     @Test(arguments: [3.0, 4.0])
     func noisyLatticeIsALattice(noise: Double) throws {
         var rng = SeededRandom(seed: 17)
@@ -343,8 +355,12 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
             #expect(found == columns.count && d.peaks.count == columns.count, "found \(found) of \(columns.count), \(d.peaks.count) peaks")
         } else {
             #expect(periodicity < 0.25, "periodicity \(periodicity)")
-            withKnownIssue("a lattice below the periodicity threshold: its contrast is taken for noise") {
-                #expect(found >= columns.count - 2, "found \(found) of \(columns.count)")
+            #expect(d.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
+            #expect(found >= columns.count - 2 && d.peaks.count <= columns.count + 2, "found \(found) of \(columns.count), \(d.peaks.count) peaks")
+            let byMAD = try PersistenceDetector().detect(in: image, ["band_noise": .string("mad")])
+            let foundByMAD = columns.filter { c in byMAD.peaks.contains { hypot($0.x - c.x, $0.y - c.y) <= 2 } }.count
+            withKnownIssue("band_noise=mad, a lattice below the periodicity threshold: its contrast is taken for noise") {
+                #expect(foundByMAD >= columns.count - 2, "found \(foundByMAD) of \(columns.count)")
             }
         }
     }
@@ -374,20 +390,25 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         let sample = SampleImages.lattice()
         let d = try PersistenceDetector().detect(in: sample.image, ["noise": .string(noise)])
         let missed = sample.spots.filter { s in !d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.0 } }
-        for p in d.peaks where hypot(p.x - sample.center.x, p.y - sample.center.y) > 3 {
-            #expect(sample.spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.0 }, "\(noise): false peak at (\(p.x), \(p.y))")
+        let falsePeaks = d.peaks.filter { p in
+            hypot(p.x - sample.center.x, p.y - sample.center.y) > 3 && !sample.spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.0 }
         }
         if noise == "gaussian" {
             // Known regression of the measured defaults with the Gaussian model (the wrong one for
-            // these counts; the Poisson model is exact): 2 extra peaks by the saturated beam, and
-            // at noise_factor 6 two faint spots (amplitudes 98 and 109 on the beam's halo) fall
-            // below the threshold (docs/algorithms/persistence.md, "Threshold").
-            withKnownIssue("noise=gaussian on the sample: 2 spots missed, 2 extra peaks at the beam") {
-                #expect(missed.isEmpty, "gaussian: missed \(missed.map { ($0.x, $0.y) })")
+            // these counts; the Poisson model is exact; noise=auto also takes gaussian here, the
+            // variance not following the level). Every spot is found (the white, resolved pixel
+            // noise is propagated: band_noise=auto), with 2 duplicates of the saturated beam and
+            // 2 false peaks, one on the beam's halo (35 px out, where the shot noise climbs
+            // faster than LocalNoise's 32 px tiles follow) and one 6 px from the right edge.
+            // (With band_noise=mad, until session 9: 2 faint spots missed instead.)
+            withKnownIssue("noise=gaussian on the sample: 2 false peaks, 2 duplicates of the beam") {
+                #expect(falsePeaks.isEmpty, "gaussian: false peaks at \(falsePeaks.map { ($0.x, $0.y) })")
                 #expect(d.peaks.count == sample.spots.count + 1)
             }
-            #expect(missed.count <= 2, "gaussian: missed \(missed.map { ($0.x, $0.y) })")
+            #expect(missed.isEmpty, "gaussian: missed \(missed.map { ($0.x, $0.y) })")
+            #expect(falsePeaks.count <= 2, "gaussian: false peaks at \(falsePeaks.map { ($0.x, $0.y) })")
         } else {
+            #expect(falsePeaks.isEmpty, "\(noise): false peaks at \(falsePeaks.map { ($0.x, $0.y) })")
             #expect(missed.isEmpty, "\(noise): missed \(missed.map { ($0.x, $0.y) })")
             #expect(d.peaks.count == sample.spots.count + 1)
         }
@@ -417,8 +438,14 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         #expect(auto.diagnostic("noise_model") == .string("poisson"), "\(String(describing: auto.diagnostic("noise_model_rule")))")
         #expect(auto.peaks == poisson.peaks)
         func isTrue(_ p: Peak) -> Bool { spots.contains { hypot(p.x - $0.x, p.y - $0.y) <= 1.5 } || hypot(p.x - 60, p.y - 100) <= 10 }  // the hill (sigma 30) has a flat, noisy top
-        // (5 false peaks at the default noise_factor 6, more than 5 at 5.)
-        #expect(gaussian.peaks.filter { !isTrue($0) }.count >= 3, "the Gaussian model should be fooled here")
+        // With the Gaussian model and the band-passed image's MAD, the global threshold is set
+        // by the dark background (5 false peaks at noise_factor 6, more than 5 at 5).
+        let gaussianMAD = try PersistenceDetector().detect(in: image, ["noise": .string("gaussian"), "band_noise": .string("mad")])
+        #expect(gaussianMAD.peaks.filter { !isTrue($0) }.count >= 3, "the Gaussian model with the MAD should be fooled here")
+        // With band_noise=auto the counts' noise is white and resolved, so it is propagated and
+        // scaled by the local pixel noise at each summit, which follows the hill's shot noise.
+        #expect(gaussian.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
+        #expect(gaussian.peaks.filter { !isTrue($0) }.isEmpty, "gaussian, local noise: \(gaussian.peaks.filter { !isTrue($0) }.map { ($0.x, $0.y) })")
         #expect(poisson.peaks.filter { !isTrue($0) }.isEmpty, "false peaks: \(poisson.peaks.filter { !isTrue($0) }.map { ($0.x, $0.y) })")
         for s in spots { #expect(poisson.peaks.contains { hypot($0.x - s.x, $0.y - s.y) <= 1.5 }) }
         #expect(poisson.diagnostic("noise_model") == .string("poisson"))
