@@ -223,8 +223,11 @@ public struct PersistenceDetector: PeakDetector {
                 if propagated > 0 && propagated < measured {
                     whiteness = NoiseEstimate.whiteness(source, mask: noiseMask, maxSamples: 1 << 14)
                     var eligible = (whiteness ?? .infinity) <= NoiseEstimate.whitenessLimit
-                    bandNoiseRule = eligible ? "propagated (given)" : "propagated (given), pixel noise not white: mad"
-                    if settings.bandNoise == .auto && eligible {
+                    if settings.bandNoise == .propagated {
+                        bandNoiseRule = eligible ? "propagated (given)" : "propagated (given), pixel noise not white: mad"
+                    } else if !eligible {
+                        bandNoiseRule = "auto: pixel noise not white: mad"
+                    } else {
                         let step = NoiseEstimate.quantisationStep(image, mask: noiseMask)
                         quantisationStep = step
                         // In the image's own units (for noise=poisson the source is transformed).
@@ -234,8 +237,6 @@ public struct PersistenceDetector: PeakDetector {
                         let said = step > 0 ? "\(NumberFormat.string((steps * 10).rounded() / 10)) quantisation steps" : "continuous values"
                         bandNoiseRule = eligible ? "auto: white pixel noise, resolved (\(said)): propagated"
                             : "auto: white, but the pixel noise is \(said) (< \(NumberFormat.string(NoiseEstimate.resolvedNoiseSteps))): mad"
-                    } else if settings.bandNoise == .auto {
-                        bandNoiseRule = "auto: pixel noise not white: mad"
                     }
                     if eligible {
                         n = propagated

@@ -79,15 +79,13 @@ public struct BandPassNoise: Sendable {
     static func folded(_ a: [Float], _ b: [Float], at i: Int, length n: Int) -> ([Double], [Double], Int) {
         let r = max(a.count, b.count) / 2
         let lo = max(0, i - r), hi = min(n - 1, i + r)
-        var fa = [Double](repeating: 0, count: hi - lo + 1), fb = fa
-        for (kernel, isA) in [(a, true), (b, false)] {
+        func fold(_ kernel: [Float]) -> [Double] {
+            var f = [Double](repeating: 0, count: hi - lo + 1)
             let rk = kernel.count / 2
-            for k in -rk...rk {
-                let u = GaussianFilter.borderIndex(i + k, n, .reflect)
-                if isA { fa[u - lo] += Double(kernel[k + rk]) } else { fb[u - lo] += Double(kernel[k + rk]) }
-            }
+            for k in -rk...rk { f[GaussianFilter.borderIndex(i + k, n, .reflect) - lo] += Double(kernel[k + rk]) }
+            return f
         }
-        return (fa, fb, lo)
+        return (fold(a), fold(b), lo)
     }
 
     /// The gain at pixel (x, y).
