@@ -79,7 +79,7 @@ let package = Package(
             name: "HighSymmetry", dependencies: ["PeakKit", "Filters", "Correlation"],
             path: "Plugins/HighSymmetry", exclude: ["README.md"]),
         .target(
-            name: "LaplacianOfGaussian", dependencies: ["PeakKit", "Filters", "Spectral"],
+            name: "LaplacianOfGaussian", dependencies: ["PeakKit", "Filters", "Spectral", "Correlation"],
             path: "Plugins/LaplacianOfGaussian", exclude: ["README.md"]),
         .target(
             name: "Template", dependencies: ["PeakKit", "Filters", "Spectral", "Correlation", "ImageIO"],
@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "PeakKit"]),
         .testTarget(
             name: "PersistenceTests",
-            dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "ImageIO", "DetectorConformance"]),
+            dependencies: ["Persistence", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "HighSymmetryTests",
             dependencies: ["HighSymmetry", "Correlation", "PeakKit", "Filters", "Harness", "DetectorConformance"]),
@@ -123,7 +123,7 @@ let package = Package(
             dependencies: ["LaplacianOfGaussian", "PeakKit", "Filters", "Spectral", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "TemplateTests",
-            dependencies: ["Template", "PeakKit", "Spectral", "Harness", "ImageIO", "DetectorConformance"]),
+            dependencies: ["Template", "PeakKit", "Spectral", "Harness", "DetectorConformance"]),
         .testTarget(
             name: "CLITests",
             dependencies: [

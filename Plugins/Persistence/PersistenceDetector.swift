@@ -37,29 +37,11 @@ public struct PersistenceDetector: PeakDetector {
         case none
     }
 
-    /// Noise model of the automatic threshold.
-    public enum NoiseModel: String, SettingChoice {
-        /// Poisson for counting data, else gaussian (`CountingData`).
-        case auto
-        /// The same noise everywhere.
-        case gaussian
-        /// Counting data: the test is made after the Anscombe transform.
-        case poisson
-    }
+    /// Noise model of the automatic threshold (shared with `log`; Filters/CountingData.swift).
+    public typealias NoiseModel = Filters.NoiseModel
 
     /// How the auto threshold measures the noise of the band-passed image.
-    public enum BandNoise: String, SettingChoice {
-        /// `propagated` when the pixel noise is white and resolved by the data (at least
-        /// `NoiseEstimate.resolvedNoiseSteps` quantisation steps), else `mad`.
-        case auto
-        /// 1.4826 MAD of the band-passed image (lattice-aware): right for correlated noise,
-        /// inflated where objects cover much of the field.
-        case mad
-        /// When the pixel noise is white (`NoiseEstimate.whiteness`): the pixel noise times the
-        /// band-pass gain, scaled by the local pixel noise, where that is below the MAD; else the
-        /// MAD. For dense extended objects in white noise (fluorescence nuclei).
-        case propagated
-    }
+    public typealias BandNoise = PropagatedNoise.Choice
 
     /// The persistence detector's settings (defaults are the initial values).
     public struct Settings: DetectorSettings {
@@ -106,8 +88,9 @@ public struct PersistenceDetector: PeakDetector {
 
     /// A stack is analysed once (`ContentScale` and `CountingData` on up to 8 sample frames):
     /// `smooth=auto` becomes the lower median of the samples' spot scales (0 when no sample shows
-    /// significant structure), `lattice=auto` (when the band-passed auto threshold needs it) the
-    /// vector found in more than half of the samples, else `none`, and `noise=auto` poisson when
+    /// significant structure), `lattice=auto` (when the band-passed auto threshold needs it) a
+    /// lattice vector when more than half of the samples show one (`ContentScale.stackLattice`),
+    /// else `none`, and `noise=auto` poisson when
     /// more than half of the samples are counting data, else gaussian. Per frame only the noise
     /// level (hence the auto threshold) is measured.
     public func settingsForStack(_ settings: Settings, samples: [(image: Image, mask: Mask)]) throws -> Settings {
@@ -117,7 +100,7 @@ public struct PersistenceDetector: PeakDetector {
         let needsModel = settings.noise == .auto
         guard needsScale || needsLattice || needsModel, !samples.isEmpty else { return settings }
         var sigmas: [Double] = []
-        var votes: [String: Int] = [:]
+        var lattices: [(dx: Int, dy: Int)?] = []
         var counting = 0
         for (image, given) in samples {
             let (mask, noiseMask) = NoiseEstimate.constantAreas(given, in: image)  // as `candidates` does
@@ -125,7 +108,7 @@ public struct PersistenceDetector: PeakDetector {
             guard needsScale || needsLattice else { continue }
             let r = try ContentScale.analyse(image, mask: mask, lattice: latticeInput, noiseMask: noiseMask)
             if let s = r.spotSigma { sigmas.append(s) }
-            if let l = r.lattice { votes["\(l.dx),\(l.dy)", default: 0] += 1 }
+            lattices.append(r.lattice)
         }
         var out = settings
         if needsModel { out.noise = 2 * counting > samples.count ? .poisson : .gaussian }
@@ -133,11 +116,7 @@ public struct PersistenceDetector: PeakDetector {
             sigmas.sort()
             out.smooth = .value(sigmas.isEmpty ? 0 : sigmas[(sigmas.count - 1) / 2])
         }
-        if needsLattice {
-            // Most votes, ties to the first in text order (deterministic).
-            let best = votes.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.first
-            out.lattice = best.map { 2 * $0.value > samples.count ? $0.key : "none" } ?? "none"
-        }
+        if needsLattice { out.lattice = ContentScale.stackLattice(lattices) }
         return out
     }
 
@@ -221,23 +200,13 @@ public struct PersistenceDetector: PeakDetector {
                 // Nothing to decide (and the whiteness is not measured) when the MAD is already
                 // the lower. 2^14 samples measure the whiteness to about 1% (1 ms at 512^2).
                 if propagated > 0 && propagated < measured {
-                    whiteness = NoiseEstimate.whiteness(source, mask: noiseMask, maxSamples: 1 << 14)
-                    var eligible = (whiteness ?? .infinity) <= NoiseEstimate.whitenessLimit
-                    if settings.bandNoise == .propagated {
-                        bandNoiseRule = eligible ? "propagated (given)" : "propagated (given), pixel noise not white: mad"
-                    } else if !eligible {
-                        bandNoiseRule = "auto: pixel noise not white: mad"
-                    } else {
-                        let step = NoiseEstimate.quantisationStep(image, mask: noiseMask)
-                        quantisationStep = step
-                        // In the image's own units (for noise=poisson the source is transformed).
-                        let pixelNoise = poisson ? NoiseEstimate.sigma(image, mask: noiseMask) : rawNoise
-                        let steps = step > 0 ? pixelNoise / step : .infinity
-                        eligible = steps >= NoiseEstimate.resolvedNoiseSteps
-                        let said = step > 0 ? "\(NumberFormat.string((steps * 10).rounded() / 10)) quantisation steps" : "continuous values"
-                        bandNoiseRule = eligible ? "auto: white pixel noise, resolved (\(said)): propagated"
-                            : "auto: white, but the pixel noise is \(said) (< \(NumberFormat.string(NoiseEstimate.resolvedNoiseSteps))): mad"
-                    }
+                    // In the image's own units (for noise=poisson the source is transformed).
+                    let pixelNoise = poisson ? NoiseEstimate.sigma(image, mask: noiseMask) : rawNoise
+                    let decision = PropagatedNoise.decide(settings.bandNoise, source: source, image: image, mask: noiseMask, pixelNoise: pixelNoise)
+                    whiteness = decision.whiteness
+                    quantisationStep = decision.quantisationStep
+                    bandNoiseRule = decision.rule
+                    let eligible = decision.propagate
                     if eligible {
                         n = propagated
                         noiseRule = "white pixel noise x band-pass gain"
@@ -374,17 +343,6 @@ public struct PersistenceDetector: PeakDetector {
             }
         }
         return detection
-    }
-}
-
-/// The Anscombe transform, which turns Poisson counts into values of roughly unit variance.
-enum Anscombe {
-    @inline(__always) static func value(_ v: Double) -> Double { 2 * (max(v, 0) + 0.375).squareRoot() }
-
-    static func transform(_ image: Image) -> Image {
-        var out = image
-        out.pixels = image.pixels.map { Float(value(Double($0))) }
-        return out
     }
 }
 

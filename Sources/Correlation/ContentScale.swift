@@ -122,6 +122,32 @@ public enum ContentScale {
         return Result(spotSigma: spot, lattice: lattice, periodicity: periodicity)
     }
 
+    /// The lattice alone (the `lattice` of `analyse`, without the spot scale): a lattice vector
+    /// when the content is periodic, and the normalised autocorrelation at the strongest lag.
+    public static func lattice(of image: Image, mask: Mask) throws -> (vector: (dx: Int, dy: Int)?, periodicity: Double) {
+        guard image.width >= 8, image.height >= 8 else { return (nil, 0) }
+        let filled = mask.isValid.allSatisfy { $0 } ? image : fill(image, mask: mask)
+        let (vector, periodicity) = try latticeVector(filled)
+        return (vector, periodicity)
+    }
+
+    /// The lattice of a stack from the vectors found on its sample frames (nil where none was):
+    /// `none` unless more than half of the samples found one; else the vector found most often,
+    /// counting v and -v as one (a lattice vector's sign is arbitrary) and written with dx > 0 or
+    /// dx = 0 and dy > 0, ties to the first in text order. Any vector of the lattice serves the
+    /// noise estimate, so samples that found different vectors of one lattice (12,0 and 0,12 on
+    /// a square one) still count as periodic.
+    public static func stackLattice(_ found: [(dx: Int, dy: Int)?]) -> String {
+        let vectors = found.compactMap { $0 }
+        guard 2 * vectors.count > found.count else { return "none" }
+        var votes: [String: Int] = [:]
+        for v in vectors {
+            let c = v.dx > 0 || (v.dx == 0 && v.dy > 0) ? v : (dx: -v.dx, dy: -v.dy)
+            votes["\(c.dx),\(c.dy)", default: 0] += 1
+        }
+        return votes.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.first?.key ?? "none"
+    }
+
     /// Invalid pixels replaced by the normalised convolution G_4 * (I M) / G_4 * M (or the
     /// median of the valid pixels where that is undefined).
     static func fill(_ image: Image, mask: Mask) -> Image {

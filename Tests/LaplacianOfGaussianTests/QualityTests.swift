@@ -88,8 +88,10 @@ import Testing
 
     /// Spots of sigma 1 at 5 noise sigmas (unit Gaussian noise), 384 of them, at random subpixel
     /// offsets. The detection statistic (the best response SNR over the spot's own and the next
-    /// two scales, about 7-8 here against 6 at its own scale) passes the default threshold for
-    /// about 99% of them (measured 379 of 384; the own-scale test found 356 at a 4.5 threshold).
+    /// two scales, about 7-8 here against 6 at its own scale) passes the default threshold of 6
+    /// for about 92% of them (measured 355 of 384; 379 at the former default 5, which real images
+    /// did not bear: docs/algorithms/log.md, "Where 6 comes from"; the own-scale test found 356
+    /// at a 4.5 threshold). Spots of sigma 1.5 at 5 noise sigmas are all found.
     @Test func faintSmallSpotsRecall() throws {
         var found = 0, total = 0
         var foundLarger = 0
@@ -113,7 +115,7 @@ import Testing
             }
         }
         print("LoG spots at 5 noise sigmas: sigma 1: found \(found) of \(total); sigma 1.5: found \(foundLarger) of \(total)")
-        #expect(Double(found) >= 0.97 * Double(total))
+        #expect(Double(found) >= 0.91 * Double(total))
         #expect(foundLarger == total)
     }
 
@@ -158,7 +160,7 @@ import Testing
                 let positionRMS = (position2.reduce(0, +) / Double(position2.count)).squareRoot()
                 line += String(format: " [s %.0f, %.0f sigmas: found %d/%d, sigma rms %.1f%% (bound %.1f%%) bias %+.1f%% max %.1f%%, position rms %.3f px (bound %.3f)]",
                                s, m, found, total, 100 * rms, 100 * bound.sigma, 100 * bias, 100 * worst, positionRMS, bound.position)
-                #expect(Double(found) >= (s == 1 && m == 5 ? 0.95 : 1) * Double(total), "s \(s) m \(m): found \(found) of \(total)")
+                #expect(Double(found) >= (s == 1 && m == 5 ? 0.92 : 1) * Double(total), "s \(s) m \(m): found \(found) of \(total)")
                 #expect(rms <= 1.3 * bound.sigma, "s \(s) m \(m): sigma rms \(rms) against the bound \(bound.sigma)")
                 #expect(abs(bias) < 0.03, "s \(s) m \(m): sigma bias \(bias)")
                 #expect(positionRMS <= 1.3 * bound.position, "s \(s) m \(m): position rms \(positionRMS) against the bound \(bound.position)")
@@ -304,3 +306,139 @@ import Testing
     }
 }
 
+
+/// The automatic threshold on content that is not white Gaussian noise on a flat background
+/// (issue 12): a lattice is not noise, and counting data is decided in Anscombe units.
+@Suite struct LoGNoiseRules {
+    static func numbers(_ d: Detection, _ name: String) -> [Double] {
+        guard case .string(let s)? = d.diagnostic(name) else { return [] }
+        return s.split(separator: " ").compactMap { Double(String($0)) }
+    }
+
+    /// A square lattice of columns (period 10 px, amplitude 200, sigma 1.8 px) in unit white
+    /// noise: the columns fill the field, so the plain MAD of the response at their scales is
+    /// the lattice's, 40-190x the noise (`lattice=none`). Along the lattice vector the second
+    /// difference cancels the lattice: the response noise is then about that of the noise alone
+    /// (measured 11-33% above it: the 32 px tiles of the local noise ratio see some of the
+    /// lattice), the vector is one of the grid's, and every column is found with nothing else.
+    /// (The real-image consequence, more columns found on ABF/ADF/MoS2: LoGRealCorpusTests.)
+    @Test func theResponseNoiseIsMeasuredAlongTheLattice() throws {
+        let n = 200, period = 10.0
+        var rng = SeededRandom(seed: 31)
+        var columns: [Spot] = []
+        for j in 0..<20 {
+            for i in 0..<20 {
+                columns.append(Spot(x: 5 + period * Double(i), y: 5 + period * Double(j), amplitude: 200, sigma: 1.8))
+            }
+        }
+        var noise = Image(width: n, height: n, repeating: 50)
+        SpotRenderer.addGaussianNoise(&noise, sigma: 1, rng: &rng)
+        var image = noise
+        SpotRenderer.add(columns, to: &image)
+
+        let auto = try LoGDetector().detect(in: image)
+        let none = try LoGDetector().detect(in: image, ["lattice": .string("none")])
+        let reference = try LoGDetector().detect(in: noise, ["lattice": .string("none")])
+        guard case .string(let vector)? = auto.diagnostic("lattice") else { Issue.record("no lattice diagnostic"); return }
+        let parts = vector.split(separator: ",").compactMap { Int(String($0)) }
+        #expect(parts.count == 2 && parts.allSatisfy { $0 % 10 == 0 } && parts != [0, 0], "lattice \(vector) is not a vector of the 10 px grid")
+
+        let scales = Self.numbers(auto, "scales"), along = Self.numbers(auto, "response_noise")
+        let plain = Self.numbers(none, "response_noise"), alone = Self.numbers(reference, "response_noise")
+        var line = "LoG lattice: vector \(vector);"
+        for (i, s) in scales.enumerated() where s >= 1.4 && s <= 2.9 {
+            line += " scale \(s): noise \(along[i]) (plain MAD \(plain[i]), noise alone \(alone[i]));"
+            #expect(abs(along[i] / alone[i] - 1) < 0.4)
+            #expect(plain[i] > 10 * alone[i], "the lattice should inflate the plain MAD")
+        }
+        let found = columns.filter { LoGQuality.nearest(auto.peaks, $0, within: 1) != nil }.count
+        line += " columns found \(found) of \(columns.count), \(auto.peaks.count) blobs"
+        print(line)
+        #expect(found == columns.count)
+        #expect(auto.peaks.count <= columns.count + 3)
+    }
+
+    /// Counting data (Poisson counts on a background rising from 2 to 200 counts per pixel across
+    /// the image) with spots of amplitude 6 sqrt(background) and sigma 1.5 px. The Poisson model
+    /// is chosen and reported; in Anscombe units every spot stands about as far above its noise,
+    /// and every spot is found with at most 2 other blobs. The fit still measures in counts, not
+    /// in Anscombe units: the fitted amplitudes are the true ones (median error under 10%, worst
+    /// under 35%; the Cramer-Rao bound at this SNR is about 10%). On this smooth gradient the
+    /// gaussian model with the local noise ratio does as well (printed); the real counting image
+    /// where it does not (a halo, sparse counts) is LoGRealCorpusTests.countingDataUsesThePoissonModel.
+    @Test func countingDataIsDecidedInAnscombeUnits() throws {
+        let w = 320, h = 160
+        var rng = SeededRandom(seed: 41)
+        func level(_ x: Double) -> Double { 2 + 198 * x / Double(w - 1) }
+        var spots: [Spot] = []
+        for j in 0..<3 {
+            for i in 0..<12 {
+                let x = 14 + 26 * Double(i) + rng.uniform(-0.5, 0.5), y = 30 + 50 * Double(j) + rng.uniform(-0.5, 0.5)
+                spots.append(Spot(x: x, y: y, amplitude: 6 * level(x).squareRoot(), sigma: 1.5))
+            }
+        }
+        var mean = Image(width: w, height: h) { x, _ in Float(level(Double(x))) }
+        SpotRenderer.add(spots, to: &mean)
+        var image = mean
+        for i in 0..<image.count { image.pixels[i] = Float(rng.poisson(Double(mean.pixels[i]))) }
+
+        let d = try LoGDetector().detect(in: image)
+        let gaussian = try LoGDetector().detect(in: image, ["noise": .string("gaussian")])
+        #expect(d.diagnostic("noise_model") == .string("poisson"))
+        #expect(gaussian.diagnostic("noise_model") == .string("gaussian"))
+        var missed = 0, amplitudeErrors: [Double] = []
+        for s in spots {
+            guard let p = LoGQuality.nearest(d.peaks, s) else { missed += 1; continue }
+            amplitudeErrors.append(abs((p["amplitude"] ?? 0) / s.amplitude - 1))
+        }
+        amplitudeErrors.sort()
+        let medianAmplitude = amplitudeErrors.isEmpty ? 1 : amplitudeErrors[amplitudeErrors.count / 2]
+        let worstAmplitude = amplitudeErrors.last ?? 1
+        let extra = d.peaks.count - (spots.count - missed)
+        let extraGaussian = gaussian.peaks.count - spots.filter { LoGQuality.nearest(gaussian.peaks, $0) != nil }.count
+        print("LoG counting data: \(spots.count) spots, missed \(missed), other blobs \(extra) (noise=gaussian: \(extraGaussian)), amplitude error median \(medianAmplitude * 100)%, worst \(worstAmplitude * 100)%")
+        #expect(missed == 0)
+        #expect(extra <= 2)
+        #expect(medianAmplitude < 0.1)
+        #expect(worstAmplitude < 0.35)
+    }
+
+    /// A stack's lattice and noise model are resolved once from sample frames: a lattice found in
+    /// every sample is kept as its vector, counting frames (Poisson counts on a gradient) give
+    /// poisson, and frames of white Gaussian noise on an offset give neither.
+    @Test func aStackIsResolvedOnceFromItsSamples() throws {
+        var rng = SeededRandom(seed: 51)
+        func latticeFrame() -> Image {
+            var image = Image(width: 120, height: 120, repeating: 100)
+            var columns: [Spot] = []
+            for j in 0..<10 { for i in 0..<10 { columns.append(Spot(x: 6 + 12 * Double(i), y: 6 + 12 * Double(j), amplitude: 80, sigma: 2)) } }
+            SpotRenderer.add(columns, to: &image)
+            SpotRenderer.addGaussianNoise(&image, sigma: 2, rng: &rng)
+            return image
+        }
+        func countingFrame() -> Image {
+            var image = Image(width: 120, height: 120) { x, _ in Float(5 + x) }
+            SpotRenderer.applyPoissonNoise(&image, rng: &rng)
+            return image
+        }
+        func noiseFrame() -> Image {
+            var image = Image(width: 120, height: 120, repeating: 100)
+            SpotRenderer.addGaussianNoise(&image, sigma: 2, rng: &rng)
+            return image
+        }
+        let log = LoGDetector()
+        let defaults = try log.resolveParameters([:])
+        let periodic = try log.resolveParameters(forStack: defaults, samples: (0..<4).map { _ in latticeFrame() }, mask: nil)
+        let counting = try log.resolveParameters(forStack: defaults, samples: (0..<4).map { _ in countingFrame() }, mask: nil)
+        let plain = try log.resolveParameters(forStack: defaults, samples: (0..<4).map { _ in noiseFrame() }, mask: nil)
+        guard case .string(let vector)? = periodic["lattice"] else { Issue.record("no lattice"); return }
+        print("LoG stack: lattice \(vector)")
+        let parts = vector.split(separator: ",").compactMap { Int(String($0)) }
+        #expect(parts.count == 2 && parts.allSatisfy { $0 % 12 == 0 } && parts != [0, 0], "lattice \(vector) \(periodic)")
+        #expect(periodic["noise"] == .string("gaussian"))
+        #expect(counting["noise"] == .string("poisson"))
+        #expect(counting["lattice"] == .string("none"))
+        #expect(plain["lattice"] == .string("none"))
+        #expect(plain["noise"] == .string("gaussian"))
+    }
+}

@@ -44,30 +44,14 @@ struct RealCorpusTests {
         return best
     }
 
-    static var cases: [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-        return names.filter { FileManager.default.fileExists(atPath: root.appendingPathComponent("\($0)/truth.json").path) }
-            .filter { name in
-                guard let d = try? Data(contentsOf: root.appendingPathComponent("\(name)/truth.json")),
-                      let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return false }
-                return (j["task"] as? String) != "center"
-            }.sorted()
-    }
+    static var cases: [String] { RealCorpusCase.names(root: root) }
 
     /// Case `name` detected by persistence with `parameters` (defaults when empty), scored as
     /// the peers are.
     static func score(_ name: String, _ parameters: [String: ParameterValue] = [:]) throws -> (Scores, Detection) {
-        let dir = root.appendingPathComponent(name)
-        let image = try ImageFile.read(dir.appendingPathComponent("image.npy").path)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("truth.json"))) as! [String: Any]
-        func points(_ key: String) -> [Point] {
-            ((json[key] as? [[String: Any]]) ?? []).map { Point(x: ($0["x"] as! NSNumber).doubleValue, y: ($0["y"] as! NSNumber).doubleValue) }
-        }
-        let tolerance = (json["tolerance"] as! NSNumber).doubleValue
-        let detection = try PersistenceDetector().detect(in: image, parameters)
-        let s = Scores(detections: detection.peaks.map { Point(x: $0.x, y: $0.y) }, truth: points("peaks"),
-                       ignore: points("ignore"), tolerance: tolerance)
-        return (s, detection)
+        let c = try RealCorpusCase(name, root: root)
+        let detection = try PersistenceDetector().detect(in: c.image, parameters)
+        return (c.score(detection.peaks), detection)
     }
 
     @Test("default detector reaches the peers' floor", arguments: RealCorpusTests.cases)

@@ -25,6 +25,16 @@ import PeakKit
 ///    equal its mean level passes test 2 at one level only (Golden/real fluo-nuclei-stardist:
 ///    D = 1.14 but slope 0.24 over a factor 3.3 of levels), while a counting detector's
 ///    variance follows its mean (ed-merlin-spots: D = 0.78, slope 1.03 over a factor 9).
+/// Noise model of a detector's automatic threshold (`noise` setting of persistence and log).
+public enum NoiseModel: String, SettingChoice {
+    /// Poisson for counting data, else gaussian (`CountingData`).
+    case auto
+    /// The same noise everywhere.
+    case gaussian
+    /// Counting data: the test is made after the Anscombe transform.
+    case poisson
+}
+
 public enum CountingData {
     public static let minDispersion = 0.5
     public static let maxDispersion = 2.0
@@ -123,5 +133,17 @@ public enum CountingData {
         }
         return Verdict(isCounting: true, dispersion: d,
                        rule: "auto: counts with variance/mean \(r(d)) in [0.5, 2], following the level (log-log slope \(r(slope))): poisson")
+    }
+}
+
+/// The Anscombe transform T(v) = 2 sqrt(v + 3/8), which turns Poisson counts into values of
+/// roughly unit variance (within 10% for means above ~2; Anscombe 1948).
+public enum Anscombe {
+    @inline(__always) public static func value(_ v: Double) -> Double { 2 * (max(v, 0) + 0.375).squareRoot() }
+
+    public static func transform(_ image: Image) -> Image {
+        var out = image
+        out.pixels = image.pixels.map { Float(value(Double($0))) }
+        return out
     }
 }

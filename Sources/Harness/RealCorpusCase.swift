@@ -1,0 +1,55 @@
+import Foundation
+import ImageIO
+import PeakKit
+
+/// One case of the real-image corpus (Golden/real/NAME: `image.npy` and `truth.json`, built
+/// without peaks; Golden/real/README.md), scored as Benchmarks/reference/score_peaks.py scores
+/// the peers: one-to-one matching at the case's tolerance, detections matched to an "ignore"
+/// point dropped (neither TP nor FP).
+public struct RealCorpusCase: Sendable {
+    public var name: String
+    public var image: Image
+    public var truth: [Point]
+    public var ignore: [Point]
+    /// Matching distance in px.
+    public var tolerance: Double
+    /// "center" for the pattern-centre cases (scored elsewhere), else nil.
+    public var task: String?
+
+    /// Reads case `name` under `root` (the Golden/real folder).
+    public init(_ name: String, root: URL) throws {
+        let dir = root.appendingPathComponent(name)
+        guard let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("truth.json"))) as? [String: Any],
+              let tolerance = (json["tolerance"] as? NSNumber)?.doubleValue else {
+            throw PeaksError.file(path: dir.appendingPathComponent("truth.json").path, reason: "not a truth.json with a tolerance")
+        }
+        func points(_ key: String) -> [Point] {
+            ((json[key] as? [[String: Any]]) ?? []).compactMap {
+                guard let x = ($0["x"] as? NSNumber)?.doubleValue, let y = ($0["y"] as? NSNumber)?.doubleValue else { return nil }
+                return Point(x: x, y: y)
+            }
+        }
+        self.name = name
+        self.image = try ImageFile.read(dir.appendingPathComponent("image.npy").path)
+        self.truth = points("peaks")
+        self.ignore = points("ignore")
+        self.tolerance = tolerance
+        self.task = json["task"] as? String
+    }
+
+    /// The names of the peak-finding cases under `root` (those with a truth.json whose task is
+    /// not "center"), sorted.
+    public static func names(root: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { name in
+            guard let d = try? Data(contentsOf: root.appendingPathComponent("\(name)/truth.json")),
+                  let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return false }
+            return (j["task"] as? String) != "center"
+        }.sorted()
+    }
+
+    /// The scores of `peaks` against the truth.
+    public func score(_ peaks: [Peak]) -> Scores {
+        Scores(detections: peaks.map { Point(x: $0.x, y: $0.y) }, truth: truth, ignore: ignore, tolerance: tolerance)
+    }
+}
