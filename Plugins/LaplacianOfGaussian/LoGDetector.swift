@@ -130,6 +130,15 @@ public struct LoGDetector: PeakDetector {
         }
     }
 
+    /// The lattice-aware noise is used at a scale only when the second difference along the
+    /// lattice keeps at least half of the variance it has for uncorrelated responses (0.75 of
+    /// 1.5): at larger scales the response is correlated over the lattice spacing, the
+    /// difference cancels most of the noise with the lattice, and its MAD says little (from about
+    /// sigma = |L| for the LoG: the factor is 1.04 at 0.79 |L| and 0.43 at 1.11 |L|; between
+    /// 0.3 and 0.6 |L| it exceeds 1.5, up to 1.9, from the kernel's negative lobes). The plain MAD
+    /// is kept there, where the lattice has been averaged out anyway.
+    static let minimumSecondDifferenceVariance = 0.75
+
     /// Gaussian truncation of the LoG kernels, in sigmas (scipy's and skimage's default).
     public static let truncate = 4.0
 
@@ -176,7 +185,7 @@ public struct LoGDetector: PeakDetector {
         let poisson = auto && (settings.noise == .poisson || counting?.isCounting == true)
         // After the transform the noise is about the same everywhere: the local ratio would
         // measure again what the transform removed (and on sparse low counts its 32 px tiles are
-        // themselves noisy: Golden/real ed-merlin-spots F1 0.62 with it, 0.94 without).
+        // themselves noisy: Golden/real ed-merlin-spots F1 0.615 with it, 0.889 without).
         let useLocalNoise = auto && settings.localNoise && !poisson
         let fitSpots = settings.fit == .gaussian
         // Scales wider than the image's larger side see only border: skipped (see `check`).
@@ -257,7 +266,16 @@ public struct LoGDetector: PeakDetector {
         var noiseSources = [String](repeating: "mad", count: scales)
         func prepare(_ i: Int, _ response: [Float]) {
             gains[i] = auto ? space.borderGains(scale: i) : ([Float](repeating: 1, count: w), [Float](repeating: 1, count: h))
-            noise[i] = Self.robustNoise(response, frame: frame, mask: noiseMask, local: local, gains: gains[i], lattice: lattice)
+            // Along the lattice only where the second difference still sees the noise: at scales
+            // near the lattice spacing the response is correlated over L, the difference cancels
+            // much of the noise with the lattice, and its exact variance factor
+            // (`secondDifferenceVariance`) is below half the uncorrelated 1.5.
+            var along: (vector: (dx: Int, dy: Int), variance: Double)? = nil
+            if let L = lattice {
+                let v = space.secondDifferenceVariance(scale: i, lag: L)
+                if v >= Self.minimumSecondDifferenceVariance { along = (L, v) }
+            }
+            noise[i] = Self.robustNoise(response, frame: frame, mask: noiseMask, local: local, gains: gains[i], lattice: along)
             if auto && settings.responseNoise != .mad {
                 let pixel = pixelNoise ?? NoiseEstimate.sigma(filled, mask: noiseMask)
                 pixelNoise = pixel
@@ -437,7 +455,7 @@ public struct LoGDetector: PeakDetector {
     /// response's noise for Gaussian noise, unmoved by the few pixels that blobs occupy.
     static func robustNoise(
         _ response: [Float], frame f: ResponseFrame, mask: Mask, local: LocalNoise, gains: (x: [Float], y: [Float]),
-        lattice: (dx: Int, dy: Int)? = nil
+        lattice: (vector: (dx: Int, dy: Int), variance: Double)? = nil
     ) -> Double {
         let count = f.width * f.height
         // About 65k samples: the MAD then has ~0.4% relative error, far inside the threshold's margin,
@@ -458,11 +476,12 @@ public struct LoGDetector: PeakDetector {
         let centre = Selection.median(&values)
         for i in 0..<values.count { values[i] = abs(values[i] - centre) }
         let mad = 1.482602218505602 * Double(Selection.median(&values))
-        guard let L = lattice else { return mad }
+        guard let (L, variance) = lattice else { return mad }
         // Along a lattice vector L the content repeats: the second difference
         // r(x) - (r(x - L) + r(x + L)) / 2 cancels it (and a linear drift along L) and leaves the
-        // noise, with variance 1.5 that of r for uncorrelated noise at lag L. The smaller of the
-        // two estimates (ContentScale.noise's rule).
+        // noise, with `variance` times the variance of r (1.5 where r is uncorrelated at lag L;
+        // the kernel's own correlation for white pixel noise). The smaller of the two estimates
+        // (ContentScale.noise's rule).
         let ax = abs(L.dx), ay = abs(L.dy)
         guard f.width > 2 * ax + 1, f.height > 2 * ay + 1 else { return mad }
         var d: [Float] = []
@@ -484,7 +503,7 @@ public struct LoGDetector: PeakDetector {
         guard d.count >= 64 else { return mad }
         let dc = Selection.median(&d)
         for i in 0..<d.count { d[i] = abs(d[i] - dc) }
-        return min(mad, 1.482602218505602 * Double(Selection.median(&d)) / 1.5.squareRoot())
+        return min(mad, 1.482602218505602 * Double(Selection.median(&d)) / variance.squareRoot())
     }
 
     /// Whether an invalid pixel lies within `radius` of (x, y): the LoG kernel's negative centre

@@ -58,6 +58,30 @@ final class LoGScaleSpace {
         return (l1, l2)
     }
 
+    /// The variance of the second difference r(x) - (r(x - L) + r(x + L)) / 2 of the response to
+    /// unit-variance white noise at scale `i`, relative to the response's own variance:
+    /// 1.5 - 2 rho(L) + rho(2 L) / 2, with rho the kernel's normalised autocorrelation
+    /// sum_u K(u) K(u + L) / sum K^2. It is 1.5 when the response is uncorrelated at lag L, up to
+    /// 1.9 where the kernel's negative lobe reaches L (sigma 0.3-0.6 |L|), and falls towards 0 as
+    /// the scale grows past |L| (the response then barely changes over L).
+    func secondDifferenceVariance(scale i: Int, lag L: (dx: Int, dy: Int)) -> Double {
+        let k = LaplacianOfGaussian.kernel(sigma: sigmas[i], truncate: truncate, scaleNormalized: true)
+        let r = k.radius, size = k.size
+        func correlation(_ dx: Int, _ dy: Int) -> Double {
+            var sum = 0.0
+            for y in max(-r, -r - dy)...min(r, r - dy) where y + dy >= -r && y + dy <= r {
+                for x in max(-r, -r - dx)...min(r, r - dx) where x + dx >= -r && x + dx <= r {
+                    sum += k.weights[(y + r) * size + x + r] * k.weights[(y + dy + r) * size + x + dx + r]
+                }
+            }
+            return sum
+        }
+        let zero = correlation(0, 0)
+        guard zero > 0 else { return 1.5 }
+        func rho(_ dx: Int, _ dy: Int) -> Double { abs(dx) > 2 * r || abs(dy) > 2 * r ? 0 : correlation(dx, dy) / zero }
+        return 1.5 - 2 * rho(L.dx, L.dy) + rho(2 * L.dx, 2 * L.dy) / 2
+    }
+
     /// How much the reflective border raises the response's noise at scale `i`, per column and
     /// per row: near the edge a mirrored pixel enters the kernel twice, so white noise of unit
     /// variance gives a response variance `sum_m (sum_{j -> m} K_j)^2` instead of `sum K^2`.

@@ -72,4 +72,10 @@ struct LoGRealCorpusTests {
         #expect(detection.diagnostic("response_noise_rule") == .string("auto: white pixel noise, resolved (4.9 quantisation steps): propagated"))
         #expect(propagated.f1 > mad.f1 + 0.2, "auto F1 \(propagated.f1), mad \(mad.f1)")
     }
+
+    /// The corpus is there: a missing or emptied Golden/real would otherwise pass the
+    /// parameterised tests with no case.
+    @Test func theCorpusIsPresent() {
+        #expect(RealCorpusCase.names(root: LoGRealCorpusTests.root).count >= 15)
+    }
 }

@@ -80,4 +80,10 @@ struct RealCorpusTests {
         #expect(madDetection.diagnostic("noise_sigma_filtered") == detection.diagnostic("noise_sigma_band_mad"))
         #expect(auto.f1 > mad.f1 + 0.4, "auto F1 \(auto.f1), mad F1 \(mad.f1)")
     }
+
+    /// The corpus is there: a missing or emptied Golden/real would otherwise pass the
+    /// parameterised tests with no case.
+    @Test func theCorpusIsPresent() {
+        #expect(RealCorpusCase.names(root: RealCorpusTests.root).count >= 15)
+    }
 }
