@@ -473,9 +473,7 @@ public struct LoGDetector: PeakDetector {
             }
         }
         guard !values.isEmpty else { return 0 }
-        let centre = Selection.median(&values)
-        for i in 0..<values.count { values[i] = abs(values[i] - centre) }
-        let mad = 1.482602218505602 * Double(Selection.median(&values))
+        let mad = Selection.normalMAD(&values)
         guard let (L, variance) = lattice else { return mad }
         // Along a lattice vector L the content repeats: the second difference
         // r(x) - (r(x - L) + r(x + L)) / 2 cancels it (and a linear drift along L) and leaves the
@@ -501,9 +499,7 @@ public struct LoGDetector: PeakDetector {
             }
         }
         guard d.count >= 64 else { return mad }
-        let dc = Selection.median(&d)
-        for i in 0..<d.count { d[i] = abs(d[i] - dc) }
-        return min(mad, 1.482602218505602 * Double(Selection.median(&d)) / variance.squareRoot())
+        return min(mad, Selection.normalMAD(&d) / variance.squareRoot())
     }
 
     /// Whether an invalid pixel lies within `radius` of (x, y): the LoG kernel's negative centre

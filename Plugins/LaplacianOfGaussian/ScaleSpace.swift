@@ -69,8 +69,9 @@ final class LoGScaleSpace {
         let r = k.radius, size = k.size
         func correlation(_ dx: Int, _ dy: Int) -> Double {
             var sum = 0.0
-            for y in max(-r, -r - dy)...min(r, r - dy) where y + dy >= -r && y + dy <= r {
-                for x in max(-r, -r - dx)...min(r, r - dx) where x + dx >= -r && x + dx <= r {
+            // Both u and u + d within the kernel (|d| <= 2 r, so the ranges are not empty).
+            for y in max(-r, -r - dy)...min(r, r - dy) {
+                for x in max(-r, -r - dx)...min(r, r - dx) {
                     sum += k.weights[(y + r) * size + x + r] * k.weights[(y + dy + r) * size + x + dx + r]
                 }
             }

@@ -174,8 +174,9 @@ public struct PersistenceDetector: PeakDetector {
         var noiseRule: String
         var whiteness: Double?, bandMAD: Double?, quantisationStep: Double?
         var bandNoiseRule = "mad"
-        var local: LocalNoise?
-        var edges: BandPassNoise?
+        // With the propagated noise: the local pixel-noise map and the band-pass's own gain map,
+        // which scale the threshold at each summit.
+        var propagation: (local: LocalNoise, edges: BandPassNoise)?
         if band {
             // The noise of the image the filtration runs on, measured on it (correlated noise is
             // measured as it is after the filter; a lattice is not noise).
@@ -206,12 +207,11 @@ public struct PersistenceDetector: PeakDetector {
                     whiteness = decision.whiteness
                     quantisationStep = decision.quantisationStep
                     bandNoiseRule = decision.rule
-                    let eligible = decision.propagate
-                    if eligible {
+                    if decision.propagate {
                         n = propagated
                         noiseRule = "white pixel noise x band-pass gain"
-                        local = LocalNoise.estimate(source, mask: noiseMask)
-                        edges = BandPassNoise(width: image.width, height: image.height, mask: mask, sigma: smooth, background: backgroundSigma)
+                        propagation = (LocalNoise.estimate(source, mask: noiseMask),
+                                       BandPassNoise(width: image.width, height: image.height, mask: mask, sigma: smooth, background: backgroundSigma))
                     }
                 } else {
                     bandNoiseRule = "\(settings.bandNoise.rawValue): band MAD not above the propagated pixel noise: mad"
@@ -250,14 +250,14 @@ public struct PersistenceDetector: PeakDetector {
             significant = diagram.pairs.filter {
                 $0.persistence > 0 && Anscombe.value(Double($0.birthLevel)) - Anscombe.value(Double($0.deathLevel)) > limit
             }
-        } else if let ratio = local?.ratio, let edges {
+        } else if let (local, edges) = propagation {
             // Propagated noise: the threshold scaled at the summit by the local pixel noise and by
             // the band-pass's own gain there relative to the interior's (higher within a kernel
             // radius of the edges and of invalid pixels: BandPassNoise; its lowest is 0.86-0.90 in
             // the tests, so pairs below half the local limit are not looked at).
             let w = image.width
             significant = diagram.pairs.filter { pair in
-                let limit = threshold * Double(ratio[pair.birth]), p = Double(pair.persistence)
+                let limit = threshold * Double(local.ratio[pair.birth]), p = Double(pair.persistence)
                 return p > 0.5 * limit && p > limit * edges.ratio(x: pair.birth % w, y: pair.birth / w)
             }
         } else {
@@ -321,7 +321,7 @@ public struct PersistenceDetector: PeakDetector {
                 ("noise_whiteness", whiteness.map { .number($0) } ?? .null),
                 ("noise_quantisation_step", quantisationStep.map { .number($0) } ?? .null),
                 ("band_noise_rule", .string(bandNoiseRule)),
-                ("local_noise_range", local.map { .string("\(NumberFormat.string(Double($0.minimum))) \(NumberFormat.string(Double($0.ratio.max() ?? 1)))") } ?? .null),
+                ("local_noise_range", propagation.map(\.local).map { .string("\(NumberFormat.string(Double($0.minimum))) \(NumberFormat.string(Double($0.ratio.max() ?? 1)))") } ?? .null),
             ] : []) + [
                 (auto && poisson ? "anscombe_threshold" : "prominence_threshold", .number(threshold)),
                 ("maxima", .integer(diagram.pairs.count)),

@@ -236,7 +236,7 @@ public enum ContentScale {
                 }
             }
         }
-        var n = mad(&vals)
+        var n = Selection.normalMAD(&vals)
         guard let L = lattice else { return n }
         let w = f.width, h = f.height, ax = abs(L.dx), ay = abs(L.dy)
         guard w > 2 * ax + 1, h > 2 * ay + 1 else { return n }
@@ -255,16 +255,10 @@ public enum ContentScale {
                 }
             }
         }
-        if d.count >= 64 { n = min(n, mad(&d) / 1.5.squareRoot()) }
+        if d.count >= 64 { n = min(n, Selection.normalMAD(&d) / 1.5.squareRoot()) }
         return n
     }
 
-    static func mad(_ v: inout [Float]) -> Double {
-        guard !v.isEmpty else { return 0 }
-        let med = Selection.median(&v)
-        for i in v.indices { v[i] = abs(v[i] - med) }
-        return 1.482602218505602 * Double(Selection.median(&v))
-    }
 
     /// The decimation of each octave: scales of at least 2 f px (f = 2, 4) are computed on the
     /// image blurred by G(f / 2) and sampled every f pixels (a Gaussian pyramid), where they are

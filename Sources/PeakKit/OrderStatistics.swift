@@ -190,4 +190,14 @@ public enum Selection {
     public static func median(_ values: inout [Float]) -> Float {
         select(&values, (values.count - 1) / 2)
     }
+
+    /// 1.4826 x the median absolute deviation from the median: the standard deviation for
+    /// Gaussian data, unmoved by a minority of outliers (spots, edges); 0 when `values` is empty.
+    /// Overwrites `values` with the absolute deviations.
+    public static func normalMAD(_ values: inout [Float]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let centre = median(&values)
+        for i in values.indices { values[i] = abs(values[i] - centre) }
+        return 1.482602218505602 * Double(median(&values))
+    }
 }

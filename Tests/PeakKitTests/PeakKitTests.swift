@@ -240,6 +240,19 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
 }
 
 @Suite struct SelectionTests {
+    /// `normalMAD` by hand: median 3, absolute deviations 2 1 0 1 97, their median 1, so
+    /// 1.4826 (the outlier 100 moves nothing); the lower median for even counts; empty gives 0.
+    @Test func normalMADByHand() {
+        var a: [Float] = [100, 2, 4, 1, 3]
+        #expect(Selection.normalMAD(&a) == 1.482602218505602)
+        var b: [Float] = [10, 10, 10, 10]
+        #expect(Selection.normalMAD(&b) == 0)
+        var c: [Float] = [0, 4, 1, 7]  // lower median 1; deviations 1 3 0 6; lower median 1
+        #expect(Selection.normalMAD(&c) == 1.482602218505602)
+        var e: [Float] = []
+        #expect(Selection.normalMAD(&e) == 0)
+    }
+
     /// Radix selection against a full sort, on random values with many ties, both signs, zeros,
     /// huge and tiny magnitudes, and sizes around the switch-over to quickselect.
     @Test func radixSelectionEqualsTheSortedValue() {
