@@ -88,12 +88,10 @@ public struct HighSymmetryDetector: PeakDetector {
                               diagnostics: [("center_x", .null), ("center_y", .null), ("center_method", .string("none")), ("regions", .integer(0))])
         guard lo < hi else { return empty }  // no valid pixel, or a flat image: nothing to find
 
-        let cx: Double, cy: Double
+        var cx: Double, cy: Double
+        var centreFound: Autocenter.Result? = nil
         if let gx = givenX, let gy = givenY {
             cx = gx; cy = gy
-            diagnostics.append(("center_x", .number(cx)))
-            diagnostics.append(("center_y", .number(cy)))
-            diagnostics.append(("center_method", .string("given")))
         } else {
             let c: Autocenter.Result
             do {
@@ -109,10 +107,7 @@ public struct HighSymmetryDetector: PeakDetector {
                     reason: "the pattern shows no usable point symmetry (symmetry \(NumberFormat.string((c.peak * 1000).rounded() / 1000)) at the best centre, below min_symmetry \(NumberFormat.string(settings.minSymmetry))); give the centre with --center x,y")
             }
             cx = c.x; cy = c.y
-            diagnostics.append(("center_x", .number(cx)))
-            diagnostics.append(("center_y", .number(cy)))
-            diagnostics.append(("center_method", .string("autocenter")))
-            diagnostics.append(("center_symmetry", .number(c.peak)))
+            centreFound = c
         }
 
         // 1. Normalised image.
@@ -120,9 +115,8 @@ public struct HighSymmetryDetector: PeakDetector {
         for i in 0..<n where mask.isValid[i] { normalised.pixels[i] = image.pixels[i] - lo }
         let sigma = settings.backgroundSigma.given ?? Double(min(w, h)) / 20
         if sigma > 0 { normalised = try BackgroundNormalization.divide(normalised, mask: mask, sigma: sigma, truncate: 2) }
-        diagnostics.append(("background_sigma", .number(sigma)))
 
-        // 2-3. Masked autocorrelation, recentred on the pattern centre.
+        // 2. Masked autocorrelation.
         let ratio = settings.overlapRatio
         let auto = try MaskedNCC.correlate(fixed: normalised, fixedMask: mask, moving: normalised, movingMask: mask, mode: .same, overlapRatio: ratio)
         // Lag 0 is 1 by definition (every pixel, noise included, matches itself): that one-pixel
@@ -136,38 +130,43 @@ public struct HighSymmetryDetector: PeakDetector {
             let m2 = (autoValues[l0 - 2] + autoValues[l0 + 2] + autoValues[l0 - 2 * w] + autoValues[l0 + 2 * w]) / 4
             autoValues[l0] = (4 * m1 - m2) / 3
         }
-        // Shift by t = centre - lag-0 position, bilinearly (the centre is subpixel).
-        let tx = cx - Double(lx), ty = cy - Double(ly)
-        let fx = tx - tx.rounded(.down), fy = ty - ty.rounded(.down)
-        let ix = Int(tx.rounded(.down)), iy = Int(ty.rounded(.down))
-        var recentred = Image(width: w, height: h)
-        autoValues.withUnsafeBufferPointer { a in
-            func at(_ x: Int, _ y: Int) -> Double { x >= 0 && y >= 0 && x < w && y < h ? abs(a[y &* w &+ x]) : 0 }
-            for y in 0..<h {
-                for x in 0..<w {
-                    // recentred(x) = |A|(x - t)
-                    let sx = x - ix, sy = y - iy
-                    let v = (1 - fx) * (1 - fy) * at(sx, sy) + fx * (1 - fy) * at(sx - 1, sy)
-                        + (1 - fx) * fy * at(sx, sy - 1) + fx * fy * at(sx - 1, sy - 1)
-                    recentred.pixels[y &* w &+ x] = Float(v)
-                }
-            }
+        let maxArea = settings.maxRegionFraction * Double(n)
+
+        // The automatic centre is a centre of point symmetry, and a lattice of spots is
+        // point-symmetric about every half-lattice point: symmetry alone fixes the centre only up
+        // to half a lattice vector (autocenter's envelope stage pins it when the direct beam and
+        // its halo are in view; on a pattern whose beam sits behind a beam stop at the edge it
+        // found a half-lattice point, and every spot predicted at centre + g fell between the
+        // real spots). Of the centre's half-lattice translates, keep the one whose predicted
+        // spots are brightest (`LatticeCentre`).
+        var shift = (x: 0.0, y: 0.0)
+        if centreFound != nil {
+            var magnitude = Image(width: w, height: h)
+            for i in 0..<n { magnitude.pixels[i] = Float(abs(autoValues[i])) }
+            let vectors = LatticeCentre.latticeVectors(
+                of: magnitude, lagZero: (lx, ly), erosionRadius: settings.erosionRadius, maxRegionArea: maxArea)
+            let chosen = LatticeCentre.choose(from: (cx, cy), vectors: vectors, image: normalised, mask: mask)
+            shift = (chosen.x - cx, chosen.y - cy)
+            cx = chosen.x; cy = chosen.y
         }
+        diagnostics.append(("center_x", .number(cx)))
+        diagnostics.append(("center_y", .number(cy)))
+        if let c = centreFound {
+            diagnostics.append(("center_method", .string(shift == (0, 0) ? "autocenter" : "autocenter+lattice")))
+            diagnostics.append(("center_symmetry", .number(c.peak)))
+            diagnostics.append(("center_lattice_shift_x", .number(shift.x)))
+            diagnostics.append(("center_lattice_shift_y", .number(shift.y)))
+        } else {
+            diagnostics.append(("center_method", .string("given")))
+        }
+        diagnostics.append(("background_sigma", .number(sigma)))
+
+        // 3. Recentre the autocorrelation on the pattern centre: shift by t = centre - lag-0
+        //    position, bilinearly (the centre is subpixel).
+        let recentred = Self.recentre(autoValues, width: w, height: h, lagZero: (lx, ly), on: (cx, cy))
 
         // 4. Regions.
-        var lap = LaplaceFilter.apply(recentred)
-        lap.pixels = lap.pixels.map { -$0 }
-        let threshold = Threshold.triangle(lap)
-        var regions = [Bool](repeating: false, count: n)
-        if threshold.isFinite { for i in 0..<n { regions[i] = mask.isValid[i] && Double(lap.pixels[i]) > threshold } }
-        let radius = settings.erosionRadius
-        if radius > 0 {
-            // Opening: the erosion removes specks thinner than the disc; the dilation gives the
-            // surviving regions back their extent, so the centroid sees the whole spot.
-            let opened = Morphology.dilate(Morphology.erode(regions, width: w, height: h, radius: radius), width: w, height: h, radius: radius)
-            for i in 0..<n { regions[i] = regions[i] && opened[i] }
-        }
-        let (labels, count) = ConnectedComponents.label(regions, width: w, height: h, connectivity: .eight)
+        let (labels, count, threshold) = Self.regions(of: recentred, mask: mask, erosionRadius: settings.erosionRadius)
         diagnostics.append(("laplacian_threshold", .number(threshold)))
         diagnostics.append(("regions", .integer(count)))
 
@@ -182,7 +181,6 @@ public struct HighSymmetryDetector: PeakDetector {
             sums[l] += v; sx[l] += v * Double(i % w); sy[l] += v * Double(i / w); area[l] += 1
         }
         let props = try RegionProperties.measure(labels)
-        let maxArea = settings.maxRegionFraction * Double(n)
         let refineSigma = settings.refineSigma
         var peaks: [Peak] = []
         var labelOfRegion = [Int32](repeating: 0, count: count + 1)
@@ -206,6 +204,45 @@ public struct HighSymmetryDetector: PeakDetector {
             detection.labels = LabelImage(width: w, height: h, labels: labels.labels.map { labelOfRegion[Int($0)] })
         }
         return detection
+    }
+
+    /// `|A|(x - t)` for t = centre - lag-0 position: the autocorrelation magnitude moved so that
+    /// its lag 0 sits on `centre`, bilinearly; 0 beyond the autocorrelation's extent.
+    static func recentre(_ autoValues: [Double], width w: Int, height h: Int, lagZero: (Int, Int), on centre: (Double, Double)) -> Image {
+        let tx = centre.0 - Double(lagZero.0), ty = centre.1 - Double(lagZero.1)
+        let fx = tx - tx.rounded(.down), fy = ty - ty.rounded(.down)
+        let ix = Int(tx.rounded(.down)), iy = Int(ty.rounded(.down))
+        var recentred = Image(width: w, height: h)
+        autoValues.withUnsafeBufferPointer { a in
+            func at(_ x: Int, _ y: Int) -> Double { x >= 0 && y >= 0 && x < w && y < h ? abs(a[y &* w &+ x]) : 0 }
+            for y in 0..<h {
+                for x in 0..<w {
+                    let sx = x - ix, sy = y - iy
+                    let v = (1 - fx) * (1 - fy) * at(sx, sy) + fx * (1 - fy) * at(sx - 1, sy)
+                        + (1 - fx) * fy * at(sx, sy - 1) + fx * fy * at(sx - 1, sy - 1)
+                    recentred.pixels[y &* w &+ x] = Float(v)
+                }
+            }
+        }
+        return recentred
+    }
+
+    /// Step 4: the negative 5-point Laplacian above its triangle threshold (and valid), opened
+    /// with a disc of `erosionRadius` (the erosion removes specks thinner than the disc; the
+    /// dilation gives surviving regions back their extent), 8-connected labels.
+    static func regions(of map: Image, mask: Mask?, erosionRadius radius: Double) -> (labels: LabelImage, count: Int, threshold: Double) {
+        let w = map.width, h = map.height, n = map.count
+        var lap = LaplaceFilter.apply(map)
+        lap.pixels = lap.pixels.map { -$0 }
+        let threshold = Threshold.triangle(lap)
+        var regions = [Bool](repeating: false, count: n)
+        if threshold.isFinite { for i in 0..<n { regions[i] = (mask?.isValid[i] ?? true) && Double(lap.pixels[i]) > threshold } }
+        if radius > 0 {
+            let opened = Morphology.dilate(Morphology.erode(regions, width: w, height: h, radius: radius), width: w, height: h, radius: radius)
+            for i in 0..<n { regions[i] = regions[i] && opened[i] }
+        }
+        let (labels, count) = ConnectedComponents.label(regions, width: w, height: h, connectivity: .eight)
+        return (labels, count, threshold)
     }
 
     /// The Gaussian-windowed centroid iterated to its fixed point: weights

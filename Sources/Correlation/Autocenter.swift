@@ -145,17 +145,21 @@ public enum Autocenter {
         // is converted back with that offset.
         let smallLag = max(2, lag / step)
         let coarseMap = try MaskedNCC.correlateWithInversion(coarseImage, mask: coarseMask, maxLag: smallLag)
-        guard let coarseSmall = coarseMap.argmax(), coarseSmall.value > 0 else {
-            throw PeaksError.invalidImage(reason: "autocenter: the pattern shows no point symmetry (no positive correlation with its inversion)")
-        }
         // lag_small (in small pixels) = 2 (c_small - centre_small); c = c_small * step; so the
         // full-resolution lag is 2 (c - h) = step * lag_small + 2 (step * centre_small - h).
-        let centreSmall = Double(small - 1) / 2
-        let coarseLagX = Double(step) * Double(coarseSmall.col + coarseMap.originX) + 2 * (Double(step) * centreSmall - Double(h))
-        let coarseLagY = Double(step) * Double(coarseSmall.row + coarseMap.originY) + 2 * (Double(step) * centreSmall - Double(h))
+        // An envelope with no point symmetry within reach (no positive correlation: a halo whose
+        // centre lies near the edge of the frame, behind a masked beam stop) gives no guide; the
+        // fine stage then takes its strongest peak, and the caller learns how symmetric that is.
+        var coarseLag: (x: Double, y: Double)? = nil
+        if let coarseSmall = coarseMap.argmax(), coarseSmall.value > 0 {
+            let centreSmall = Double(small - 1) / 2
+            coarseLag = (Double(step) * Double(coarseSmall.col + coarseMap.originX) + 2 * (Double(step) * centreSmall - Double(h)),
+                         Double(step) * Double(coarseSmall.row + coarseMap.originY) + 2 * (Double(step) * centreSmall - Double(h)))
+        }
         // Stage 2, fine: the (optionally background-divided) crop, whose sharp spots pin the
         // centre. Its NCC has a peak at the true lag and at lattice translations of it; take the
-        // strong local maximum (at least half the largest) nearest to the coarse lag. The
+        // strong local maximum (at least half the largest) nearest to the coarse lag (the strongest
+        // when the envelope gave no guide). The
         // envelope may be biased by a partly masked beam, but by less than half a lattice
         // vector, which is all this needs.
         let fineInput = normalizeBackground
@@ -177,8 +181,13 @@ public enum Autocenter {
                     }
                 }
                 guard isMaximum else { continue }
-                let ex = Double(col + map.originX) - coarseLagX, ey = Double(row + map.originY) - coarseLagY
-                let d = ex * ex + ey * ey
+                let d: Double
+                if let coarseLag {
+                    let ex = Double(col + map.originX) - coarseLag.x, ey = Double(row + map.originY) - coarseLag.y
+                    d = ex * ex + ey * ey
+                } else {
+                    d = -v  // no envelope guide: the strongest
+                }
                 if d < nearest { nearest = d; found = (col, row, v) }
             }
         }

@@ -85,3 +85,138 @@ private func number(_ d: Detection, _ name: String) -> Double? {
         #expect(abs(c.x - 10.3) < 0.02 && abs(c.y - 9.6) < 0.02, "\(c)")
     }
 }
+
+/// `LatticeCentre`: point symmetry fixes a lattice pattern's centre only up to half a lattice
+/// vector; the class whose predicted spots are bright is chosen.
+@Suite struct LatticeCentreChoice {
+    /// Spots at p0 + h a + k b on a flat background of 1 (the background-normalised pattern),
+    /// and the lattice vectors within half the frame (what the autocorrelation reaches), shortest
+    /// first.
+    static let a = (x: 23.0, y: 4.0), b = (x: -5.0, y: 19.0), p0 = (x: 61.3, y: 58.6)
+    static func pattern() -> (image: Image, vectors: [(x: Double, y: Double)]) {
+        var image = Image(width: 128, height: 120, repeating: 1)
+        var spots: [Spot] = []
+        var vectors: [(x: Double, y: Double)] = []
+        for h in -8...8 {
+            for k in -8...8 {
+                let v = (x: Double(h) * a.x + Double(k) * b.x, y: Double(h) * a.y + Double(k) * b.y)
+                let x = p0.x + v.x, y = p0.y + v.y
+                if x > -5, y > -5, x < 133, y < 125 { spots.append(Spot(x: x, y: y, amplitude: 4, sigma: 1.8)) }
+                if (h != 0 || k != 0), abs(v.x) < 64, abs(v.y) < 60 { vectors.append(v) }
+            }
+        }
+        SpotRenderer.add(spots, to: &image)
+        vectors.sort { ($0.x * $0.x + $0.y * $0.y, $0.x, $0.y) < ($1.x * $1.x + $1.y * $1.y, $1.x, $1.y) }
+        return (image, vectors)
+    }
+
+    /// A start on a lattice point stays exactly where it is.
+    @Test func aCentreOnTheSpotsStays() {
+        let (image, vectors) = Self.pattern()
+        let mask = Mask(width: image.width, height: image.height)
+        let c = LatticeCentre.choose(from: (Self.p0.x, Self.p0.y), vectors: vectors, image: image, mask: mask)
+        #expect(c.x == Self.p0.x && c.y == Self.p0.y)
+    }
+
+    /// From each of the three half-lattice classes (all centres of symmetry of the spots), the
+    /// centre moves onto a lattice point: the one nearest the middle of the frame.
+    @Test(arguments: [(0.5, 0.0), (0.0, 0.5), (0.5, 0.5), (-1.5, 2.5)])
+    func aHalfLatticeStartMovesOntoTheSpots(_ half: (Double, Double)) {
+        let (image, vectors) = Self.pattern()
+        let mask = Mask(width: image.width, height: image.height)
+        let start = (Self.p0.x + half.0 * Self.a.x + half.1 * Self.b.x, Self.p0.y + half.0 * Self.a.y + half.1 * Self.b.y)
+        let c = LatticeCentre.choose(from: start, vectors: vectors, image: image, mask: mask)
+        // Lattice coordinates of c - p0 must be integers.
+        let det = Self.a.x * Self.b.y - Self.a.y * Self.b.x
+        let dx = c.x - Self.p0.x, dy = c.y - Self.p0.y
+        let h = (dx * Self.b.y - dy * Self.b.x) / det, k = (Self.a.x * dy - Self.a.y * dx) / det
+        #expect(abs(h - h.rounded()) < 1e-9 && abs(k - k.rounded()) < 1e-9, "from \(start): \(c), lattice coordinates \(h), \(k)")
+        // The lattice point nearest the middle (63.5, 59.5) is p0 itself.
+        #expect(abs(c.x - Self.p0.x) < 1e-9 && abs(c.y - Self.p0.y) < 1e-9, "\(c)")
+    }
+
+    /// The lattice vectors are read off the autocorrelation magnitude's regions: on a lattice
+    /// of blobs centred on lag 0, the shortest ones found are a, b and their sums.
+    @Test func latticeVectorsFromRegions() {
+        var magnitude = Image(width: 129, height: 121, repeating: 0)
+        var spots: [Spot] = []
+        for h in -3...3 { for k in -3...3 {
+            spots.append(Spot(x: 64 + Double(h) * Self.a.x + Double(k) * Self.b.x, y: 60 + Double(h) * Self.a.y + Double(k) * Self.b.y, amplitude: 1, sigma: 2))
+        } }
+        SpotRenderer.add(spots, to: &magnitude)
+        let vectors = LatticeCentre.latticeVectors(of: magnitude, lagZero: (64, 60), erosionRadius: 2, maxRegionArea: 0.2 * 129 * 121)
+        let expected = [Self.a, Self.b, (x: Self.a.x + Self.b.x, y: Self.a.y + Self.b.y), (x: Self.a.x - Self.b.x, y: Self.a.y - Self.b.y)]
+        for e in expected {
+            for sign in [1.0, -1.0] {
+                #expect(vectors.prefix(8).contains { abs($0.x - sign * e.x) < 0.05 && abs($0.y - sign * e.y) < 0.05 }, "\(sign) \(e) not among \(vectors.prefix(8))")
+            }
+        }
+        #expect(!vectors.contains { $0.x * $0.x + $0.y * $0.y < 4 })
+    }
+}
+
+/// `high-symmetry` on the Golden/real cases (real images, truth built without peaks). The
+/// diffraction pattern and the lattices it runs on have a regression floor; the star fields,
+/// fluorescence and tracking images have no point symmetry and must be refused (one line).
+@Suite("Golden/real corpus, high-symmetry")
+struct HighSymmetryRealCorpusTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Golden/real")
+
+    /// F1 with the defaults, rounded down to 0.01 (session 11). ed-merlin-spots was 0.000 before
+    /// the lattice-class choice: autocenter found a half-lattice point (the beam is behind the
+    /// beam stop at the left edge). stem-abf-srtio3 shows its columns dark on a bright
+    /// background: the predicted spots are the bright gaps, F1 0 (left out; use persistence).
+    /// stem-adf-srtio3 (bright columns) finds no region at all: the magnitude |A| of a zero-mean
+    /// lattice's autocorrelation has its negative lobes folded up into extra peaks. Both are
+    /// real-space lattices, not the patterns the detector is for.
+    static let floors: [String: Double] = ["ed-merlin-spots": 0.85, "stem-mos2-se": 0.89]
+    static let refused = ["astro-dss", "astro-hubble", "astro-m13", "fluo-nuclei-stardist", "fluo-spots-hybiss",
+                          "fluo-spots-terra", "track-telomeres-f0", "track-telomeres-f100",
+                          "xray-laue-ge-a", "xray-laue-ge-b", "xray-laue-ge-c"]
+
+    @Test(arguments: ["ed-merlin-spots", "stem-mos2-se"])
+    func reachesItsFloor(_ name: String) throws {
+        let c = try RealCorpusCase(name, root: Self.root)
+        let d = try HighSymmetryDetector().detect(in: c.image)
+        let s = c.score(d.peaks)
+        print("high-symmetry on \(name): F1 \(s.f1) (TP \(s.truePositives), FP \(s.falsePositives), FN \(s.falseNegatives)), centre \(String(describing: d.diagnostic("center_x"))), \(String(describing: d.diagnostic("center_y")))")
+        #expect(s.f1 >= Self.floors[name]!, "\(name): F1 \(s.f1)")
+    }
+
+    /// Merlin: the centre reported lies on the spot lattice (within 1 px of a true spot), and
+    /// the diagnostics say it was moved off autocenter's symmetry centre.
+    @Test func merlinCentreMovesOntoTheLattice() throws {
+        let c = try RealCorpusCase("ed-merlin-spots", root: Self.root)
+        let d = try HighSymmetryDetector().detect(in: c.image)
+        #expect(d.diagnostic("center_method") == .string("autocenter+lattice"))
+        let cx = try #require(number(d, "center_x")), cy = try #require(number(d, "center_y"))
+        #expect(c.truth.contains { hypot($0.x - cx, $0.y - cy) < 1 }, "centre (\(cx), \(cy))")
+    }
+
+    /// The Merlin pattern with its beam stop masked (a rectangle over the dark arm, x < 27,
+    /// y < 158, as a user would draw it): the halo's centre is then out of the envelope stage's
+    /// reach (no positive correlation of the blurred crop with its inversion), autocenter takes
+    /// the strongest symmetry peak instead of failing, and without the beam stop's edge in the
+    /// normalised image the spot under the centre is found too (7 of 8, no false one).
+    @Test func merlinWithTheBeamStopMasked() throws {
+        let c = try RealCorpusCase("ed-merlin-spots", root: Self.root)
+        var mask = Mask(width: c.image.width, height: c.image.height)
+        for y in 0..<158 { for x in 0..<27 { mask[x, y] = false } }
+        let d = try HighSymmetryDetector().detect(in: c.image, mask: mask)
+        let s = c.score(d.peaks)
+        print("high-symmetry on ed-merlin-spots, beam stop masked: F1 \(s.f1) (TP \(s.truePositives), FP \(s.falsePositives))")
+        #expect(s.f1 >= 0.93, "F1 \(s.f1)")
+    }
+
+    @Test(arguments: HighSymmetryRealCorpusTests.refused)
+    func noPointSymmetryIsRefused(_ name: String) throws {
+        let c = try RealCorpusCase(name, root: Self.root)
+        do {
+            let d = try HighSymmetryDetector().detect(in: c.image)
+            Issue.record("\(name): not refused, \(d.peaks.count) peaks, symmetry \(String(describing: d.diagnostic("center_symmetry")))")
+        } catch let error as PeaksError {
+            #expect(error.description.contains("point symmetry") && !error.description.contains("\n"), "\(error)")
+        }
+    }
+}
