@@ -6,6 +6,7 @@ import PeakKit
 /// JSON. Everything printed comes from each detector's settings declaration.
 struct Algorithms: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "algorithms",
         abstract: "List the detectors with their parameters, defaults, ranges and units.",
         discussion: """
             Every parameter is given to 'peaks detect' as -p NAME=VALUE (some also have their own \

@@ -10,6 +10,7 @@ import Rendering
 /// `peaks center`: the centre of a centrosymmetric pattern (autocenter), as JSON.
 struct Center: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "center",
         abstract: "Find the centre of a centrosymmetric pattern (a diffraction pattern's direct beam).",
         discussion: """
             Intensity-weighted rough centre, largest square crop around it, division by a wide \

@@ -10,6 +10,7 @@ import Rendering
 /// `peaks detect`: read an image (and mask), run one detector, write the peak list and pictures.
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "detect",
         abstract: "Find the peaks of an image, or of every frame of a stack.",
         discussion: """
             Writes the peak list as JSON (schema peaks.detection/1) to standard output, or to -o FILE \

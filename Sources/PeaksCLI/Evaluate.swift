@@ -8,6 +8,7 @@ import PeakKit
 /// `peaks evaluate`: score the registered detectors on images with known truth.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "evaluate",
         abstract: "Score the detectors on synthetic images (or your own data) with known truth.",
         discussion: """
             Generates --count images of each class (case k of class C is 'peaks generate --class C \

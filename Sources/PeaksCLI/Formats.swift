@@ -5,6 +5,7 @@ import PeakKit
 /// `peaks formats`: the file formats peaks reads (and writes), from the format registry.
 struct Formats: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "formats",
         abstract: "List the file formats peaks reads and writes.",
         discussion: "The format of an input is chosen from its first bytes, never from its extension (the extension only breaks ties between formats without a magic number).")
 

@@ -7,6 +7,7 @@ import PeakKit
 /// `peaks generate`: one synthetic image with its ground truth.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "generate",
         abstract: "Make a synthetic image with known peaks (ground truth).",
         discussion: """
             Writes into the folder given by --out: image.npy (float32, exact values), image.png \

@@ -9,6 +9,7 @@ import Spectral
 /// `peaks match`: where a template fits an image best (normxcorr2).
 struct Match: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "match",
         abstract: "Find a template in an image by normalised cross-correlation (normxcorr2).",
         discussion: """
             Lewis' fast normalised cross-correlation of TEMPLATE over IMAGE (values in [-1, 1], 0 \

@@ -8,6 +8,7 @@ import Pipeline
 /// writes, byte for byte.
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "merge",
         abstract: "Join the shard tables of a stack (from --shard I/N) into one table.",
         discussion: """
             Each shard is a table written by 'peaks detect STACK --shard I/N -o TABLE' with its manifest \

@@ -9,6 +9,7 @@ import Rendering
 /// `peaks register`: the shift between two images (phase correlation, or masked NCC with masks).
 struct Register: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "register",
         abstract: "Find the shift that aligns MOVING with REFERENCE.",
         discussion: """
             Sign convention: (dx, dy) is the shift that, applied to MOVING, aligns it with REFERENCE: \

@@ -9,6 +9,7 @@ import Rendering
 /// `peaks shifts`: a field of local shifts between two images, window by window.
 struct Shifts: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "shifts",
         abstract: "Measure local shifts between two images, window by window.",
         discussion: """
             Windows of W x W pixels of REFERENCE, every --step pixels (default W), are found in \
