@@ -33,6 +33,7 @@ public struct PersistenceDetector: PeakDetector {
 
     /// Subpixel refinement of the summits.
     public enum Refinement: String, SettingChoice {
+        case fit
         case gaussian
         case none
     }
@@ -50,7 +51,7 @@ public struct PersistenceDetector: PeakDetector {
         public var noise = NoiseModel.auto
         public var smooth: Automatic<Double> = .auto
         public var bandPass = true
-        public var refine = Refinement.gaussian
+        public var refine = Refinement.fit
         public var lattice = "auto"
         public var bandNoise = BandNoise.auto
 
@@ -68,7 +69,7 @@ public struct PersistenceDetector: PeakDetector {
             .boolean("band_pass", \.bandPass,
                      help: "With smooth > 0: subtract a Gaussian background of 4 x smooth (local background: gradients, halos) before the filtration; the auto threshold then uses the robust noise of that band-passed image (periodic content aware)."),
             .choice("refine", \.refine,
-                    help: "Subpixel position of each peak: gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive) or none (the summit pixel)."),
+                    help: "Subpixel position of each peak: fit (a least-squares fit of a Gaussian plus a constant to the image over a window of half-width max(2, ceil(2 smooth)) around the log-parabola position, kept when it converges to a bright spot within max(1, smooth) px of it with a sigma in [0.3, 3] x smooth; else the log-parabola position), gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive) or none (the summit pixel)."),
             .text("lattice", \.lattice,
                   help: "Lattice vector of periodic content, used by the band-passed noise estimate of prominence=auto (a lattice is not noise): auto = measured from the image (autocorrelation), none = not periodic, or DX,DY in px (e.g. 12,0).",
                   check: ContentScale.LatticeInput.reason),
@@ -239,7 +240,7 @@ public struct PersistenceDetector: PeakDetector {
         // Positions are measured on G(s) * I in image units: the Anscombe transform is for the
         // threshold test only (its square root flattens a spot's summit and biases the
         // log-parabola).
-        let positionSurface = (poisson && smooth > 0 && settings.refine == .gaussian)
+        let positionSurface = (poisson && smooth > 0 && settings.refine != .none)
             ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : filtered
         let (diagram, tree) = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
         let significant: [PersistencePair]
@@ -264,14 +265,13 @@ public struct PersistenceDetector: PeakDetector {
             significant = diagram.pairs.filter { Double($0.persistence) > threshold }
         }
 
-        var peaks: [Peak] = []
-        var birthOfPixel: [PeakKey: Int] = [:]
-        peaks.reserveCapacity(significant.count)
+        var summits: [(at: Int, x: Double, y: Double)] = []
+        summits.reserveCapacity(significant.count)
         for pair in significant {
             let at = PlateauCentre.pixel(of: pair.birth, in: filtration, mask: mask)
             let px = at % image.width, py = at / image.width
             var x = Double(px), y = Double(py)
-            if settings.refine == .gaussian {
+            if settings.refine != .none {
                 // The summit of G(s) * I nearest the band-passed summit (uphill, at most
                 // ceil(s) + 1 steps), then a log-parabola through its 3x3 cross (parabola where
                 // values are not positive).
@@ -293,6 +293,24 @@ public struct PersistenceDetector: PeakDetector {
                 if r.outcome != .refined { r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .parabolic) }
                 if r.outcome == .refined { x = r.x; y = r.y } else { x = Double(cx); y = Double(cy) }
             }
+            summits.append((at, x, y))
+        }
+        // refine=fit: a Gaussian fit of the image itself from the log-parabola position.
+        var fitted = [Bool](repeating: false, count: summits.count)
+        if settings.refine == .fit && smooth > 0 {
+            let fits = SpotPositionFit.refine(summits.map { ($0.x, $0.y) }, in: image, mask: mask, sigma: smooth)
+            for (k, f) in fits.positions.enumerated() {
+                if let f { summits[k].x = f.x; summits[k].y = f.y; fitted[k] = true }
+            }
+            diagnostics.append(("fitted", .integer(fitted.filter { $0 }.count)))
+            diagnostics.append(("fit_iterations", .integer(fits.iterations)))
+        }
+
+        var peaks: [Peak] = []
+        var birthOfPixel: [PeakKey: Int] = [:]
+        peaks.reserveCapacity(significant.count)
+        for (k, pair) in significant.enumerated() {
+            let (at, x, y) = summits[k]
             birthOfPixel[PeakKey(x: x, y: y)] = pair.birth
             let sx = pair.death % image.width, sy = pair.death / image.width
             peaks.append(Peak(
@@ -303,11 +321,11 @@ public struct PersistenceDetector: PeakDetector {
                     "birth_level": Double(pair.birthLevel),
                     "saddle_x": Double(sx), "saddle_y": Double(sy),
                     "saddle_level": Double(pair.deathLevel),
-                ]))
+                ].merging(settings.refine == .fit ? ["fitted": fitted[k] ? 1 : 0] : [:]) { a, _ in a }))
         }
         var detection = Detection(
             peaks: peaks,
-            attributeNames: ["prominence", "birth_level", "saddle_x", "saddle_y", "saddle_level"],
+            attributeNames: ["prominence", "birth_level", "saddle_x", "saddle_y", "saddle_level"] + (settings.refine == .fit ? ["fitted"] : []),
             strengthName: "prominence",
             diagnostics: diagnostics + [
                 ("noise_model", .string(poisson ? "poisson" : "gaussian")),

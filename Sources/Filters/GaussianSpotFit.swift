@@ -56,13 +56,21 @@ public enum GaussianSpotFit {
         public var pixels: Int
     }
 
+    /// The background under the spots: a plane B + b_x (i - c_x) + b_y (j - c_y) (the default),
+    /// or a constant B (b_x = b_y = 0: two unknowns fewer, for small windows around single spots,
+    /// where the slopes trade off against the centre).
+    public enum Background: Sendable {
+        case plane
+        case constant
+    }
+
     /// One spot: `fit(_:spots:)` with a single guess.
     public static func fit(
         _ image: Image, x: Double, y: Double, sigma: Double, amplitude: Double? = nil,
-        halfWidth: Int, maxIterations: Int = 100, include: (Int, Int) -> Bool = { _, _ in true }
+        halfWidth: Int, background: Background = .plane, maxIterations: Int = 100, include: (Int, Int) -> Bool = { _, _ in true }
     ) -> Result? {
         fit(image, spots: [Guess(x: x, y: y, sigma: sigma, amplitude: amplitude, halfWidth: halfWidth)],
-            maxIterations: maxIterations, include: include)?.first
+            background: background, maxIterations: maxIterations, include: include)?.first
     }
 
     /// Fits the spots of one group together over the union of their windows (clipped to the
@@ -73,13 +81,14 @@ public enum GaussianSpotFit {
     /// halfWidth from its guess, non-finite numbers). The caller decides whether the answers are
     /// plausible.
     public static func fit(
-        _ image: Image, spots guesses: [Guess], maxIterations: Int = 100,
+        _ image: Image, spots guesses: [Guess], background model: Background = .plane, maxIterations: Int = 100,
         include: (Int, Int) -> Bool = { _, _ in true }
     ) -> [Result]? {
         let w = image.width, h = image.height
         let spots = guesses.count
         guard spots > 0, guesses.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.sigma.isFinite && $0.sigma > 0 && $0.halfWidth >= 1 }) else { return nil }
-        let n = 4 * spots + 3  // unknowns: (x, y, s, A) per spot, then B, bx, by
+        let slopes = model == .plane
+        let n = 4 * spots + (slopes ? 3 : 1)  // unknowns: (x, y, s, A) per spot, then B (and bx, by)
         let planeIndex = 4 * spots
 
         // The union of the windows, as a bounding box and a list of the pixels that take part.
@@ -145,14 +154,28 @@ public enum GaussianSpotFit {
         let ex = tableStorage, exd = ex + spots * nx, exs = exd + spots * nx
         let ey = exs + spots * nx, eyd = ey + spots * ny, eys = eyd + spots * ny
         let root2pi = (2 * Double.pi).squareRoot()
+        // Pixel t's upper edge is pixel t + 1's lower edge, so erf and exp are evaluated once per
+        // edge (length + 1 of them) rather than twice per pixel: (c + 1) - 0.5 == c + 0.5 exactly
+        // for these whole numbers, so every value is bit for bit what the per-pixel form gives.
+        let edgeCapacity = max(nx, ny) + 1
+        let edgeStorage = UnsafeMutablePointer<Double>.allocate(capacity: 3 * edgeCapacity)
+        edgeStorage.initialize(repeating: 0, count: 3 * edgeCapacity)
+        defer { edgeStorage.deallocate() }
+        let edgeErf = edgeStorage, edgeGauss = edgeStorage + edgeCapacity, edgeRatio = edgeGauss + edgeCapacity
         func axis(_ first: Int, _ length: Int, _ centre: Double, _ s: Double, _ offset: Int,
                   _ e: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>, _ ds: UnsafeMutablePointer<Double>) {
             let k = 1 / (s * 2.0.squareRoot())
+            for t in 0...length {
+                let lower = Double(first + t) - 0.5  // pixel t's lower edge
+                let a = (lower - centre) / s
+                edgeRatio[t] = a
+                edgeGauss[t] = Foundation.exp(-0.5 * a * a)
+                edgeErf[t] = Foundation.erf((lower - centre) * k)
+            }
             for t in 0..<length {
-                let c = Double(first + t)
-                let a = (c - 0.5 - centre) / s, b = (c + 0.5 - centre) / s
-                let ga = Foundation.exp(-0.5 * a * a), gb = Foundation.exp(-0.5 * b * b)
-                let value = s * root2pi * 0.5 * (Foundation.erf((c + 0.5 - centre) * k) - Foundation.erf((c - 0.5 - centre) * k))
+                let a = edgeRatio[t], b = edgeRatio[t + 1]
+                let ga = edgeGauss[t], gb = edgeGauss[t + 1]
+                let value = s * root2pi * 0.5 * (edgeErf[t + 1] - edgeErf[t])
                 e[offset + t] = value
                 d[offset + t] = ga - gb
                 ds[offset + t] = value / s - (b * gb - a * ga)
@@ -167,7 +190,7 @@ public enum GaussianSpotFit {
         /// Sum of squared residuals at `q` (leaves the tables at q).
         func cost(_ q: [Double]) -> Double {
             tables(q)
-            let b = q[planeIndex], gx = q[planeIndex + 1], gy = q[planeIndex + 2]
+            let b = q[planeIndex], gx = slopes ? q[planeIndex + 1] : 0, gy = slopes ? q[planeIndex + 2] : 0
             let ox = bx0 &- cx, oy = by0 &- cy
             var sum = 0.0
             q.withUnsafeBufferPointer { qb in
@@ -198,12 +221,21 @@ public enum GaussianSpotFit {
         let row = UnsafeMutablePointer<Double>.allocate(capacity: n)
         row.initialize(repeating: 0, count: n)
         defer { row.deallocate() }
+        // Up to 8 unknowns (one spot: 5 or 7) the normal equations are summed as rows of SIMD8
+        // lanes: per pixel n vector multiply-adds instead of n (n + 1) / 2 scalar ones through
+        // memory. Each element receives the same products in the same order (no fused
+        // multiply-add either way), so the sums are bit for bit those of the scalar loop; the
+        // lanes below the diagonal are discarded (copied from above it, as before).
+        let vectorRows = n <= 8
+        let lines = UnsafeMutablePointer<SIMD8<Double>>.allocate(capacity: vectorRows ? n : 0)
+        defer { lines.deallocate() }
         while iterations < maxIterations {
             iterations += 1
             tables(p)  // the last cost() may have been of a rejected trial
             for k in 0..<(n * n) { jtj[k] = 0 }
             for k in 0..<n { jtr[k] = 0 }
             let ox = bx0 &- cx, oy = by0 &- cy
+            if vectorRows { for a in 0..<n { lines[a] = .zero } }
             p.withUnsafeBufferPointer { pb in
                 jtj.withUnsafeMutableBufferPointer { ab in
                     jtr.withUnsafeMutableBufferPointer { rb in
@@ -221,16 +253,31 @@ public enum GaussianSpotFit {
                                 m += a * exv * eyv
                             }
                             row[planeIndex] = 1
-                            row[planeIndex &+ 1] = Double(ox &+ i)
-                            row[planeIndex &+ 2] = Double(oy &+ j)
-                            m += pb[planeIndex &+ 1] * row[planeIndex &+ 1] + pb[planeIndex &+ 2] * row[planeIndex &+ 2]
-                            let r = pv[t] - m
-                            for a in 0..<n {
-                                let ra = row[a]
-                                gradient[a] += ra * r
-                                let line = normal + a &* n
-                                for b in a..<n { line[b] += ra * row[b] }
+                            if slopes {
+                                row[planeIndex &+ 1] = Double(ox &+ i)
+                                row[planeIndex &+ 2] = Double(oy &+ j)
+                                m += pb[planeIndex &+ 1] * row[planeIndex &+ 1] + pb[planeIndex &+ 2] * row[planeIndex &+ 2]
                             }
+                            let r = pv[t] - m
+                            if vectorRows {
+                                var rv = SIMD8<Double>.zero
+                                for a in 0..<n { rv[a] = row[a] }
+                                for a in 0..<n {
+                                    let ra = row[a]
+                                    gradient[a] += ra * r
+                                    lines[a] += ra * rv
+                                }
+                            } else {
+                                for a in 0..<n {
+                                    let ra = row[a]
+                                    gradient[a] += ra * r
+                                    let line = normal + a &* n
+                                    for b in a..<n { line[b] += ra * row[b] }
+                                }
+                            }
+                        }
+                        if vectorRows {
+                            for a in 0..<n { for b in a..<n { normal[a &* n &+ b] = lines[a][b] } }
                         }
                     }
                 }
@@ -274,7 +321,7 @@ public enum GaussianSpotFit {
             let x = p[4 * k], y = p[4 * k + 1]
             return Result(
                 x: x, y: y, sigma: p[4 * k + 2], amplitude: p[4 * k + 3],
-                background: p[planeIndex] + p[planeIndex + 1] * (x - Double(cx)) + p[planeIndex + 2] * (y - Double(cy)),
+                background: slopes ? p[planeIndex] + p[planeIndex + 1] * (x - Double(cx)) + p[planeIndex + 2] * (y - Double(cy)) : p[planeIndex],
                 residualRMS: rms, iterations: iterations, pixels: count)
         }
     }

@@ -43,7 +43,7 @@ private func json(_ text: String) throws -> [String: Any] {
         #expect(a.status == 0 && b.status == 0)
         let peaks = try #require(try json(a.stdout)["peaks"] as? [[String: Any]])
         let lines = b.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first == "x,y,value,prominence,birth_level,saddle_x,saddle_y,saddle_level")
+        #expect(lines.first == "x,y,value,prominence,birth_level,saddle_x,saddle_y,saddle_level,fitted")
         #expect(lines.count == peaks.count + 1)
         for (line, p) in zip(lines.dropFirst(), peaks) {
             let cells = line.split(separator: ",").map { Double($0)! }

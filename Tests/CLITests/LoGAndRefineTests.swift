@@ -99,7 +99,7 @@ private func json(_ text: String) throws -> [String: Any] {
     @Test func windowedMethodsTakeASizeAndNoneChangesNothing() throws {
         let com = try PeaksExecutable.run(["detect", sample, "--refine", "com", "--refine-size", "7", "--format", "csv"])
         #expect(com.status == 0, "\(com.stderr)")
-        #expect(com.stdout.hasPrefix("x,y,value,prominence,birth_level,saddle_x,saddle_y,saddle_level,detector_x,detector_y,refined\n"))
+        #expect(com.stdout.hasPrefix("x,y,value,prominence,birth_level,saddle_x,saddle_y,saddle_level,fitted,detector_x,detector_y,refined\n"))
         let plain = try PeaksExecutable.run(["detect", sample])
         let none = try PeaksExecutable.run(["detect", sample, "--refine", "none"])
         #expect(plain.status == 0 && none.stdout == plain.stdout)

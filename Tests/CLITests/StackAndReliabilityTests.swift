@@ -40,7 +40,7 @@ private func npy(_ frames: [Image], shape: [Int]) -> [UInt8] {
         let r = try PeaksExecutable.run(["detect", stack, "--format", "csv"])
         #expect(r.status == 0, "\(r.stderr)")
         var lines = r.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.removeFirst() == "frame,x,y,value,prominence,birth_level,saddle_x,saddle_y,saddle_level")
+        #expect(lines.removeFirst() == "frame,x,y,value,prominence,birth_level,saddle_x,saddle_y,saddle_level,fitted")
         for (i, frame) in frames.enumerated() {
             let single = dir.appendingPathComponent("f\(i).npy").path
             try Data(NPY.encodeFloat32(frame)).write(to: URL(fileURLWithPath: single))
