@@ -11,9 +11,11 @@ import PeakKit
 ///    (`background_sigma`, default min(width, height) / 20, truncated at 2 sigma);
 /// 2. the masked autocorrelation of that image (masked NCC with itself, mode same, |value|);
 ///    its lag-0 element sits at (width / 2, height / 2);
-/// 3. shift it (whole pixels) so that lag 0 lands on the pattern centre: given by
-///    `center_x`/`center_y` or found by `Autocenter`; a lattice vector g of the pattern then lies
-///    at centre + g, where the Bragg spots are;
+/// 3. shift it (bilinearly) so that lag 0 lands on the pattern centre: given by
+///    `center_x`/`center_y`, or found by `Autocenter` and then moved, if need be, to the
+///    half-lattice translate whose predicted spots are brightest (`LatticeCentre`: symmetry alone
+///    fixes a lattice's centre only up to half a lattice vector); a lattice vector g of the
+///    pattern then lies at centre + g, where the Bragg spots are;
 /// 4. negative Laplacian (5-point), triangle threshold, AND the mask, binary erosion with a disc of
 ///    radius `erosion_radius`, 8-connected labelling;
 /// 5. each region's intensity-weighted centroid (weights: the normalised image of step 1) is a peak;
@@ -145,7 +147,8 @@ public struct HighSymmetryDetector: PeakDetector {
             for i in 0..<n { magnitude.pixels[i] = Float(abs(autoValues[i])) }
             let vectors = LatticeCentre.latticeVectors(
                 of: magnitude, lagZero: (lx, ly), erosionRadius: settings.erosionRadius, maxRegionArea: maxArea)
-            let chosen = LatticeCentre.choose(from: (cx, cy), vectors: vectors, image: normalised, mask: mask)
+            let chosen = LatticeCentre.choose(from: (cx, cy), vectors: vectors, image: normalised, mask: mask,
+                                              startIsTheBeam: centreFound?.envelopeGuided ?? true)
             shift = (chosen.x - cx, chosen.y - cy)
             cx = chosen.x; cy = chosen.y
         }
@@ -153,6 +156,7 @@ public struct HighSymmetryDetector: PeakDetector {
         diagnostics.append(("center_y", .number(cy)))
         if let c = centreFound {
             diagnostics.append(("center_method", .string(shift == (0, 0) ? "autocenter" : "autocenter+lattice")))
+            diagnostics.append(("center_envelope_guided", .bool(c.envelopeGuided)))
             diagnostics.append(("center_symmetry", .number(c.peak)))
             diagnostics.append(("center_lattice_shift_x", .number(shift.x)))
             diagnostics.append(("center_lattice_shift_y", .number(shift.y)))

@@ -42,8 +42,14 @@ enum LatticeCentre {
             let la = a.x * a.x + a.y * a.y, lb = b.x * b.x + b.y * b.y
             return la != lb ? la < lb : (a.x != b.x ? a.x < b.x : a.y < b.y)
         }
-        return vectors
+        // A noisy autocorrelation (or erosion_radius 0) can leave tens of thousands of specks;
+        // the shortest `maxVectors` are plenty to score the classes (each class's score is a mean
+        // over them) and bound the cost.
+        return Array(vectors.prefix(maxVectors))
     }
+
+    /// At most this many lattice vectors (the shortest) are kept.
+    static let maxVectors = 512
 
     /// The number of shortest lattice vectors whose halves are tried as shifts: a handful of
     /// the shortest vectors contains a basis a, b and a + b (and their negatives), whose halves
@@ -60,9 +66,13 @@ enum LatticeCentre {
     /// inside the frame; masked pixels left out). Shifts that differ by a lattice vector (within
     /// min(1.5 px, a quarter of the shortest vector)) predict the same spots and count once, as
     /// the shortest of them; `start`'s class wins ties, so a centre already on the spots stays
-    /// exactly where autocenter put it. When another class wins, the centre returned is the
-    /// member of that class (its shift plus any of `vectors`) nearest the middle of the frame.
-    static func choose(from start: (Double, Double), vectors: [(x: Double, y: Double)], image: Image, mask: Mask) -> (x: Double, y: Double) {
+    /// exactly where autocenter put it (unless `startIsTheBeam` is false: autocenter's envelope
+    /// gave no guide, so its centre is no more the beam than any member). When another class wins, the centre returned is the
+    /// member of that class (its shift plus any of `vectors`) nearest the middle of the frame
+    /// whose own sample is bright (at least halfway from autocenter's class mean to the winner's),
+    /// or the shift itself.
+    static func choose(from start: (Double, Double), vectors: [(x: Double, y: Double)], image: Image, mask: Mask,
+                       startIsTheBeam: Bool = true) -> (x: Double, y: Double) {
         guard let shortest = vectors.first else { return (start.0, start.1) }
         let tolerance = min(1.5, 0.25 * (shortest.x * shortest.x + shortest.y * shortest.y).squareRoot())
         var shifts: [(x: Double, y: Double)] = [(0, 0)]
@@ -76,50 +86,61 @@ enum LatticeCentre {
             }
         }
         var best = (shift: shifts[0], score: -Double.infinity)
+        var startScore = -Double.infinity
         var classes: [(x: Double, y: Double)] = []
         for s in shifts where !classes.contains(where: { sameClass($0, s) }) {
             classes.append(s)
             let score = brightness(at: (start.0 + s.x, start.1 + s.y), vectors: vectors, image: image, mask: mask)
+            if classes.count == 1 { startScore = score }
             if score > best.score { best = (s, score) }
         }
-        guard best.shift.x != 0 || best.shift.y != 0 else { return (start.0, start.1) }
-        // Autocenter's class lost: its envelope did not find the direct beam, and symmetry cannot
+        guard best.shift.x != 0 || best.shift.y != 0 || !startIsTheBeam else { return (start.0, start.1) }
+        // Autocenter's class lost (or its envelope gave no guide): it did not find the direct
+        // beam, and symmetry cannot
         // tell the beam from any other point of the winning class (centre + g). The autocorrelation
         // only reaches lags up to half the frame, so the member nearest the middle of the frame
-        // predicts the most spots.
+        // predicts the most spots. A region of the autocorrelation need not be a lattice vector
+        // (noise, a ring), so a member counts only where it is itself bright: its own sample is
+        // nearer the winning class's mean than autocenter's class's.
         let middle = (x: Double(image.width - 1) / 2, y: Double(image.height - 1) / 2)
-        var centre = (x: start.0 + best.shift.x, y: start.1 + best.shift.y)
+        let first = (x: start.0 + best.shift.x, y: start.1 + best.shift.y)
         func distance(_ p: (x: Double, y: Double)) -> Double { (p.x - middle.x) * (p.x - middle.x) + (p.y - middle.y) * (p.y - middle.y) }
-        let first = centre
-        for v in vectors {
-            let p = (x: first.x + v.x, y: first.y + v.y)
-            if distance(p) < distance(centre) { centre = p }
+        let bright = startScore.isFinite ? (best.score + startScore) / 2 : best.score
+        var members = vectors.map { (x: first.x + $0.x, y: first.y + $0.y) }
+        members.sort { distance($0) < distance($1) }
+        for p in members where distance(p) < distance(first) {
+            if let v = sample(image, mask: mask, at: p), v >= bright { return p }
         }
-        return centre
+        return first
+    }
+
+    /// The Gaussian-weighted mean of `image` (sigma `sampleSigma`, valid pixels) around `p`; nil
+    /// outside the frame or with no valid pixel in the window.
+    static func sample(_ image: Image, mask: Mask, at p: (x: Double, y: Double)) -> Double? {
+        let w = image.width, h = image.height
+        guard p.x >= 0, p.y >= 0, p.x <= Double(w - 1), p.y <= Double(h - 1) else { return nil }
+        let r = Int((3 * sampleSigma).rounded(.up))
+        let k = -1 / (2 * sampleSigma * sampleSigma)
+        let ix = Int(p.x.rounded()), iy = Int(p.y.rounded())
+        var sw = 0.0, sv = 0.0
+        for y in max(0, iy - r)...min(h - 1, iy + r) {
+            let dy = Double(y) - p.y
+            for x in max(0, ix - r)...min(w - 1, ix + r) where mask[x, y] {
+                let dx = Double(x) - p.x
+                let weight = exp(k * (dx * dx + dy * dy))
+                sw += weight; sv += weight * Double(image[x, y])
+            }
+        }
+        return sw > 0 ? sv / sw : nil
     }
 
     /// Mean of `image` around centre + g over the g whose position lies in the frame and has
     /// valid pixels in its window; -infinity when none does.
     static func brightness(at centre: (Double, Double), vectors: [(x: Double, y: Double)], image: Image, mask: Mask) -> Double {
-        let w = image.width, h = image.height
-        let r = Int((3 * sampleSigma).rounded(.up))
-        let k = -1 / (2 * sampleSigma * sampleSigma)
         var total = 0.0, positions = 0
         for g in vectors {
-            let px = centre.0 + g.x, py = centre.1 + g.y
-            guard px >= 0, py >= 0, px <= Double(w - 1), py <= Double(h - 1) else { continue }
-            let ix = Int(px.rounded()), iy = Int(py.rounded())
-            var sw = 0.0, sv = 0.0
-            for y in max(0, iy - r)...min(h - 1, iy + r) {
-                let dy = Double(y) - py
-                for x in max(0, ix - r)...min(w - 1, ix + r) where mask[x, y] {
-                    let dx = Double(x) - px
-                    let weight = exp(k * (dx * dx + dy * dy))
-                    sw += weight; sv += weight * Double(image[x, y])
-                }
-            }
-            guard sw > 0 else { continue }
-            total += sv / sw; positions += 1
+            guard let v = sample(image, mask: mask, at: (centre.0 + g.x, centre.1 + g.y)) else { continue }
+            total += v; positions += 1
         }
         return positions > 0 ? total / Double(positions) : -.infinity
     }

@@ -69,7 +69,7 @@ public struct PersistenceDetector: PeakDetector {
             .boolean("band_pass", \.bandPass,
                      help: "With smooth > 0: subtract a Gaussian background of 4 x smooth (local background: gradients, halos) before the filtration; the auto threshold then uses the robust noise of that band-passed image (periodic content aware)."),
             .choice("refine", \.refine,
-                    help: "Subpixel position of each peak: fit (a least-squares fit of a Gaussian plus a constant to the image over a window of half-width max(2, ceil(2 smooth)) around the log-parabola position, kept when it converges to a bright spot within max(1, smooth) px of it with a sigma in [0.3, 3] x smooth; else the log-parabola position), gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive) or none (the summit pixel)."),
+                    help: "Subpixel position of each peak: fit (a least-squares fit of a Gaussian plus a constant to the image over a window of half-width max(2, ceil(2 smooth)) around the log-parabola position, kept when it ends on a bright spot within max(1, smooth) px of it, on a valid pixel, with a sigma in [0.3, 3] x smooth; else, and with smooth=0, the log-parabola position), gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive) or none (the summit pixel)."),
             .text("lattice", \.lattice,
                   help: "Lattice vector of periodic content, used by the band-passed noise estimate of prominence=auto (a lattice is not noise): auto = measured from the image (autocorrelation), none = not periodic, or DX,DY in px (e.g. 12,0).",
                   check: ContentScale.LatticeInput.reason),
@@ -297,13 +297,21 @@ public struct PersistenceDetector: PeakDetector {
         }
         // refine=fit: a Gaussian fit of the image itself from the log-parabola position.
         var fitted = [Bool](repeating: false, count: summits.count)
-        if settings.refine == .fit && smooth > 0 {
-            let fits = SpotPositionFit.refine(summits.map { ($0.x, $0.y) }, in: image, mask: mask, sigma: smooth)
-            for (k, f) in fits.positions.enumerated() {
-                if let f { summits[k].x = f.x; summits[k].y = f.y; fitted[k] = true }
+        if settings.refine == .fit {
+            // Without smoothing there is no spot scale to fit with: every position stays the
+            // log-parabola's (fitted 0).
+            var iterations = 0
+            if smooth > 0 {
+                let fits = SpotPositionFit.refine(summits.map { ($0.x, $0.y) }, in: image, mask: mask, sigma: smooth)
+                for (k, f) in fits.positions.enumerated() {
+                    if let f { summits[k].x = f.x; summits[k].y = f.y; fitted[k] = true }
+                }
+                iterations = fits.iterations
             }
+            // Counted over the candidates, before the shared post-processing (mask, border,
+            // min_dist) drops any.
             diagnostics.append(("fitted", .integer(fitted.filter { $0 }.count)))
-            diagnostics.append(("fit_iterations", .integer(fits.iterations)))
+            diagnostics.append(("fit_iterations", .integer(iterations)))
         }
 
         var peaks: [Peak] = []

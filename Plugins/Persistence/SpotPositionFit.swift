@@ -14,11 +14,14 @@ import PeakKit
 ///
 /// Each peak is fitted alone over the square window of half-width max(2, ceil(2 s)) around its
 /// log-parabola position (s = the detector's smoothing sigma, the measured spot scale; it is also
-/// the first guess of the spot's sigma), masked pixels left out. The fit is kept when it is a
+/// the first guess of the spot's sigma), masked pixels left out. The fit is kept when it ends on a
 /// bright spot (amplitude > 0) within max(1, s) px of the start along each axis, with a sigma in
-/// [0.3 s, 3 s]; otherwise (a neighbour pulls it away, the window holds no spot shape, the
-/// iteration fails) the log-parabola position stays. These are the acceptance rules of the
-/// Gaussian fits that built the Golden/real truths (Benchmarks/reference/real_common.py).
+/// [0.3 s, 3 s], and its centre's pixel is in the frame and valid; otherwise (a neighbour pulls it
+/// away, the window holds no spot shape, fewer than 15 usable pixels, the iteration fails) the
+/// log-parabola position stays. The acceptance rules are those of the Gaussian fits that built the
+/// Golden/real truths (Benchmarks/reference/real_common.py); their model differs in two details:
+/// it samples the Gaussian at pixel centres (ours integrates it over each pixel) and asks for at
+/// least 9 pixels (ours 3 per unknown, 15).
 enum SpotPositionFit {
     /// The fitted positions, one per start (nil where the fit was not kept), computed in
     /// parallel (each fit reads only the image: the result does not depend on the thread count).
@@ -39,6 +42,11 @@ enum SpotPositionFit {
                 guard f.x.isFinite, f.y.isFinite, f.amplitude > 0,
                       abs(f.x - start.x) <= reach, abs(f.y - start.y) <= reach,
                       f.sigma >= 0.3 * s, f.sigma <= 3 * s else { return }
+                // A centre beyond the frame or on a masked pixel would be dropped by the shared
+                // post-processing (which keeps peaks whose pixel is valid): the spot would be lost
+                // for the sake of a position. The log-parabola position stays instead.
+                let px = Int(f.x.rounded()), py = Int(f.y.rounded())
+                guard px >= 0, py >= 0, px < w, py < h, mask[px, py] else { return }
                 shared[k] = (f.x, f.y)
             }
         } }

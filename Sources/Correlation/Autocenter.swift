@@ -74,6 +74,9 @@ public enum Autocenter {
         public var peak: Double
         /// True when the subpixel fit fell back to the whole lag (or no refinement was possible).
         public var fellBack: Bool
+        /// False when the blurred envelope showed no point symmetry within reach and the fine
+        /// stage took its strongest peak (no guide to the direct beam's lattice translate).
+        public var envelopeGuided: Bool = true
     }
 
     public static func find(
@@ -186,7 +189,11 @@ public enum Autocenter {
                     let ex = Double(col + map.originX) - coarseLag.x, ey = Double(row + map.originY) - coarseLag.y
                     d = ex * ex + ey * ey
                 } else {
-                    d = -v  // no envelope guide: the strongest
+                    // No envelope guide: the strongest, preferring maxima inside the search window
+                    // (on its border the NCC may still rise beyond it, and the 3 x 3 fit cannot
+                    // refine it).
+                    let onBorder = col == 0 || row == 0 || col == map.width - 1 || row == map.height - 1
+                    d = (onBorder ? 2 : 0) - v
                 }
                 if d < nearest { nearest = d; found = (col, row, v) }
             }
@@ -198,7 +205,7 @@ public enum Autocenter {
         let dx = fit.col + Double(map.originX), dy = fit.row + Double(map.originY)
         return Result(x: Double(rx) + dx / 2, y: Double(ry) + dy / 2, roughX: cx, roughY: cy,
                       cropX: x0, cropY: y0, cropSize: side, lagX: dx, lagY: dy,
-                      peak: min(1, fit.value), fellBack: fit.fellBack)
+                      peak: min(1, fit.value), fellBack: fit.fellBack, envelopeGuided: coarseLag != nil)
     }
 }
 

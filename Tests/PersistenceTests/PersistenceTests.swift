@@ -631,3 +631,27 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         #expect(r.positions[1] == nil && r.positions[2] == nil, "\(r.positions)")
     }
 }
+
+/// refine=fit never loses a spot for the sake of its position: a fit whose centre lands beyond
+/// the frame or on a masked pixel is not kept (the shared post-processing would drop the peak).
+@Suite struct SpotPositionFitAtEdges {
+    @Test func spotsCentredJustOutsideTheFrameOrTheMaskAreKept() throws {
+        var image = Image(width: 96, height: 64, repeating: 20)
+        // One spot centred 0.7 px beyond the left edge, one 0.4 px from a masked block's edge,
+        // and two ordinary ones.
+        let spots = [Spot(x: -0.7, y: 30, amplitude: 80, sigma: 1.6), Spot(x: 60.6, y: 30, amplitude: 80, sigma: 1.6),
+                     Spot(x: 30.2, y: 15.4, amplitude: 80, sigma: 1.6), Spot(x: 30.7, y: 48.1, amplitude: 80, sigma: 1.6)]
+        SpotRenderer.add(spots, to: &image)
+        var rng = SeededRandom(seed: 9)
+        SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+        var mask = Mask(width: 96, height: 64)
+        for y in 0..<64 { for x in 61..<96 { mask[x, y] = false } }
+        let d = try PersistenceDetector().detect(in: image, mask: mask, [:])
+        for s in spots {
+            #expect(d.peaks.contains { hypot($0.x - s.x, $0.y - s.y) < 1.5 }, "spot at (\(s.x), \(s.y)) lost: \(d.peaks.map { ($0.x, $0.y) })")
+        }
+        // The two interior spots are fitted; the fit of the other two landed outside (kept at the
+        // log-parabola position, fitted = 0).
+        for p in d.peaks { #expect(p.pixel.x >= 0 && p.pixel.x < 96 && mask[p.pixel.x, p.pixel.y]) }
+    }
+}
