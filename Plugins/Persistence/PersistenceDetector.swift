@@ -107,7 +107,7 @@ public struct PersistenceDetector: PeakDetector {
             let (mask, noiseMask) = NoiseEstimate.constantAreas(given, in: image)  // as `candidates` does
             if needsModel, CountingData.test(image, mask: mask).isCounting { counting += 1 }
             guard needsScale || needsLattice else { continue }
-            let r = try ContentScale.analyse(image, mask: mask, lattice: latticeInput, noiseMask: noiseMask)
+            let r = try ContentScale.analyse(image, mask: mask, lattice: latticeInput, noiseMask: noiseMask, spotScale: needsScale)
             if let s = r.spotSigma { sigmas.append(s) }
             lattices.append(r.lattice)
         }
@@ -148,7 +148,9 @@ public struct PersistenceDetector: PeakDetector {
         if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto && latticeInput == .measured) {
             // Geometry (spot scale, lattice) is measured on the image itself, whatever the noise
             // model: the same scale for noise=gaussian and poisson.
-            content = try ContentScale.analyse(image, mask: mask, lattice: latticeInput, noiseMask: noiseMask)
+            // A given smooth (or --spot-size) needs the lattice only.
+            content = try ContentScale.analyse(image, mask: mask, lattice: latticeInput, noiseMask: noiseMask,
+                                               spotScale: settings.smooth.isAuto)
         }
         let lattice: (dx: Int, dy: Int)?
         switch latticeInput {

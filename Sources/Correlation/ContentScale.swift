@@ -93,11 +93,24 @@ public enum ContentScale {
     ///   1 for a given vector and 0 for none).
     /// - Parameter noiseMask: Where the response noises are measured (default:
     ///   `NoiseEstimate.measurable(mask, in: image)`).
-    public static func analyse(_ image: Image, mask: Mask, lattice known: LatticeInput = .measured, noiseMask given: Mask? = nil) throws -> Result {
+    /// - Parameter spotScale: false when the caller has its scale already (`--spot-size`, a
+    ///   given `smooth`): then only the lattice is measured (`spotSigma` is nil), the same vector
+    ///   and periodicity as with the scale, without the scale-space responses (about 60% of the
+    ///   analysis' CPU time at 512^2).
+    public static func analyse(_ image: Image, mask: Mask, lattice known: LatticeInput = .measured, noiseMask given: Mask? = nil, spotScale measureScale: Bool = true) throws -> Result {
         let w = image.width, h = image.height
         guard w >= 8, h >= 8 else { return Result(spotSigma: nil, lattice: nil, periodicity: 0) }
         let allValid = mask.isValid.allSatisfy { $0 }
         let filled = allValid ? image : fill(image, mask: mask)
+        guard measureScale else {
+            switch known {
+            case .measured:
+                let (vector, periodicity) = try latticeVector(filled)
+                return Result(spotSigma: nil, lattice: vector, periodicity: periodicity)
+            case .absent: return Result(spotSigma: nil, lattice: nil, periodicity: 0)
+            case .given(let dx, let dy): return Result(spotSigma: nil, lattice: (dx, dy), periodicity: 1)
+            }
+        }
         // The response noises are measured where the image is not exactly constant (dead
         // detector areas are not noise samples: NoiseEstimate.measurable).
         let noiseMask = given ?? NoiseEstimate.measurable(mask, in: image)

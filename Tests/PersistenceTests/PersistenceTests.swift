@@ -353,6 +353,11 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
             #expect(periodicity > 0.3 && periodicity < 0.45, "periodicity \(periodicity)")
             #expect(d.diagnostic("lattice_vector") != nil)
             #expect(found == columns.count && d.peaks.count == columns.count, "found \(found) of \(columns.count), \(d.peaks.count) peaks")
+            // A given smooth (--spot-size) skips the scale measurement, not the lattice.
+            let given = try PersistenceDetector().detect(in: image, ["smooth": .real(2.5)])
+            #expect(given.diagnostic("lattice_vector") == d.diagnostic("lattice_vector"))
+            #expect(given.diagnostic("periodicity") == d.diagnostic("periodicity"))
+            #expect(given.diagnostic("smooth_rule") == .string("given"))
         } else {
             #expect(periodicity < 0.25, "periodicity \(periodicity)")
             #expect(d.diagnostic("noise_sigma_filtered_rule") == .string("white pixel noise x band-pass gain"))
