@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Time the peers and `peaks detect` on every Golden/real spot case, on one machine, interleaved.
+
+    python3 Benchmarks/reference/real_times.py [--peaks .build/release/peaks] [--reps 7]
+        [--only CASE,...] [--csv Benchmarks/reference/real-times.csv]
+
+Why a second timing script: Golden/real/peers.csv records one run of each peer (the run that was
+scored), on the machine and day real_peers.py ran. A single run includes first-call costs, and a
+figure from another machine cannot be set beside a `peaks` time measured here. This script
+measures both sides the same way, in one session, in alternation:
+
+  peer   in-process time of one call of the peer with the issue's rule (real_common.Peer.run at
+         k = 3: the band-pass, the noise estimate and the detection, everything the peer computes
+         for one image); a fresh Peer object per run, so nothing is cached between runs; imports
+         and one warm-up call excluded.
+  peaks  wall time of the whole process `peaks detect IMAGE -o OUT.json` (start-up, read, detect,
+         write), default detector and settings, one warm-up run excluded.
+
+Reported: min and median over --reps runs (the min is the figure least disturbed by the other
+load of a shared machine; the median says how stable it was). The peers are given the true spot
+size (truth.json "spot_sigma"); `peaks` is given nothing.
+Needs numpy, scipy, scikit-image, photutils, trackpy and cripser (as real_peers.py).
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from real_common import PEERS, RULE_K, Peer  # noqa: E402
+
+
+def peer_time(img, sigma, peer):
+    P = Peer(img.astype(float), sigma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, dt = P.run(peer, RULE_K)
+    return dt
+
+
+def peaks_time(peaks, path, out):
+    t0 = time.perf_counter()
+    subprocess.run([peaks, "detect", path, "-o", out], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", default=os.path.join(ROOT, "Golden", "real"))
+    ap.add_argument("--peaks", default=os.path.join(ROOT, ".build", "release", "peaks"))
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--csv", default=os.path.join(HERE, "real-times.csv"))
+    a = ap.parse_args()
+    cases = sorted(d for d in os.listdir(a.dir) if os.path.isfile(os.path.join(a.dir, d, "truth.json")))
+    if a.only:
+        cases = [c for c in cases if c in a.only.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "peaks.json")
+        for c in cases:
+            t = json.load(open(os.path.join(a.dir, c, "truth.json")))
+            if t.get("task") == "center":
+                continue
+            path = os.path.join(a.dir, c, "image.npy")
+            img = np.load(path)
+            sigma = float(t["spot_sigma"])
+            # Warm-up: imports, first calls, the page cache.
+            peaks_time(a.peaks, path, out)
+            for peer in PEERS:
+                peer_time(img, sigma, peer)
+            times = {p: [] for p in ["peaks"] + PEERS}
+            for _ in range(a.reps):  # alternate, so slow spells of the machine hit every tool
+                times["peaks"].append(peaks_time(a.peaks, path, out))
+                for peer in PEERS:
+                    times[peer].append(peer_time(img, sigma, peer))
+            for tool, ts in times.items():
+                ts.sort()
+                rows.append(dict(case=c, shape=f"{img.shape[1]}x{img.shape[0]}", tool=tool,
+                                 min_ms=1e3 * ts[0], median_ms=1e3 * ts[len(ts) // 2], reps=a.reps))
+            fastest = min((r for r in rows if r["case"] == c and r["tool"] != "peaks"), key=lambda r: r["min_ms"])
+            mine = next(r for r in rows if r["case"] == c and r["tool"] == "peaks")
+            print(f"{c:22s} peaks {mine['min_ms']:6.1f} ms  fastest peer {fastest['tool']:8s} "
+                  f"{fastest['min_ms']:6.1f} ms  ratio {mine['min_ms'] / fastest['min_ms']:.2f}", flush=True)
+    with open(a.csv, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["case", "shape", "tool", "min_ms", "median_ms", "reps"])
+        for r in rows:
+            w.writerow([r["case"], r["shape"], r["tool"], f"{r['min_ms']:.1f}", f"{r['median_ms']:.1f}", r["reps"]])
+    print(f"wrote {a.csv}")
+
+
+if __name__ == "__main__":
+    main()
