@@ -93,7 +93,7 @@ def main():
             print(f"{c:22s} peaks {mine['min_ms']:6.1f} ms  fastest peer {fastest['tool']:8s} "
                   f"{fastest['min_ms']:6.1f} ms  ratio {mine['min_ms'] / fastest['min_ms']:.2f}", flush=True)
     with open(a.csv, "w", newline="") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")
         w.writerow(["case", "shape", "tool", "min_ms", "median_ms", "reps"])
         for r in rows:
             w.writerow([r["case"], r["shape"], r["tool"], f"{r['min_ms']:.1f}", f"{r['median_ms']:.1f}", r["reps"]])

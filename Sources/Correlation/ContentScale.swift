@@ -100,17 +100,16 @@ public enum ContentScale {
     public static func analyse(_ image: Image, mask: Mask, lattice known: LatticeInput = .measured, noiseMask given: Mask? = nil, spotScale measureScale: Bool = true) throws -> Result {
         let w = image.width, h = image.height
         guard w >= 8, h >= 8 else { return Result(spotSigma: nil, lattice: nil, periodicity: 0) }
-        let allValid = mask.isValid.allSatisfy { $0 }
-        let filled = allValid ? image : fill(image, mask: mask)
         guard measureScale else {
             switch known {
             case .measured:
-                let (vector, periodicity) = try latticeVector(filled)
+                let (vector, periodicity) = try lattice(of: image, mask: mask)
                 return Result(spotSigma: nil, lattice: vector, periodicity: periodicity)
             case .absent: return Result(spotSigma: nil, lattice: nil, periodicity: 0)
             case .given(let dx, let dy): return Result(spotSigma: nil, lattice: (dx, dy), periodicity: 1)
             }
         }
+        let filled = mask.isValid.allSatisfy { $0 } ? image : fill(image, mask: mask)
         // The response noises are measured where the image is not exactly constant (dead
         // detector areas are not noise samples: NoiseEstimate.measurable).
         let noiseMask = given ?? NoiseEstimate.measurable(mask, in: image)

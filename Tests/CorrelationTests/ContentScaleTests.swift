@@ -48,7 +48,9 @@ import Testing
             #expect(latticeOnly.lattice?.dx == full.lattice?.dx && latticeOnly.lattice?.dy == full.lattice?.dy)
             #expect((full.lattice != nil) == periodic, "periodicity \(full.periodicity)")
             let given = try ContentScale.analyse(image, mask: mask, lattice: .given(dx: 13, dy: 0), spotScale: false)
-            #expect(given.lattice?.dx == 13 && given.periodicity == 1)
+            #expect(given.lattice?.dx == 13 && given.lattice?.dy == 0 && given.periodicity == 1 && given.spotSigma == nil)
+            let absent = try ContentScale.analyse(image, mask: mask, lattice: .absent, spotScale: false)
+            #expect(absent.lattice == nil && absent.periodicity == 0 && absent.spotSigma == nil)
         }
     }
 }

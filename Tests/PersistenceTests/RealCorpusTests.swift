@@ -91,6 +91,12 @@ struct RealCorpusTests {
     func pairedPositions(_ name: String) throws {
         let c = try RealCorpusCase(name, root: Self.root)
         let peer = try Self.bestPeerDetections(name)
+        // The file is that peer's detections: scored here they give peers.csv's figures (a
+        // truncated, corrupt or stale best-peer.csv fails here, not silently).
+        let recorded = try #require(try Self.peers()[name])
+        let rescored = Scores(detections: peer, truth: c.truth, ignore: c.ignore, tolerance: c.tolerance)
+        #expect(abs(rescored.f1 - recorded.f1) < 5e-5 && abs((rescored.rmse ?? .infinity) - recorded.rmse) < 5e-5,
+                "\(name): best-peer.csv scores F1 \(rescored.f1), RMSE \(rescored.rmse ?? .nan); peers.csv says \(recorded.f1), \(recorded.rmse)")
         let ours = try PersistenceDetector().detect(in: c.image).peaks.map { Point(x: $0.x, y: $0.y) }
         func distances(_ d: [Point]) -> [Int: Double] {
             var byTruth: [Int: Double] = [:]
