@@ -57,20 +57,32 @@ import Testing
     /// Noisy scenes (Poisson, slope, beam), defaults: every spot of >= 5 local noise sigmas and
     /// sigma >= 1.5 px is found, and of the sigma-1 spots at exactly 5 noise sigmas (the
     /// detection limit, see `faintSmallSpotsRecall`) at most one per scene is missed; the sigmas
-    /// of the 10- and 20-sigma spots are within 10%; at most 3 detections per scene are neither
-    /// a spot nor the beam.
+    /// of the 10- and 20-sigma spots are within 10% where the Cramer-Rao bound allows it (3.5
+    /// bounds below 10%, the rule of `accuracyNearTheCramerRaoBound`) and within 3.5 bounds
+    /// elsewhere (sigma 1 px at 10 noise sigmas: bound 6.7%; until session 13 this asserted 10%
+    /// for every such spot, which seed 2 then met and, with the scales from 1.41, misses by one
+    /// spot at 12.1%, 1.8 bounds); at most 3 detections per scene are neither a spot nor the beam.
     @Test(arguments: [1, 2, 3] as [UInt64]) func noisySceneWithDefaults(seed: UInt64) throws {
         let scene = QualityScene.make(seed: seed)
         let d = try LoGDetector().detect(in: scene.image)
         var matched = Set<Int>()
         var missedFaintSmall = 0, sigmaErrors: [Double: [Double]] = [:]
+        var beyondTheBound: [String] = []
         for (s, m) in zip(scene.spots, scene.snr) {
             guard let p = Self.nearest(d.peaks, s) else {
                 if s.sigma < 1.5 && m < 7 { missedFaintSmall += 1 } else { Issue.record("seed \(seed): missed spot sigma \(s.sigma) at \(m) noise sigmas (\(s.x), \(s.y))") }
                 continue
             }
             if let i = d.peaks.firstIndex(of: p) { matched.insert(i) }
-            sigmaErrors[m, default: []].append(abs((p["sigma"] ?? 0) / s.sigma - 1))
+            let error = abs((p["sigma"] ?? 0) / s.sigma - 1)
+            sigmaErrors[m, default: []].append(error)
+            if m >= 10 {
+                // Window of the fit as in `accuracyNearTheCramerRaoBound`.
+                let bound = Self.cramerRao(sigma: s.sigma, amplitude: m, halfWidth: Int((3 * s.sigma * 1.41.squareRoot()).rounded(.up)) + 2).sigma
+                if error >= max(0.1, 3.5 * bound) {
+                    beyondTheBound.append("sigma \(s.sigma) at \(m) noise sigmas: error \(error), bound \(bound)")
+                }
+            }
         }
         if let b = Self.nearest(d.peaks, scene.beam), let i = d.peaks.firstIndex(of: b) { matched.insert(i) } else { Issue.record("beam not found") }
         let extra = d.peaks.count - matched.count
@@ -82,14 +94,14 @@ import Testing
         print(line)
         #expect(missedFaintSmall <= 1)
         #expect(extra <= 3)
-        #expect((sigmaErrors[20] ?? []).allSatisfy { $0 < 0.1 })
-        #expect((sigmaErrors[10] ?? []).allSatisfy { $0 < 0.1 })
+        #expect(beyondTheBound.isEmpty, "seed \(seed): \(beyondTheBound)")
+        #expect((sigmaErrors[20] ?? []).count + (sigmaErrors[10] ?? []).count > 40)
     }
 
     /// Spots of sigma 1 at 5 noise sigmas (unit Gaussian noise), 384 of them, at random subpixel
     /// offsets. The detection statistic (the best response SNR over the spot's own and the next
     /// two scales, about 7-8 here against 6 at its own scale) passes the default threshold of 6
-    /// for about 92% of them (measured 355 of 384; 379 at the former default 5, which real images
+    /// for about 96% of them (measured 369 of 384 with the scales from 1.41, 355 from 1.0; 379 at the former default 5, which real images
     /// did not bear: docs/algorithms/log.md, "Where 6 comes from"; the own-scale test found 356
     /// at a 4.5 threshold). Spots of sigma 1.5 at 5 noise sigmas are all found.
     @Test func faintSmallSpotsRecall() throws {
@@ -117,6 +129,49 @@ import Testing
         print("LoG spots at 5 noise sigmas: sigma 1: found \(found) of \(total); sigma 1.5: found \(foundLarger) of \(total)")
         #expect(Double(found) >= 0.91 * Double(total))
         #expect(foundLarger == total)
+    }
+
+    /// Starting the scales at 1.41 px instead of 1.0 costs a blob nothing in white noise when
+    /// its sigma is >= 0.7 px: the response-to-noise ratio of a Gaussian blob of sigma b at scale
+    /// s is proportional to s^3 b^2 / (s^2 + b^2)^2, largest at s = sqrt(3) b, so for b >= 0.68
+    /// scale 1.41 already beats scale 1.0 and the detection statistic (the best ratio over the
+    /// blob's scale and up to twice it) is in expectation the same number. Spots of sigma
+    /// 0.75-1.5 px at 10 noise sigmas: every one is found both ways; the statistic is identical
+    /// on at least half, within 3% on average and nowhere 20% lower (on single noisy spots scale
+    /// 1.0 sometimes gives the best ratio, or its maximum sits on a neighbouring pixel).
+    @Test func startingAt141LosesNoBlobOfSigmaAbove07() throws {
+        var rng = SeededRandom(seed: 71)
+        var image = Image(width: 256, height: 256, repeating: 100)
+        var spots: [Spot] = []
+        let sigmas = [0.75, 0.9, 1.0, 1.2, 1.5]
+        for (row, gy) in Swift.stride(from: 20, to: 240, by: 40).enumerated() {
+            for (col, gx) in Swift.stride(from: 20, to: 240, by: 40).enumerated() {
+                let sigma = sigmas[(row + col) % sigmas.count]
+                // 10 noise sigmas: a detection statistic of about 10-25, found both ways.
+                spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5),
+                                  amplitude: 10, sigma: sigma))
+            }
+        }
+        SpotRenderer.add(spots, to: &image)
+        SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+        let now = try LoGDetector().detect(in: image)
+        let old = try LoGDetector().detect(in: image, ["sigma": .real(1.0), "max_power": .integer(9)])
+        var identical = 0, ratios: [Double] = []
+        for s in spots {
+            let o = try #require(Self.nearest(old.peaks, s), "spot of sigma \(s.sigma) not found from 1.0")
+            let n = try #require(Self.nearest(now.peaks, s), "spot of sigma \(s.sigma) at (\(s.x), \(s.y)) not found from 1.41")
+            let a = try #require(o.attributes["snr"]), b = try #require(n.attributes["snr"])
+            // The same number unless, on this noise, scale 1.0 happened to give the best ratio
+            // or put the own-scale maximum on another pixel (the larger scales are then read at
+            // a neighbouring one).
+            if abs(a - b) <= 1e-9 * a { identical += 1 }
+            ratios.append(b / a)
+        }
+        let mean = ratios.reduce(0, +) / Double(ratios.count)
+        print("LoG scales from 1.41 against 1.0: \(spots.count) spots of sigma 0.75-1.5 at 10 noise sigmas, all found both ways; statistic identical on \(identical), ratio mean \(mean), range \(ratios.min() ?? 0)-\(ratios.max() ?? 0)")
+        #expect(2 * identical >= spots.count)
+        #expect(abs(mean - 1) < 0.03)
+        #expect(ratios.allSatisfy { $0 > 0.8 })
     }
 
     /// Accuracy against the Cramer-Rao bound. For spots of sigma 1, 2 and 4 px at 5 and 20 noise
