@@ -127,7 +127,7 @@ import Testing
             }
         }
         print("LoG spots at 5 noise sigmas: sigma 1: found \(found) of \(total); sigma 1.5: found \(foundLarger) of \(total)")
-        #expect(Double(found) >= 0.91 * Double(total))
+        #expect(Double(found) >= 0.95 * Double(total))
         #expect(foundLarger == total)
     }
 
@@ -135,43 +135,49 @@ import Testing
     /// its sigma is >= 0.7 px: the response-to-noise ratio of a Gaussian blob of sigma b at scale
     /// s is proportional to s^3 b^2 / (s^2 + b^2)^2, largest at s = sqrt(3) b, so for b >= 0.68
     /// scale 1.41 already beats scale 1.0 and the detection statistic (the best ratio over the
-    /// blob's scale and up to twice it) is in expectation the same number. Spots of sigma
-    /// 0.75-1.5 px at 10 noise sigmas: every one is found both ways; the statistic is identical
-    /// on at least half, within 3% on average and nowhere 20% lower (on single noisy spots scale
-    /// 1.0 sometimes gives the best ratio, or its maximum sits on a neighbouring pixel).
+    /// blob's scale and up to twice it) is no lower. Measured on spots of sigma 0.75-1.5 px
+    /// (4 images of 36): at 10 noise sigmas every one is found both ways and the statistic from
+    /// 1.41 is on average no lower than from 1.0 (on single noisy spots scale 1.0 sometimes gives
+    /// the best ratio, or its maximum sits on a neighbouring pixel: none 15% lower); at 5.5 noise
+    /// sigmas, near the threshold, where a loss would show, 1.41 finds at least as many.
     @Test func startingAt141LosesNoBlobOfSigmaAbove07() throws {
-        var rng = SeededRandom(seed: 71)
-        var image = Image(width: 256, height: 256, repeating: 100)
-        var spots: [Spot] = []
         let sigmas = [0.75, 0.9, 1.0, 1.2, 1.5]
-        for (row, gy) in Swift.stride(from: 20, to: 240, by: 40).enumerated() {
-            for (col, gx) in Swift.stride(from: 20, to: 240, by: 40).enumerated() {
-                let sigma = sigmas[(row + col) % sigmas.count]
-                // 10 noise sigmas: a detection statistic of about 10-25, found both ways.
-                spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5),
-                                  amplitude: 10, sigma: sigma))
+        var ratios: [Double] = [], faint = (old: 0, now: 0, total: 0)
+        for seed in 0..<4 {
+            for amplitude in [10.0, 5.5] {
+                var rng = SeededRandom(seed: UInt64(71 + seed))
+                var image = Image(width: 256, height: 256, repeating: 100)
+                var spots: [Spot] = []
+                for (row, gy) in Swift.stride(from: 20, to: 240, by: 40).enumerated() {
+                    for (col, gx) in Swift.stride(from: 20, to: 240, by: 40).enumerated() {
+                        spots.append(Spot(x: Double(gx) + rng.uniform(-0.5, 0.5), y: Double(gy) + rng.uniform(-0.5, 0.5),
+                                          amplitude: amplitude, sigma: sigmas[(row + col + seed) % sigmas.count]))
+                    }
+                }
+                SpotRenderer.add(spots, to: &image)
+                SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
+                let now = try LoGDetector().detect(in: image)
+                let old = try LoGDetector().detect(in: image, ["sigma": .real(1.0), "max_power": .integer(9)])
+                for s in spots {
+                    let o = Self.nearest(old.peaks, s), n = Self.nearest(now.peaks, s)
+                    if amplitude < 10 {
+                        faint.total += 1
+                        if o != nil { faint.old += 1 }
+                        if n != nil { faint.now += 1 }
+                        continue
+                    }
+                    let a = try #require(o?.attributes["snr"], "spot of sigma \(s.sigma) not found from 1.0")
+                    let b = try #require(n?.attributes["snr"], "spot of sigma \(s.sigma) at (\(s.x), \(s.y)) not found from 1.41")
+                    ratios.append(b / a)
+                }
             }
         }
-        SpotRenderer.add(spots, to: &image)
-        SpotRenderer.addGaussianNoise(&image, sigma: 1, rng: &rng)
-        let now = try LoGDetector().detect(in: image)
-        let old = try LoGDetector().detect(in: image, ["sigma": .real(1.0), "max_power": .integer(9)])
-        var identical = 0, ratios: [Double] = []
-        for s in spots {
-            let o = try #require(Self.nearest(old.peaks, s), "spot of sigma \(s.sigma) not found from 1.0")
-            let n = try #require(Self.nearest(now.peaks, s), "spot of sigma \(s.sigma) at (\(s.x), \(s.y)) not found from 1.41")
-            let a = try #require(o.attributes["snr"]), b = try #require(n.attributes["snr"])
-            // The same number unless, on this noise, scale 1.0 happened to give the best ratio
-            // or put the own-scale maximum on another pixel (the larger scales are then read at
-            // a neighbouring one).
-            if abs(a - b) <= 1e-9 * a { identical += 1 }
-            ratios.append(b / a)
-        }
         let mean = ratios.reduce(0, +) / Double(ratios.count)
-        print("LoG scales from 1.41 against 1.0: \(spots.count) spots of sigma 0.75-1.5 at 10 noise sigmas, all found both ways; statistic identical on \(identical), ratio mean \(mean), range \(ratios.min() ?? 0)-\(ratios.max() ?? 0)")
-        #expect(2 * identical >= spots.count)
-        #expect(abs(mean - 1) < 0.03)
-        #expect(ratios.allSatisfy { $0 > 0.8 })
+        print("LoG scales from 1.41 against 1.0, spots of sigma 0.75-1.5: at 10 noise sigmas \(ratios.count) found both ways, statistic ratio mean \(mean), range \(ratios.min() ?? 0)-\(ratios.max() ?? 0); at 5.5 noise sigmas found \(faint.now) from 1.41, \(faint.old) from 1.0, of \(faint.total)")
+        #expect(ratios.count == 144)
+        #expect(mean >= 0.98)
+        #expect(ratios.allSatisfy { $0 > 0.85 })
+        #expect(faint.now >= faint.old)
     }
 
     /// Accuracy against the Cramer-Rao bound. For spots of sigma 1, 2 and 4 px at 5 and 20 noise

@@ -52,7 +52,8 @@ struct LoGRealCorpusTests {
 
     /// The Poisson model on a counting-detector diffraction pattern (Merlin, counts 0-717, a
     /// diffuse halo): chosen automatically, and in Anscombe units the halo's shot noise no
-    /// longer passes for spots (F1 0.89 against 0.33 with noise=gaussian).
+    /// longer passes for spots (F1 0.89 against 0.33 with noise=gaussian at session 10; 0.55 with
+    /// the scales from 1.41, session 13).
     @Test func countingDataUsesThePoissonModel() throws {
         let name = "ed-merlin-spots"
         let (auto, detection) = try Self.score(name)
@@ -63,8 +64,9 @@ struct LoGRealCorpusTests {
 
     /// `response_noise=auto` on the dense nuclei: the pixel noise is white and resolved, so each
     /// scale's response noise is the pixel noise times the kernel's L2 norm, which the nuclei do
-    /// not inflate: F1 0.44 -> 0.72 (not the default: on MoS2 it costs 0.89 -> 0.73, and on the
-    /// synthetic low-contrast class 0.91 -> 0.53; docs/algorithms/log.md).
+    /// not inflate: F1 0.44 -> 0.72 (0.43 -> 0.74 with the scales from 1.41; not the default: on
+    /// MoS2 it costs 0.89 -> 0.73 (0.95 -> 0.76), and on the synthetic low-contrast class
+    /// 0.91 -> 0.53; docs/algorithms/log.md).
     @Test func denseNucleiWithThePropagatedResponseNoise() throws {
         let name = "fluo-nuclei-stardist"
         let (mad, _) = try Self.score(name)
@@ -75,8 +77,9 @@ struct LoGRealCorpusTests {
 
     /// The scales start at 1.41 px (session 13). The old first scale, 1.0, made most of the false
     /// blobs on real star fields and lattices: pixel artefacts the MAD does not describe, at
-    /// statistic 6.1-9, fitted sigma 0.6-1.0 (DSS 0.74 -> 1.00 without it, MoS2 0.89 -> 0.95;
-    /// docs/algorithms/log.md, "Why the scales start at 1.41").
+    /// statistic just above the factor (DSS: 6.1-9.6, fitted sigma 0.66-1.01 for stars of 1.3 px).
+    /// Without it DSS 0.74 -> 1.00, MoS2 0.89 -> 0.95 (with 12 more columns found too), M13
+    /// 0.93 -> 0.96; docs/algorithms/log.md, "Why the scales start at 1.41".
     @Test(arguments: [("astro-dss", 0.2), ("stem-mos2-se", 0.04), ("astro-m13", 0.02)])
     func theFinestScaleAddsFalseBlobs(_ name: String, _ gain: Double) throws {
         let (now, detection) = try Self.score(name)
