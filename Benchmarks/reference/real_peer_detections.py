@@ -26,30 +26,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from real_common import RULE_K, Peer  # noqa: E402
+from run_peaks_real import peers  # noqa: E402  (the best peer per case, as the floors choose it)
 from score_peaks import score  # noqa: E402
-
-
-def best_rule_peers(path):
-    best = {}
-    with open(path) as f:
-        for r in csv.DictReader(f):
-            if not r["rule"].startswith("rule"):
-                continue
-            f1 = float(r["f1"])
-            rmse = float(r["rmse"]) if r["rmse"] else float("inf")
-            cur = best.get(r["case"])
-            if cur is None or (f1, -rmse) > (cur[1], -cur[2]):
-                best[r["case"]] = (r["peer"], f1, rmse)
-    return best
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default=os.path.join(ROOT, "Golden", "real"))
     a = ap.parse_args()
-    best = best_rule_peers(os.path.join(a.dir, "peers.csv"))
+    best = {case: v for (case, kind), v in peers(a.dir).items() if kind == "rule"}
     for case in sorted(best):
-        peer, f1, rmse = best[case]
+        f1, rmse, peer, _ = best[case]
         t = json.load(open(os.path.join(a.dir, case, "truth.json")))
         img = np.load(os.path.join(a.dir, case, "image.npy"))
         with warnings.catch_warnings():

@@ -50,6 +50,11 @@ public struct RealCorpusCase: Sendable {
 
     /// The scores of `peaks` against the truth.
     public func score(_ peaks: [Peak]) -> Scores {
-        Scores(detections: peaks.map { Point(x: $0.x, y: $0.y) }, truth: truth, ignore: ignore, tolerance: tolerance)
+        score(peaks.map { Point(x: $0.x, y: $0.y) })
+    }
+
+    /// The scores of detections given as points (e.g. a peer's) against the truth.
+    public func score(_ detections: [Point]) -> Scores {
+        Scores(detections: detections, truth: truth, ignore: ignore, tolerance: tolerance)
     }
 }

@@ -77,8 +77,7 @@ import Testing
             let error = abs((p["sigma"] ?? 0) / s.sigma - 1)
             sigmaErrors[m, default: []].append(error)
             if m >= 10 {
-                // Window of the fit as in `accuracyNearTheCramerRaoBound`.
-                let bound = Self.cramerRao(sigma: s.sigma, amplitude: m, halfWidth: Int((3 * s.sigma * 1.41.squareRoot()).rounded(.up)) + 2).sigma
+                let bound = Self.cramerRao(sigma: s.sigma, amplitude: m, halfWidth: Self.fitHalfWidth(sigma: s.sigma)).sigma
                 if error >= max(0.1, 3.5 * bound) {
                     beyondTheBound.append("sigma \(s.sigma) at \(m) noise sigmas: error \(error), bound \(bound)")
                 }
@@ -214,7 +213,7 @@ import Testing
                         position2.append((p.x - sp.x) * (p.x - sp.x) + (p.y - sp.y) * (p.y - sp.y))
                     }
                 }
-                let bound = Self.cramerRao(sigma: s, amplitude: m, halfWidth: Int((3 * s * 1.41.squareRoot()).rounded(.up)) + 2)
+                let bound = Self.cramerRao(sigma: s, amplitude: m, halfWidth: Self.fitHalfWidth(sigma: s))
                 let rms = (errors.map { $0 * $0 }.reduce(0, +) / Double(errors.count)).squareRoot()
                 let bias = errors.reduce(0, +) / Double(errors.count)
                 let worst = errors.map { abs($0) }.max() ?? 0
@@ -230,6 +229,10 @@ import Testing
         }
         print(line)
     }
+
+    /// The half-width of the window over which the bound is computed for a spot of `sigma`
+    /// (about the Gaussian fit's window: 3 sigma sqrt(1.41) + 2).
+    static func fitHalfWidth(sigma: Double) -> Int { Int((3 * sigma * 1.41.squareRoot()).rounded(.up)) + 2 }
 
     /// The Cramer-Rao bound (unit white noise) for the relative sigma and the radial position of
     /// a pixel-integrated Gaussian of amplitude `amplitude` on a plane, over a square window:
