@@ -69,7 +69,7 @@ public struct PersistenceDetector: PeakDetector {
             .boolean("band_pass", \.bandPass,
                      help: "With smooth > 0: subtract a Gaussian background of 4 x smooth (local background: gradients, halos) before the filtration; the auto threshold then uses the robust noise of that band-passed image (periodic content aware)."),
             .choice("refine", \.refine,
-                    help: "Subpixel position of each peak: fit (a least-squares fit of a Gaussian plus a constant to the image over a window of half-width max(2, ceil(2 smooth)) around the log-parabola position, kept when it ends on a bright spot within max(1, smooth) px of it, on a valid pixel, with a sigma in [0.3, 3] x smooth; else, and with smooth=0, the log-parabola position), gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive) or none (the summit pixel)."),
+                    help: "Subpixel position of each peak: fit (a least-squares fit of a Gaussian plus a constant to the image over a window of half-width max(2, ceil(2 smooth)) around the log-parabola position, kept when it ends on a bright spot within max(1, smooth) px of it, on a valid pixel, with a sigma in [0.3, 3] x smooth; else, and with smooth=0, the log-parabola position), gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive; on the outermost row or column along the edge only) or none (the summit pixel)."),
             .text("lattice", \.lattice,
                   help: "Lattice vector of periodic content, used by the band-passed noise estimate of prominence=auto (a lattice is not noise): auto = measured from the image (autocorrelation), none = not periodic, or DX,DY in px (e.g. 12,0).",
                   check: ContentScale.LatticeInput.reason),
@@ -293,6 +293,12 @@ public struct PersistenceDetector: PeakDetector {
                 }
                 var r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .gaussian)
                 if r.outcome != .refined { r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .parabolic) }
+                if r.outcome == .atBorder {
+                    // A summit on the outermost row or column: refined along the edge, the
+                    // coordinate across it stays the pixel's (the centre may be outside).
+                    r = SubpixelRefinement.refineAlongBorder(image: surface, x: cx, y: cy, method: .gaussian)
+                    if r.outcome != .refined { r = SubpixelRefinement.refineAlongBorder(image: surface, x: cx, y: cy, method: .parabolic) }
+                }
                 if r.outcome == .refined { x = r.x; y = r.y } else { x = Double(cx); y = Double(cy) }
             }
             summits.append((at, x, y))

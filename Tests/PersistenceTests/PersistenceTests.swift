@@ -659,4 +659,33 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         // log-parabola position, fitted = 0).
         for p in d.peaks { #expect(p.pixel.x >= 0 && p.pixel.x < 96 && mask[p.pixel.x, p.pixel.y]) }
     }
+
+    /// A spot centred beyond the frame has its summit on the outermost row or column, where the
+    /// 3x3 log-parabola cannot run: the position is refined along the edge (3 points there) and
+    /// stays on the edge pixel across it. One spot per side, 0.6-0.8 px outside, at subpixel
+    /// offsets along the edge; with refine=fit (whose fits land outside and are not kept) and
+    /// with refine=gaussian. Before the along-edge refinement the along-edge coordinates were
+    /// whole numbers, 0.3-0.45 px off.
+    @Test func summitsOnTheEdgeAreRefinedAlongIt() throws {
+        let (w, h) = (80, 60)
+        var image = Image(width: w, height: h, repeating: 20)
+        let spots = [Spot(x: -0.7, y: 20.35, amplitude: 80, sigma: 1.6), Spot(x: 79.6, y: 41.6, amplitude: 80, sigma: 1.6),
+                     Spot(x: 30.4, y: -0.8, amplitude: 80, sigma: 1.6), Spot(x: 52.55, y: 59.7, amplitude: 80, sigma: 1.6)]
+        SpotRenderer.add(spots, to: &image)
+        var rng = SeededRandom(seed: 11)
+        SpotRenderer.addGaussianNoise(&image, sigma: 0.5, rng: &rng)
+        for refine in ["fit", "gaussian"] {
+            let d = try PersistenceDetector().detect(in: image, ["refine": .string(refine)])
+            for s in spots {
+                let onVerticalEdge = s.x < 0 || s.x > Double(w - 1)
+                guard let p = d.peaks.first(where: { hypot($0.x - s.x, $0.y - s.y) < 1.5 }) else {
+                    Issue.record("\(refine): spot at (\(s.x), \(s.y)) lost"); continue
+                }
+                let along = onVerticalEdge ? (p.y, s.y) : (p.x, s.x)
+                let across = onVerticalEdge ? (p.x, s.x < 0 ? 0.0 : Double(w - 1)) : (p.y, s.y < 0 ? 0.0 : Double(h - 1))
+                #expect(abs(along.0 - along.1) < 0.12, "\(refine): along the edge \(along.0) vs \(along.1)")
+                #expect(across.0 == across.1, "\(refine): across the edge \(across.0)")
+            }
+        }
+    }
 }
