@@ -187,18 +187,27 @@ enum ScaleSpaceExtrema {
     /// less pixel-locking bias. Axes without both neighbours (image border, first or last scale)
     /// keep offset 0. Also returns Lowe's edge measure tr(H)^2 / det(H) of the spatial Hessian
     /// of R (4 for a round blob, infinity when det <= 0).
+    ///
+    /// At the first scale there is no `prev`; `finer` may give the response one scale step
+    /// below it on the 3x3 pixels around the maximum (row-major, `LoGScaleSpace.responsePatch`).
+    /// It then serves the scale parabola only: the scale offset (so sigma) is interpolated as
+    /// at any other scale, while `value` stays the response at the first scale, the one the
+    /// detection statistic's noise belongs to (there is no noise estimate for the finer scale).
     static func refine(
         _ m: GridMaximum, prev: [Float]?, cur: [Float], next: [Float]?, sign: Float, frame f: ResponseFrame,
-        sigmas: (scale: Double, step: Double)? = nil
+        sigmas: (scale: Double, step: Double)? = nil, finer: [Float]? = nil
     ) -> (dx: Double, dy: Double, ds: Double, value: Double, edgeness: Double) {
         let x = Int(m.x), y = Int(m.y)
         let i = f.index(x, y), s = f.stride
         let ax = x > 0 && x < f.width - 1, ay = y > 0 && y < f.height - 1
-        let asc = prev != nil && next != nil
+        var virtualFiner = prev == nil && finer?.count == 9 && next != nil
+        var asc = prev != nil && next != nil
         func d(_ dx: Int, _ dy: Int, _ ds: Int) -> Double {
             let j = i + dy * s + dx
             switch ds {
-            case -1: return Double(sign * (prev?[j] ?? 0))
+            case -1:
+                if virtualFiner, let finer { return Double(sign * finer[(dy + 1) * 3 + dx + 1]) }
+                return Double(sign * (prev?[j] ?? 0))
             case 1: return Double(sign * (next?[j] ?? 0))
             default: return Double(sign * cur[j])
             }
@@ -211,15 +220,18 @@ enum ScaleSpaceExtrema {
             let det = hxx * hyy - hxy * hxy
             edgeness = det > 0 ? (hxx + hyy) * (hxx + hyy) / det : .infinity
         }
-        let scales = asc ? [-1, 0, 1] : [0]
-        var useLog = true
-        check: for ds in scales {
+        func positive(_ ds: Int) -> Bool {
             for dy in -1...1 where y + dy >= 0 && y + dy < f.height {
-                for dx in -1...1 where x + dx >= 0 && x + dx < f.width {
-                    if !(d(dx, dy, ds) > 0) { useLog = false; break check }
-                }
+                for dx in -1...1 where x + dx >= 0 && x + dx < f.width && !(d(dx, dy, ds) > 0) { return false }
             }
+            return true
         }
+        // The finer patch takes no part in this choice (nor in the position), so positions and
+        // values are those without it; it is used only where it fits the same (log) model.
+        var useLog = true
+        for ds in (asc ? [-1, 0, 1] : virtualFiner ? [0, 1] : [0]) where !positive(ds) { useLog = false; break }
+        if virtualFiner && useLog && !positive(-1) { virtualFiner = false }
+        if virtualFiner { asc = true }
         func e(_ dx: Int, _ dy: Int, _ ds: Int) -> Double { useLog ? Foundation.log(d(dx, dy, ds)) : d(dx, dy, ds) }
         /// Gradient and Hessian in (x, y) at scale ds (zero along a missing axis).
         func surface(_ ds: Int) -> (c: Double, gx: Double, gy: Double, hxx: Double, hyy: Double, hxy: Double) {
@@ -251,7 +263,7 @@ enum ScaleSpaceExtrema {
             let curvature = lower + upper - 2 * value
             if curvature < 0 {
                 ds = min(1, max(-1, (lower - upper) / (2 * curvature)))
-                value += 0.5 * (upper - lower) / 2 * ds
+                if !virtualFiner { value += 0.5 * (upper - lower) / 2 * ds }
             }
         }
         if useLog { value = Foundation.exp(value) }

@@ -362,8 +362,12 @@ public struct LoGDetector: PeakDetector {
                         if wanted.contains(sign) { belowThreshold += 1 }
                         continue
                     }
+                    // At the first scale, the response one step finer around the maximum, so
+                    // that its sigma is interpolated too (else every blob whose maximum lies on
+                    // the first scale reported sigma = sigma exactly without the fit).
+                    let finer = prev == nil ? space.responsePatch(sigma: sigmas[i] / k, x: gx, y: gy) : nil
                     let r = ScaleSpaceExtrema.refine(
-                        m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k))
+                        m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k), finer: finer)
                     if !(r.edgeness <= edgeLimit) {
                         if wanted.contains(sign) { rejectedAsEdges += 1 }
                         continue

@@ -26,6 +26,8 @@ final class LoGScaleSpace {
     /// The plane subtracted from the image before padding and transforming (`BackgroundPlane`).
     let plane: BackgroundPlane
     private let convolver: FFTConvolver<Float>
+    /// The reflect-padded residual the responses are computed from (kept for `responsePatch`).
+    private let padded: Grid2D<Float>
 
     /// `image` must hold finite values everywhere (invalid pixels already filled).
     init(image: Image, sigmas: [Double], truncate: Double, plane: BackgroundPlane) throws {
@@ -39,8 +41,41 @@ final class LoGScaleSpace {
         pad = radius
         stride = width + 2 * pad
         paddedHeight = height + 2 * pad
-        let padded = Self.reflectPadded(image, pad: pad, plane: plane)
+        padded = Self.reflectPadded(image, pad: pad, plane: plane)
         convolver = try FFTConvolver(image: padded, kernelWidth: 2 * radius + 1, kernelHeight: 2 * radius + 1)
+    }
+
+    /// The sign-corrected response at scale `sigma` (at most the first scale, whose kernel fits
+    /// the padding) on the 3x3 pixels around image pixel (x, y), row-major, by direct sums over
+    /// the same padded residual and the same kernel as `response(scale:)` (they agree to float
+    /// rounding). Neighbours outside the image are 0 (refinement does not use them). For the
+    /// scale one step below the first, where a blob whose maximum lies on the first scale is
+    /// interpolated in scale (`ScaleSpaceExtrema.refine`).
+    func responsePatch(sigma: Double, x: Int, y: Int) -> [Float] {
+        let k = LaplacianOfGaussian.kernel(sigma: sigma, truncate: truncate, scaleNormalized: true)
+        let r = k.radius
+        precondition(r <= pad, "responsePatch: kernel radius \(r) beyond the padding \(pad)")
+        var out = [Float](repeating: 0, count: 9)
+        padded.values.withUnsafeBufferPointer { image in
+            k.weights.withUnsafeBufferPointer { weights in
+                for dy in -1...1 {
+                    for dx in -1...1 {
+                        let px = x + dx, py = y + dy
+                        guard px >= 0, py >= 0, px < width, py < height else { continue }
+                        // Kernel weights are in Double: accumulate in Double, as exact as the
+                        // FFT path's float result allows.
+                        var sum = 0.0
+                        for v in -r...r {
+                            let row = (py + pad + v) * stride + px + pad
+                            let wrow = (v + r) * k.size + r
+                            for u in -r...r { sum += weights[wrow + u] * Double(image[row + u]) }
+                        }
+                        out[(dy + 1) * 3 + dx + 1] = Float(-sum)
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// The sign-corrected response at scale `i`, in the padded layout.

@@ -141,6 +141,45 @@ import Testing
         // At the first scale the scale axis is left alone and (x, y) still fit.
         let r2 = ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: cube[2], sign: 1, frame: frame)
         #expect(r2.ds == 0 && abs(4 + r2.dx - x0) < 1e-4 && abs(4 + r2.dy - y0) < 1e-4)
+        // With the finer scale's 3x3 patch the scale offset is exact again, while the position
+        // and the value stay those without it (the statistic's noise belongs to the first scale).
+        let patch = (0..<9).map { k in cube[0][frame.index(4 + k % 3 - 1, 4 + k / 3 - 1)] }
+        let r3 = ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: cube[2], sign: 1, frame: frame, finer: patch)
+        #expect(abs(r3.ds - s0) < 1e-4, "\(r3)")
+        #expect(r3.dx == r2.dx && r3.dy == r2.dy && r3.value == r2.value)
+        // Without a next scale there is no parabola; a patch of the wrong size is ignored.
+        #expect(ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: nil, sign: 1, frame: frame, finer: patch).ds == 0)
+        #expect(ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: cube[2], sign: 1, frame: frame, finer: [1, 2]).ds == 0)
+    }
+
+    /// The finer scale's patch (`responsePatch`) against the direct convolution of the
+    /// plane-subtracted image with reflection, at a scale one step below the first, in the
+    /// interior, at the edges and in the corners (neighbours outside the image are 0).
+    @Test func responsePatchEqualsDirectConvolution() throws {
+        let image = Self.randomImage(40, 33, seed: 5)
+        let sigmas = [1.41, 1.99, 2.8]
+        let plane = BackgroundPlane.fit(image, mask: Mask(width: 40, height: 33))
+        let space = try LoGScaleSpace(image: image, sigmas: sigmas, truncate: 4, plane: plane)
+        var residual = image
+        for y in 0..<33 { for x in 0..<40 { residual[x, y] = Float(Double(image[x, y]) - plane.value(x, y)) } }
+        for s in [1.0, 1.41] {
+            let direct = LaplacianOfGaussian.apply(residual, sigma: s, scaleNormalized: true, border: .reflect)
+            for (x, y) in [(20, 15), (0, 10), (39, 32), (0, 0), (7, 32)] {
+                let patch = space.responsePatch(sigma: s, x: x, y: y)
+                for k in 0..<9 {
+                    let px = x + k % 3 - 1, py = y + k / 3 - 1
+                    let expected = (px < 0 || py < 0 || px >= 40 || py >= 33) ? 0 : -Double(direct[px, py])
+                    #expect(abs(Double(patch[k]) - expected) < 1e-3, "sigma \(s) at (\(px), \(py)): \(patch[k]) vs \(expected)")
+                }
+            }
+        }
+        // At the first scale itself it is the FFT response.
+        let first = try space.response(scale: 0)
+        let patch = space.responsePatch(sigma: 1.41, x: 12, y: 9)
+        for k in 0..<9 {
+            let v = first[(9 + k / 3 - 1 + space.pad) * space.stride + 12 + k % 3 - 1 + space.pad]
+            #expect(abs(patch[k] - v) < 1e-3)
+        }
     }
 
     /// A ridge (a ring segment) fails the edge test; a round peak passes.
