@@ -51,7 +51,9 @@ public struct LoGDetector: PeakDetector {
 
     /// The LoG detector's settings (defaults are the initial values).
     public struct Settings: DetectorSettings {
-        // 1.41 to 15.6 px. The first scale was 1.0 until session 13: docs/algorithms/log.md,
+        // Scales 1.41 to 15.6 px (reported sigmas from 1.41 / k = 1.0, the first scale being
+        // interpolated with the response one step finer since session 14, to 15.6 k). The first
+        // scale was 1.0 until session 13: docs/algorithms/log.md,
         // "Why the scales start at 1.41" (no white-noise loss for blobs of sigma >= 0.7 px; the
         // finest scale is where pixel artefacts made most false blobs on real images).
         public var sigma = 1.41
@@ -365,7 +367,7 @@ public struct LoGDetector: PeakDetector {
                     // At the first scale, the response one step finer around the maximum, so
                     // that its sigma is interpolated too (else every blob whose maximum lies on
                     // the first scale reported sigma = sigma exactly without the fit).
-                    let finer = prev == nil ? space.responsePatch(sigma: sigmas[i] / k, x: gx, y: gy) : nil
+                    let finer = prev == nil && next != nil ? space.responsePatch(sigma: sigmas[i] / k, x: gx, y: gy) : nil
                     let r = ScaleSpaceExtrema.refine(
                         m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k), finer: finer)
                     if !(r.edgeness <= edgeLimit) {

@@ -291,13 +291,22 @@ public struct PersistenceDetector: PeakDetector {
                         cx = bx; cy = by
                     }
                 }
-                var r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .gaussian)
-                if r.outcome != .refined { r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: .parabolic) }
-                if r.outcome == .atBorder {
-                    // A summit on the outermost row or column: refined along the edge, the
-                    // coordinate across it stays the pixel's (the centre may be outside).
-                    r = SubpixelRefinement.refineAlongBorder(image: surface, x: cx, y: cy, method: .gaussian)
-                    if r.outcome != .refined { r = SubpixelRefinement.refineAlongBorder(image: surface, x: cx, y: cy, method: .parabolic) }
+                // Along each axis with both neighbours usable: inside the frame (a summit on
+                // the outermost row or column is refined along the edge only, the coordinate
+                // across it staying the pixel's: the centre may be outside) and, when the
+                // surface is the image itself (smooth = 0), valid (masked pixels hold no data
+                // there; G(s) * I fills them by normalised convolution).
+                func usable(_ nx: Int, _ ny: Int) -> Bool {
+                    nx >= 0 && ny >= 0 && nx < image.width && ny < image.height && (smooth > 0 || mask[nx, ny])
+                }
+                let alongX = usable(cx - 1, cy) && usable(cx + 1, cy), alongY = usable(cx, cy - 1) && usable(cx, cy + 1)
+                var r = SubpixelResult(x: Double(cx), y: Double(cy), outcome: .atBorder)
+                for method in [SubpixelMethod.gaussian, .parabolic] where r.outcome != .refined {
+                    if alongX && alongY {
+                        r = SubpixelRefinement.refine(image: surface, x: cx, y: cy, method: method)
+                    } else if alongX || alongY {
+                        r = SubpixelRefinement.refineAlong(alongX ? .x : .y, image: surface, x: cx, y: cy, method: method)
+                    }
                 }
                 if r.outcome == .refined { x = r.x; y = r.y } else { x = Double(cx); y = Double(cy) }
             }

@@ -126,25 +126,24 @@ public enum SubpixelRefinement {
         }
     }
 
-    /// The 3-point refinement of a peak on the image's outermost row or column, along the edge
-    /// only: across the edge one neighbour is missing, so that coordinate stays the pixel's (the
-    /// peak's centre may lie outside the frame, and no 3-point estimate of it exists); along the
-    /// edge both neighbours are there and `parabolic` or `gaussian` applies as in `refine`. At a
-    /// corner, or on an image 1 or 2 pixels wide in both directions, nothing can be refined
-    /// (`atBorder`); a peak not on the border is refined by `refine` itself. `com` and
-    /// `quadratic` are taken as `parabolic` (their windows are clipped by the border anyway).
-    /// Outcomes as for `refine` (`notAMaximum` when the values along the edge have no maximum at
-    /// (x, y), `movedTooFar` beyond 1 px).
-    public static func refineAlongBorder(image: Image, x: Int, y: Int, method: SubpixelMethod) -> SubpixelResult {
+    /// An image axis.
+    public enum Axis: Sendable { case x, y }
+
+    /// The 3-point refinement along one axis only (`parabolic` or `gaussian` through the pixel
+    /// and its two neighbours along `axis`; `com` and `quadratic` are taken as `parabolic`), the
+    /// other coordinate staying the pixel's: for a peak whose neighbours along the other axis are
+    /// missing or not to be used. On the image's outermost row, say, `refine` says `atBorder`,
+    /// but along the edge both neighbours are there: the peak's centre may lie outside the frame
+    /// and no 3-point estimate of the coordinate across the edge exists, while the one along it
+    /// does. Likewise next to masked pixels that hold no data. `atBorder` when a neighbour along
+    /// `axis` is outside the image; other outcomes as for `refine` (`notAMaximum` when the three
+    /// values have no maximum at (x, y), `movedTooFar` beyond 1 px).
+    public static func refineAlong(_ axis: Axis, image: Image, x: Int, y: Int, method: SubpixelMethod) -> SubpixelResult {
         let w = image.width, h = image.height
         let fallback = { (o: SubpixelOutcome) in SubpixelResult(x: Double(x), y: Double(y), outcome: o) }
         guard x >= 0, y >= 0, x < w, y < h else { return fallback(.outOfImage) }
-        let interiorX = x > 0 && x < w - 1, interiorY = y > 0 && y < h - 1
-        if interiorX && interiorY { return refine(image: image, x: x, y: y, method: method) }
-        // Along x when the peak is on the top or bottom row, along y when on the left or right
-        // column; neither at a corner.
-        let alongX: Bool
-        if interiorX { alongX = true } else if interiorY { alongX = false } else { return fallback(.atBorder) }
+        let alongX = axis == .x
+        guard alongX ? (x > 0 && x < w - 1) : (y > 0 && y < h - 1) else { return fallback(.atBorder) }
         let c = image[x, y]
         let a = alongX ? image[x - 1, y] : image[x, y - 1], b = alongX ? image[x + 1, y] : image[x, y + 1]
         for v in [a, c, b] where !v.isFinite { return fallback(.nonFinite) }

@@ -131,13 +131,14 @@ private func maxError(method: SubpixelMethod, sigma: Double, size: Int) -> (erro
         #expect(SubpixelRefinement.refine(image: small, x: 1, y: 1, method: .quadratic).outcome == .atBorder)
     }
 
-    /// On the outermost row or column the peak is located along the edge, exactly for a sampled
-    /// Gaussian with `gaussian` (to Float rounding), and the coordinate across the edge stays the pixel's; corners,
-    /// thin images, NaN and non-maxima fall back as in `refine`.
-    @Test func alongTheBorder() {
+    /// Along one axis only: on the outermost row or column the peak is located along the edge,
+    /// exactly for a sampled Gaussian with `gaussian` (to Float rounding), and the coordinate
+    /// across the edge stays the pixel's; an axis without both neighbours, NaN, non-positive
+    /// values and non-maxima fall back as in `refine`.
+    @Test func alongOneAxis() {
         let centre = (x: 6.3, y: 4.0 - 0.35)
-        // A sampled Gaussian centred near the bottom-left: its maxima on the bottom row (y = 0
-        // is the top) and on the left column are the edge pixels nearest the centre.
+        // A sampled Gaussian centred just beyond an edge (above the top row, right of the right
+        // column): its maximum in the frame is the edge pixel nearest the centre.
         func sampled(_ cx: Double, _ cy: Double) -> Image {
             Image(width: 13, height: 9) { x, y in
                 Float(100 * exp(-((Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)) / (2 * 1.6 * 1.6)))
@@ -145,34 +146,35 @@ private func maxError(method: SubpixelMethod, sigma: Double, size: Int) -> (erro
         }
         // Top row (centre half a pixel above the frame): x exact, y stays 0.
         let top = sampled(centre.x, -0.5)
-        let t = SubpixelRefinement.refineAlongBorder(image: top, x: 6, y: 0, method: .gaussian)
+        let t = SubpixelRefinement.refineAlong(.x, image: top, x: 6, y: 0, method: .gaussian)
         #expect(t.outcome == .refined && abs(t.x - centre.x) < 1e-4 && t.y == 0)
         // Right column: y exact, x stays 12.
         let right = sampled(12.4, centre.y)
-        let r = SubpixelRefinement.refineAlongBorder(image: right, x: 12, y: 4, method: .gaussian)
+        let r = SubpixelRefinement.refineAlong(.y, image: right, x: 12, y: 4, method: .gaussian)
         #expect(r.outcome == .refined && abs(r.y - centre.y) < 1e-4 && r.x == 12)
         // parabolic moves the same way, with its pixel-locking bias (under 0.1 px here).
-        let p = SubpixelRefinement.refineAlongBorder(image: top, x: 6, y: 0, method: .parabolic)
+        let p = SubpixelRefinement.refineAlong(.x, image: top, x: 6, y: 0, method: .parabolic)
         #expect(p.outcome == .refined && abs(p.x - centre.x) < 0.1 && p.x > 6 && p.y == 0)
-        // In the interior it is `refine`.
+        // In the interior each axis alone gives refine's coordinate for that axis.
         let inner = sampled(centre.x, centre.y)
-        #expect(SubpixelRefinement.refineAlongBorder(image: inner, x: 6, y: 4, method: .gaussian)
-                == SubpixelRefinement.refine(image: inner, x: 6, y: 4, method: .gaussian))
-        // Corners and a 1 x 1 image: nothing along which to refine.
-        for (x, y) in [(0, 0), (12, 0), (0, 8), (12, 8)] {
-            #expect(SubpixelRefinement.refineAlongBorder(image: top, x: x, y: y, method: .gaussian).outcome == .atBorder)
+        let both = SubpixelRefinement.refine(image: inner, x: 6, y: 4, method: .gaussian)
+        #expect(SubpixelRefinement.refineAlong(.x, image: inner, x: 6, y: 4, method: .gaussian).x == both.x)
+        #expect(SubpixelRefinement.refineAlong(.y, image: inner, x: 6, y: 4, method: .gaussian).y == both.y)
+        // No neighbour on one side along the axis: corners, across an edge, a 1 x 1 image.
+        for (axis, x, y) in [(SubpixelRefinement.Axis.x, 0, 0), (.x, 12, 3), (.y, 5, 0), (.y, 3, 8)] {
+            #expect(SubpixelRefinement.refineAlong(axis, image: top, x: x, y: y, method: .gaussian).outcome == .atBorder)
         }
-        #expect(SubpixelRefinement.refineAlongBorder(image: Image(width: 1, height: 1, repeating: 2), x: 0, y: 0, method: .parabolic).outcome == .atBorder)
-        #expect(SubpixelRefinement.refineAlongBorder(image: top, x: 13, y: 0, method: .gaussian).outcome == .outOfImage)
-        // Not a maximum along the edge (a pixel on the flank), NaN, non-positive.
-        #expect(SubpixelRefinement.refineAlongBorder(image: top, x: 3, y: 0, method: .gaussian).outcome == .movedTooFar)
-        #expect(SubpixelRefinement.refineAlongBorder(image: Image(width: 5, height: 5) { x, _ in Float(x) }, x: 2, y: 0, method: .parabolic).outcome == .notAMaximum)
+        #expect(SubpixelRefinement.refineAlong(.x, image: Image(width: 1, height: 1, repeating: 2), x: 0, y: 0, method: .parabolic).outcome == .atBorder)
+        #expect(SubpixelRefinement.refineAlong(.x, image: top, x: 13, y: 0, method: .gaussian).outcome == .outOfImage)
+        // Not a maximum along the axis (a pixel on the flank), NaN, non-positive.
+        #expect(SubpixelRefinement.refineAlong(.x, image: top, x: 3, y: 0, method: .gaussian).outcome == .movedTooFar)
+        #expect(SubpixelRefinement.refineAlong(.x, image: Image(width: 5, height: 5) { x, _ in Float(x) }, x: 2, y: 0, method: .parabolic).outcome == .notAMaximum)
         var nan = top
         nan[7, 0] = .nan
-        #expect(SubpixelRefinement.refineAlongBorder(image: nan, x: 6, y: 0, method: .gaussian).outcome == .nonFinite)
+        #expect(SubpixelRefinement.refineAlong(.x, image: nan, x: 6, y: 0, method: .gaussian).outcome == .nonFinite)
         var negative = top
         negative[5, 0] = -1
-        #expect(SubpixelRefinement.refineAlongBorder(image: negative, x: 6, y: 0, method: .gaussian).outcome == .nonPositive)
+        #expect(SubpixelRefinement.refineAlong(.x, image: negative, x: 6, y: 0, method: .gaussian).outcome == .nonPositive)
     }
 
     @Test func notAMaximumAndNonPositive() {

@@ -147,6 +147,16 @@ import Testing
         let r3 = ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: cube[2], sign: 1, frame: frame, finer: patch)
         #expect(abs(r3.ds - s0) < 1e-4, "\(r3)")
         #expect(r3.dx == r2.dx && r3.dy == r2.dy && r3.value == r2.value)
+        // A non-positive value at the next scale: the first-scale choice of model (from that
+        // scale alone) and so dx, dy and the value are as without the patch; in the log model
+        // the patch is then left out of the scale parabola (it needs all three scales positive),
+        // in the plain one it still serves.
+        var next = cube[2]
+        next[frame.index(5, 3)] = -1
+        let r4 = ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: next, sign: 1, frame: frame, finer: patch)
+        let r5 = ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: next, sign: 1, frame: frame)
+        #expect(r4.dx == r5.dx && r4.dy == r5.dy && r4.value == r5.value && r4.value.isFinite && r4.ds.isFinite)
+        #expect(!logarithmic || r4.ds == 0)
         // Without a next scale there is no parabola; a patch of the wrong size is ignored.
         #expect(ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: nil, sign: 1, frame: frame, finer: patch).ds == 0)
         #expect(ScaleSpaceExtrema.refine(m, prev: nil, cur: cube[1], next: cube[2], sign: 1, frame: frame, finer: [1, 2]).ds == 0)

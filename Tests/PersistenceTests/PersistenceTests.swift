@@ -660,6 +660,25 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         for p in d.peaks { #expect(p.pixel.x >= 0 && p.pixel.x < 96 && mask[p.pixel.x, p.pixel.y]) }
     }
 
+    /// Without smoothing the positions are taken on the image itself, whose masked pixels hold
+    /// no data (a hot pixel, a beam stop's values): a summit next to one is refined only along
+    /// the axis whose two neighbours are valid. Before, a masked neighbour entered the
+    /// log-parabola: a hot one (5000) made it fail on both axes (y whole, 0.4 px off), a
+    /// moderate one (95) biased x.
+    @Test func maskedNeighboursAreNotUsedWithoutSmoothing() throws {
+        for hot: Float in [5000, 95] {
+            var image = Image(width: 40, height: 30, repeating: 10)
+            SpotRenderer.add([Spot(x: 20.3, y: 15.4, amplitude: 100, sigma: 1.5)], to: &image)
+            image[21, 15] = hot
+            var mask = Mask(width: 40, height: 30)
+            mask[21, 15] = false
+            let d = try PersistenceDetector().detect(in: image, mask: mask, ["smooth": .real(0), "prominence": .real(20), "refine": .string("gaussian")])
+            let p = try #require(d.peaks.first { abs($0.x - 20.3) < 1 && abs($0.y - 15.4) < 1 }, "hot \(hot): \(d.peaks.map { ($0.x, $0.y) })")
+            #expect(p.x == 20, "hot \(hot): x \(p.x) used the masked neighbour")
+            #expect(abs(p.y - 15.4) < 0.05, "hot \(hot): y \(p.y)")
+        }
+    }
+
     /// A spot centred beyond the frame has its summit on the outermost row or column, where the
     /// 3x3 log-parabola cannot run: the position is refined along the edge (3 points there) and
     /// stays on the edge pixel across it. One spot per side, 0.6-0.8 px outside, at subpixel
