@@ -26,8 +26,9 @@ final class LoGScaleSpace {
     /// The plane subtracted from the image before padding and transforming (`BackgroundPlane`).
     let plane: BackgroundPlane
     private let convolver: FFTConvolver<Float>
-    /// The reflect-padded residual the responses are computed from (kept for `responsePatch`).
-    private let padded: Grid2D<Float>
+    /// The image the responses are computed from (for `responsePatch`; the caller's copy, not
+    /// a new buffer).
+    private let image: Image
 
     /// `image` must hold finite values everywhere (invalid pixels already filled).
     init(image: Image, sigmas: [Double], truncate: Double, plane: BackgroundPlane) throws {
@@ -41,34 +42,41 @@ final class LoGScaleSpace {
         pad = radius
         stride = width + 2 * pad
         paddedHeight = height + 2 * pad
-        padded = Self.reflectPadded(image, pad: pad, plane: plane)
+        self.image = image
+        let padded = Self.reflectPadded(image, pad: pad, plane: plane)
         convolver = try FFTConvolver(image: padded, kernelWidth: 2 * radius + 1, kernelHeight: 2 * radius + 1)
     }
 
-    /// The sign-corrected response at scale `sigma` (at most the first scale, whose kernel fits
-    /// the padding) on the 3x3 pixels around image pixel (x, y), row-major, by direct sums over
-    /// the same padded residual and the same kernel as `response(scale:)` (they agree to float
-    /// rounding). Neighbours outside the image are 0 (refinement does not use them). For the
-    /// scale one step below the first, where a blob whose maximum lies on the first scale is
-    /// interpolated in scale (`ScaleSpaceExtrema.refine`).
+    /// The sign-corrected response at scale `sigma` on the 3x3 pixels around image pixel (x, y),
+    /// row-major, by direct sums over the same residual (image - plane, extended by the same
+    /// reflection) and the same kernel as `response(scale:)`: they agree to float rounding.
+    /// Neighbours outside the image are 0 (refinement does not use them). For the scale one step
+    /// below the first, where a blob whose maximum lies on the first scale is interpolated in
+    /// scale (`ScaleSpaceExtrema.refine`). The residual is read from the image through the
+    /// reflection rather than kept padded (that copy would be (w + 2 pad)(h + 2 pad) floats,
+    /// 19 MB at 2048^2, for a few thousand 3x3 patches).
     func responsePatch(sigma: Double, x: Int, y: Int) -> [Float] {
         let k = LaplacianOfGaussian.kernel(sigma: sigma, truncate: truncate, scaleNormalized: true)
         let r = k.radius
-        precondition(r <= pad, "responsePatch: kernel radius \(r) beyond the padding \(pad)")
         var out = [Float](repeating: 0, count: 9)
-        padded.values.withUnsafeBufferPointer { image in
+        image.pixels.withUnsafeBufferPointer { pixels in
             k.weights.withUnsafeBufferPointer { weights in
                 for dy in -1...1 {
                     for dx in -1...1 {
                         let px = x + dx, py = y + dy
                         guard px >= 0, py >= 0, px < width, py < height else { continue }
-                        // Kernel weights are in Double: accumulate in Double, as exact as the
-                        // FFT path's float result allows.
+                        // Kernel weights are in Double: accumulate in Double; each residual value
+                        // is rounded to Float as `reflectPadded` stores it.
                         var sum = 0.0
                         for v in -r...r {
-                            let row = (py + pad + v) * stride + px + pad
+                            let sy = Self.reflect(py + v, height)
+                            let rowLevel = plane.a + plane.c * Double(sy)
                             let wrow = (v + r) * k.size + r
-                            for u in -r...r { sum += weights[wrow + u] * Double(image[row + u]) }
+                            for u in -r...r {
+                                let sx = Self.reflect(px + u, width)
+                                let residual = Float(Double(pixels[sy * width + sx]) - (rowLevel + plane.b * Double(sx)))
+                                sum += weights[wrow + u] * Double(residual)
+                            }
                         }
                         out[(dy + 1) * 3 + dx + 1] = Float(-sum)
                     }
