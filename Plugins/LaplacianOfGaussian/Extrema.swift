@@ -202,13 +202,14 @@ enum ScaleSpaceExtrema {
         let x = Int(m.x), y = Int(m.y)
         let i = f.index(x, y), s = f.stride
         let ax = x > 0 && x < f.width - 1, ay = y > 0 && y < f.height - 1
-        var virtualFiner = prev == nil && finer?.count == 9 && next != nil
-        var asc = prev != nil && next != nil
+        let bothScales = prev != nil && next != nil
+        // The finer patch stands in for `prev` at the first scale only (with a next scale).
+        let finerPatch = prev == nil && next != nil && finer?.count == 9 ? finer : nil
         func d(_ dx: Int, _ dy: Int, _ ds: Int) -> Double {
             let j = i + dy * s + dx
             switch ds {
             case -1:
-                if virtualFiner, let finer { return Double(sign * finer[(dy + 1) * 3 + dx + 1]) }
+                if let finerPatch { return Double(sign * finerPatch[(dy + 1) * 3 + dx + 1]) }
                 return Double(sign * (prev?[j] ?? 0))
             case 1: return Double(sign * (next?[j] ?? 0))
             default: return Double(sign * cur[j])
@@ -232,10 +233,9 @@ enum ScaleSpaceExtrema {
         // scale alone as before, so the quadratic in (x, y) and the value are those without it;
         // the scale parabola uses it only where all three scales fit the chosen model (in the
         // log model every value must be positive).
-        var useLog = true
-        for ds in (asc ? [-1, 0, 1] : [0]) where !positive(ds) { useLog = false; break }
-        if virtualFiner && useLog && !(positive(-1) && positive(1)) { virtualFiner = false }
-        if virtualFiner { asc = true }
+        let useLog = (bothScales ? [-1, 0, 1] : [0]).allSatisfy(positive)
+        let useFiner = finerPatch != nil && (!useLog || (positive(-1) && positive(1)))
+        let asc = bothScales || useFiner
         func e(_ dx: Int, _ dy: Int, _ ds: Int) -> Double { useLog ? Foundation.log(d(dx, dy, ds)) : d(dx, dy, ds) }
         /// Gradient and Hessian in (x, y) at scale ds (zero along a missing axis).
         func surface(_ ds: Int) -> (c: Double, gx: Double, gy: Double, hxx: Double, hyy: Double, hxy: Double) {
@@ -267,7 +267,7 @@ enum ScaleSpaceExtrema {
             let curvature = lower + upper - 2 * value
             if curvature < 0 {
                 ds = min(1, max(-1, (lower - upper) / (2 * curvature)))
-                if !virtualFiner { value += 0.5 * (upper - lower) / 2 * ds }
+                if !useFiner { value += 0.5 * (upper - lower) / 2 * ds }
             }
         }
         if useLog { value = Foundation.exp(value) }

@@ -331,6 +331,9 @@ public struct LoGDetector: PeakDetector {
 
         var blobs: [Blob] = []
         var candidates = 0, rejectedByMask = 0, rejectedAsEdges = 0, belowThreshold = 0
+        // The kernel one scale below the first, for the scale parabola of first-scale maxima
+        // (`LoGScaleSpace.responsePatch`): made once, used for every such candidate.
+        let finerKernel = space.kernel(sigma: sigmas[0] / k)
         var prev: [Float]? = nil
         var cur: [Float]? = firstResponse
         if let cur { prepare(0, cur) }
@@ -367,7 +370,7 @@ public struct LoGDetector: PeakDetector {
                     // At the first scale, the response one step finer around the maximum, so
                     // that its sigma is interpolated too (else every blob whose maximum lies on
                     // the first scale reported sigma = sigma exactly without the fit).
-                    let finer = prev == nil && next != nil ? space.responsePatch(sigma: sigmas[i] / k, x: gx, y: gy) : nil
+                    let finer = prev == nil && next != nil ? space.responsePatch(finerKernel, x: gx, y: gy) : nil
                     let r = ScaleSpaceExtrema.refine(
                         m, prev: prev, cur: current, next: next, sign: sign, frame: frame, sigmas: (sigmas[i], k), finer: finer)
                     if !(r.edgeness <= edgeLimit) {

@@ -47,16 +47,15 @@ final class LoGScaleSpace {
         convolver = try FFTConvolver(image: padded, kernelWidth: 2 * radius + 1, kernelHeight: 2 * radius + 1)
     }
 
-    /// The sign-corrected response at scale `sigma` on the 3x3 pixels around image pixel (x, y),
-    /// row-major, by direct sums over the same residual (image - plane, extended by the same
-    /// reflection) and the same kernel as `response(scale:)`: they agree to float rounding.
+    /// The sign-corrected response to `k` (from `kernel(sigma:)`) on the 3x3 pixels around image
+    /// pixel (x, y), row-major, by direct sums over the same residual (image - plane, extended by
+    /// the same reflection) as `response(scale:)`: they agree to float rounding.
     /// Neighbours outside the image are 0 (refinement does not use them). For the scale one step
     /// below the first, where a blob whose maximum lies on the first scale is interpolated in
     /// scale (`ScaleSpaceExtrema.refine`). The residual is read from the image through the
     /// reflection rather than kept padded (that copy would be (w + 2 pad)(h + 2 pad) floats,
     /// 19 MB at 2048^2, for a few thousand 3x3 patches).
-    func responsePatch(sigma: Double, x: Int, y: Int) -> [Float] {
-        let k = LaplacianOfGaussian.kernel(sigma: sigma, truncate: truncate, scaleNormalized: true)
+    func responsePatch(_ k: Kernel2D, x: Int, y: Int) -> [Float] {
         let r = k.radius
         var out = [Float](repeating: 0, count: 9)
         image.pixels.withUnsafeBufferPointer { pixels in
@@ -86,16 +85,22 @@ final class LoGScaleSpace {
         return out
     }
 
+    /// The scale-normalised LoG kernel of `sigma` with this space's truncation (the kernel of
+    /// every response; negated, it gives the sign-corrected one).
+    func kernel(sigma: Double) -> Kernel2D {
+        LaplacianOfGaussian.kernel(sigma: sigma, truncate: truncate, scaleNormalized: true)
+    }
+
     /// The sign-corrected response at scale `i`, in the padded layout.
     func response(scale i: Int) throws -> [Float] {
-        let k = LaplacianOfGaussian.kernel(sigma: sigmas[i], truncate: truncate, scaleNormalized: true)
-        let kernel = Grid2D<Float>(width: k.size, height: k.size, values: k.weights.map { Float(-$0) })
-        return try convolver.convolve(kernel, mode: .same).values
+        let k = kernel(sigma: sigmas[i])
+        let negated = Grid2D<Float>(width: k.size, height: k.size, values: k.weights.map { Float(-$0) })
+        return try convolver.convolve(negated, mode: .same).values
     }
 
     /// Sum of |kernel| and of kernel^2 at scale `i` (for the rounding floor and noise gains).
     func kernelNorms(scale i: Int) -> (l1: Double, l2squared: Double) {
-        let k = LaplacianOfGaussian.kernel(sigma: sigmas[i], truncate: truncate, scaleNormalized: true)
+        let k = kernel(sigma: sigmas[i])
         var l1 = 0.0, l2 = 0.0
         for w in k.weights { l1 += abs(w); l2 += w * w }
         return (l1, l2)
@@ -108,7 +113,7 @@ final class LoGScaleSpace {
     /// 1.9 where the kernel's negative lobe reaches L (sigma 0.3-0.6 |L|), and falls towards 0 as
     /// the scale grows past |L| (the response then barely changes over L).
     func secondDifferenceVariance(scale i: Int, lag L: (dx: Int, dy: Int)) -> Double {
-        let k = LaplacianOfGaussian.kernel(sigma: sigmas[i], truncate: truncate, scaleNormalized: true)
+        let k = kernel(sigma: sigmas[i])
         let r = k.radius, size = k.size
         func correlation(_ dx: Int, _ dy: Int) -> Double {
             var sum = 0.0
@@ -133,7 +138,7 @@ final class LoGScaleSpace {
     /// (rows likewise, with the same kernel turned); 1 further than the kernel radius from both
     /// edges. A corner uses the product. Exact for white noise along one edge.
     func borderGains(scale i: Int) -> (x: [Float], y: [Float]) {
-        let k = LaplacianOfGaussian.kernel(sigma: sigmas[i], truncate: truncate, scaleNormalized: true)
+        let k = kernel(sigma: sigmas[i])
         let r = k.radius, size = k.size
         let norm = k.weights.reduce(0) { $0 + $1 * $1 }
         func gains(_ n: Int) -> [Float] {

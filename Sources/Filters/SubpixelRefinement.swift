@@ -112,12 +112,13 @@ public enum SubpixelRefinement {
         case .quadratic: return quadraticFit(image, x, y, half)
         case .parabolic, .gaussian:
             guard x > 0, y > 0, x < w - 1, y < h - 1 else { return fallback(.atBorder) }
-            let log = method == .gaussian
-            let c = image[x, y], l = image[x - 1, y], r = image[x + 1, y], u = image[x, y - 1], d = image[x, y + 1]
-            for v in [c, l, r, u, d] where !v.isFinite { return fallback(.nonFinite) }
-            if log { for v in [c, l, r, u, d] where v <= 0 { return fallback(.nonPositive) } }
-            let f: (Float) -> Double = log ? { Foundation.log(Double($0)) } : { Double($0) }
-            let ox = vertex3(f(l), f(c), f(r)), oy = vertex3(f(u), f(c), f(d))
+            // Centre, left, right, up, down.
+            let v: [Double]
+            switch threePointValues([image[x, y], image[x - 1, y], image[x + 1, y], image[x, y - 1], image[x, y + 1]], method) {
+            case .failure(let o): return fallback(o.outcome)
+            case .success(let t): v = t
+            }
+            let ox = vertex3(v[1], v[0], v[2]), oy = vertex3(v[3], v[0], v[4])
             if case .failure(let o) = ox { return fallback(o.outcome) }
             if case .failure(let o) = oy { return fallback(o.outcome) }
             guard case .success(let dx) = ox, case .success(let dy) = oy else { return fallback(.notAMaximum) }
@@ -144,13 +145,13 @@ public enum SubpixelRefinement {
         guard x >= 0, y >= 0, x < w, y < h else { return fallback(.outOfImage) }
         let alongX = axis == .x
         guard alongX ? (x > 0 && x < w - 1) : (y > 0 && y < h - 1) else { return fallback(.atBorder) }
-        let c = image[x, y]
-        let a = alongX ? image[x - 1, y] : image[x, y - 1], b = alongX ? image[x + 1, y] : image[x, y + 1]
-        for v in [a, c, b] where !v.isFinite { return fallback(.nonFinite) }
-        let log = method == .gaussian
-        if log { for v in [a, c, b] where v <= 0 { return fallback(.nonPositive) } }
-        let f: (Float) -> Double = log ? { Foundation.log(Double($0)) } : { Double($0) }
-        switch vertex3(f(a), f(c), f(b)) {
+        let values = alongX ? [image[x - 1, y], image[x, y], image[x + 1, y]] : [image[x, y - 1], image[x, y], image[x, y + 1]]
+        let v: [Double]
+        switch threePointValues(values, method) {
+        case .failure(let o): return fallback(o.outcome)
+        case .success(let t): v = t
+        }
+        switch vertex3(v[0], v[1], v[2]) {
         case .failure(let o): return fallback(o.outcome)
         case .success(let delta):
             if abs(delta) > 1 { return fallback(.movedTooFar) }
@@ -158,6 +159,15 @@ public enum SubpixelRefinement {
                 ? SubpixelResult(x: Double(x) + delta, y: Double(y), outcome: .refined)
                 : SubpixelResult(x: Double(x), y: Double(y) + delta, outcome: .refined)
         }
+    }
+
+    /// The values a 3-point method fits, all checked before any is used: finite (else
+    /// `nonFinite`), and for `gaussian` positive (else `nonPositive`) and then their logarithms.
+    static func threePointValues(_ values: [Float], _ method: SubpixelMethod) -> Result<[Double], SubpixelOutcomeError> {
+        if values.contains(where: { !$0.isFinite }) { return .failure(.init(.nonFinite)) }
+        guard method == .gaussian else { return .success(values.map { Double($0) }) }
+        if values.contains(where: { $0 <= 0 }) { return .failure(.init(.nonPositive)) }
+        return .success(values.map { Foundation.log(Double($0)) })
     }
 
     /// Vertex offset of the parabola through (-1, a), (0, b), (1, c), if it is a maximum.

@@ -175,7 +175,7 @@ import Testing
         for s in [1.0, 1.41] {
             let direct = LaplacianOfGaussian.apply(residual, sigma: s, scaleNormalized: true, border: .reflect)
             for (x, y) in [(20, 15), (0, 10), (39, 32), (0, 0), (7, 32)] {
-                let patch = space.responsePatch(sigma: s, x: x, y: y)
+                let patch = space.responsePatch(space.kernel(sigma: s), x: x, y: y)
                 for k in 0..<9 {
                     let px = x + k % 3 - 1, py = y + k / 3 - 1
                     let expected = (px < 0 || py < 0 || px >= 40 || py >= 33) ? 0 : -Double(direct[px, py])
@@ -185,7 +185,7 @@ import Testing
         }
         // At the first scale itself it is the FFT response.
         let first = try space.response(scale: 0)
-        let patch = space.responsePatch(sigma: 1.41, x: 12, y: 9)
+        let patch = space.responsePatch(space.kernel(sigma: 1.41), x: 12, y: 9)
         for k in 0..<9 {
             let v = first[(9 + k / 3 - 1 + space.pad) * space.stride + 12 + k % 3 - 1 + space.pad]
             #expect(abs(patch[k] - v) < 1e-3)
