@@ -183,8 +183,16 @@ public struct PersistenceDetector: PeakDetector {
         if band {
             // The noise of the image the filtration runs on, measured on it (correlated noise is
             // measured as it is after the filter; a lattice is not noise).
-            let measured = ContentScale.noise(of: bandPassed, mask: noiseMask, lattice: lattice)
-            rawNoise = NoiseEstimate.sigma(source, mask: noiseMask)
+            // With the pixel noise of the source: two independent measurements, at once.
+            var measured = 0.0, pixel = 0.0
+            Parallel.forEach(2) { task in
+                if task == 0 {
+                    measured = ContentScale.noise(of: bandPassed, mask: noiseMask, lattice: lattice)
+                } else {
+                    pixel = NoiseEstimate.sigma(source, mask: noiseMask)
+                }
+            }
+            rawNoise = pixel
             noiseRule = "band-passed image (MAD)"
             bandMAD = measured
             var n = measured

@@ -114,23 +114,25 @@ public enum ContentScale {
         // detector areas are not noise samples: NoiseEstimate.measurable).
         let noiseMask = given ?? NoiseEstimate.measurable(mask, in: image)
         var lattice: (dx: Int, dy: Int)?, periodicity = 0.0
-        var stack: (usable: [Double], octaves: [OctaveResponses])?
+        var space: ScaleSpace?
         switch known {
         case .measured:
-            // The lattice search and the scale-space responses are independent: both at once.
+            // The lattice search and everything of the scale-space that does not depend on the
+            // lattice (the responses, their plain MAD noises and the votes at those noises):
+            // both at once.
             var failure: Error?
             Parallel.forEach(2) { task in
                 if task == 0 {
                     do { (lattice, periodicity) = try latticeVector(filled) } catch { failure = error }
                 } else {
-                    stack = octaveResponses(filled, mask: mask, noiseMask: noiseMask)
+                    space = scaleSpace(filled, mask: mask, noiseMask: noiseMask)
                 }
             }
             if let failure { throw failure }
-        case .absent: stack = octaveResponses(filled, mask: mask, noiseMask: noiseMask)
-        case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1); stack = octaveResponses(filled, mask: mask, noiseMask: noiseMask)
+        case .absent: space = scaleSpace(filled, mask: mask, noiseMask: noiseMask)
+        case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1); space = scaleSpace(filled, mask: mask, noiseMask: noiseMask)
         }
-        let spot = spotScale(responses: stack, lattice: lattice)
+        let spot = space.flatMap { spotScale($0, lattice: lattice) }
         return Result(spotSigma: spot, lattice: lattice, periodicity: periodicity)
     }
 
@@ -213,27 +215,45 @@ public enum ContentScale {
         let w = image.width, h = image.height
         let coarse = GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: sigma, step: step)
         let cw = coarse.width, ch = coarse.height
-        var out = Image(width: w, height: h)
-        for y in 0..<h {
-            let fy = Double(y) / Double(step)
-            let y0 = min(Int(fy), ch - 1), y1 = min(y0 + 1, ch - 1)
-            let ty = Float(fy - Double(y0))
-            for x in 0..<w {
-                let fx = Double(x) / Double(step)
-                let x0 = min(Int(fx), cw - 1), x1 = min(x0 + 1, cw - 1)
-                let tx = Float(fx - Double(x0))
-                let a = coarse.pixels[y0 * cw + x0] * (1 - tx) + coarse.pixels[y0 * cw + x1] * tx
-                let b = coarse.pixels[y1 * cw + x0] * (1 - tx) + coarse.pixels[y1 * cw + x1] * tx
-                out.pixels[y * w + x] = a * (1 - ty) + b * ty
+        // Where column x falls between the coarse samples, the same for every row: once.
+        var x0s = [Int](repeating: 0, count: w), x1s = x0s, txs = [Float](repeating: 0, count: w)
+        for x in 0..<w {
+            let fx = Double(x) / Double(step)
+            x0s[x] = min(Int(fx), cw - 1); x1s[x] = min(x0s[x] + 1, cw - 1)
+            txs[x] = Float(fx - Double(x0s[x]))
+        }
+        let pixels = [Float](unsafeUninitializedCapacity: w * h) { out, count in
+            count = w * h
+            coarse.pixels.withUnsafeBufferPointer { c in
+                for y in 0..<h {
+                    let fy = Double(y) / Double(step)
+                    let y0 = min(Int(fy), ch - 1), y1 = min(y0 + 1, ch - 1)
+                    let ty = Float(fy - Double(y0))
+                    let r0 = y0 * cw, r1 = y1 * cw, row = y * w
+                    for x in 0..<w {
+                        let x0 = x0s[x], x1 = x1s[x], tx = txs[x]
+                        let a = c[r0 + x0] * (1 - tx) + c[r0 + x1] * tx
+                        let b = c[r1 + x0] * (1 - tx) + c[r1 + x1] * tx
+                        out[row + x] = a * (1 - ty) + b * ty
+                    }
+                }
             }
         }
-        return out
+        return Image(width: w, height: h, pixels: pixels)
     }
 
     /// The robust noise of a filtered image F at its own scale: 1.4826 MAD(F) over the valid
     /// pixels, or for periodic content the smaller of that and the MAD of the second difference
     /// along the lattice divided by sqrt(1.5).
     public static func noise(of f: Image, mask: Mask, lattice: (dx: Int, dy: Int)?, samples: Int = 1 << 18) -> Double {
+        let n = madNoise(of: f, mask: mask, samples: samples)
+        guard let L = lattice, let d = latticeNoise(of: f, mask: mask, lattice: L, samples: samples) else { return n }
+        return min(n, d)
+    }
+
+    /// The first half of `noise(of:mask:lattice:samples:)`: 1.4826 MAD(F) over every step-th
+    /// valid pixel, step = max(1, count / samples).
+    static func madNoise(of f: Image, mask: Mask, samples: Int) -> Double {
         var vals: [Float] = []
         let step = max(1, f.count / samples)
         vals.reserveCapacity(f.count / step + 1)
@@ -248,10 +268,16 @@ public enum ContentScale {
                 }
             }
         }
-        var n = Selection.normalMAD(&vals)
-        guard let L = lattice else { return n }
+        return Selection.normalMAD(&vals)
+    }
+
+    /// The second half: the MAD of F(x) - (F(x - L) + F(x + L)) / 2 over every step-th pixel
+    /// where all three are valid, divided by sqrt(1.5); nil when the lattice does not fit or
+    /// fewer than 64 differences are taken.
+    static func latticeNoise(of f: Image, mask: Mask, lattice L: (dx: Int, dy: Int), samples: Int) -> Double? {
+        let step = max(1, f.count / samples)
         let w = f.width, h = f.height, ax = abs(L.dx), ay = abs(L.dy)
-        guard w > 2 * ax + 1, h > 2 * ay + 1 else { return n }
+        guard w > 2 * ax + 1, h > 2 * ay + 1 else { return nil }
         var d: [Float] = []
         d.reserveCapacity((w - 2 * ax) * (h - 2 * ay) / step + 1)
         f.pixels.withUnsafeBufferPointer { px in
@@ -267,10 +293,9 @@ public enum ContentScale {
                 }
             }
         }
-        if d.count >= 64 { n = min(n, Selection.normalMAD(&d) / 1.5.squareRoot()) }
-        return n
+        guard d.count >= 64 else { return nil }
+        return Selection.normalMAD(&d) / 1.5.squareRoot()
     }
-
 
     /// The decimation of each octave: scales of at least 2 f px (f = 2, 4) are computed on the
     /// image blurred by G(f / 2) and sampled every f pixels (a Gaussian pyramid), where they are
@@ -288,20 +313,30 @@ public enum ContentScale {
         return o
     }
 
-    /// The scale-space responses of one octave: `responses[k]` is response
-    /// `members.first! - 1 + k` on the octave's grid (every f-th pixel).
+    /// The scale-space responses of one octave and what is measured on them before the lattice
+    /// is known: `responses[k]` is response `members.first! - 1 + k` on the octave's grid
+    /// (every f-th pixel); for each voting scale i (k = i - members.first! + 1) its plain MAD
+    /// noise and its votes at that noise.
     struct OctaveResponses {
         let factor: Int
         let members: [Int]
         let gridMask: Mask
         /// Where the response noise is measured (the grid's share of `NoiseEstimate.measurable`).
         let noiseMask: Mask
-        let responses: ArraySlice<Image>
+        let responses: [Image]
+        let madNoise: [Double]
+        let madVotes: [[(Double, Double)]]
     }
 
-    /// The responses R_i of every octave (what does not depend on the lattice, so it can be
-    /// computed while the lattice is searched).
-    static func octaveResponses(_ image: Image, mask: Mask, noiseMask: Mask) -> (usable: [Double], octaves: [OctaveResponses])? {
+    /// What the spot scale needs that does not depend on the lattice.
+    struct ScaleSpace {
+        let usable: [Double]
+        let octaves: [OctaveResponses]
+    }
+
+    /// The responses R_i of every octave, their MAD noises and the votes at those noises: all
+    /// that does not depend on the lattice, so it is computed while the lattice is searched.
+    static func scaleSpace(_ image: Image, mask: Mask, noiseMask: Mask) -> ScaleSpace? {
         let w = image.width, h = image.height
         // Scales whose Gaussian fits in the image (4 sigma at most the smaller side / 2).
         let usable = scales.filter { 8 * $0 <= Double(min(w, h)) }
@@ -324,10 +359,17 @@ public enum ContentScale {
             }
             let gridMask = sampled(mask)
             let gridNoiseMask = noiseMask == mask ? gridMask : sampled(noiseMask)
-            let blurIndices = Array((first - 1)...(last + 2))
-            var blurred = blurIndices.map { j -> Image in
+            // The blurs, one row-pass buffer for all of them and no zero fill (every pixel is
+            // written).
+            let n = grid.count
+            var scratch = [Float](unsafeUninitializedCapacity: n) { _, c in c = n }
+            var blurred = Array((first - 1)...(last + 2)).map { j -> Image in
                 let s = (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f)
-                return GaussianFilter.apply(grid, sigma: s)
+                let pixels = [Float](unsafeUninitializedCapacity: n) { out, c in
+                    c = n
+                    scratch.withUnsafeMutableBufferPointer { t in GaussianFilter.apply(grid, sigma: s, into: out, scratch: t) }
+                }
+                return Image(width: grid.width, height: grid.height, pixels: pixels)
             }
             // Response j (blurIndices[k] - blurIndices[k + 1]) for j = first - 1 ... last + 1,
             // each written over blur k once blur k + 1 is no longer needed by an earlier one (no
@@ -340,38 +382,64 @@ public enum ContentScale {
                     }
                 }
             }
-            octaves.append(OctaveResponses(factor: f, members: members, gridMask: gridMask, noiseMask: gridNoiseMask, responses: blurred.dropLast()))
+            let responses = Array(blurred.dropLast())
+            // The MAD noise and the votes of each voting scale, one per task (independent
+            // selections; the same values whatever the thread count).
+            var noise = [Double](repeating: 0, count: responses.count)
+            var votes = [[(Double, Double)]](repeating: [], count: responses.count)
+            noise.withUnsafeMutableBufferPointer { nb in
+                votes.withUnsafeMutableBufferPointer { vb in
+                    let noises = SharedPointer(nb.baseAddress!), found = SharedPointer(vb.baseAddress!)
+                    Parallel.forEach(members.count) { m in
+                        let k = members[m] - (first - 1)
+                        noises[k] = madNoise(of: responses[k], mask: gridNoiseMask, samples: 1 << 16)
+                        found[k] = ContentScale.votes(scale: usable[members[m]], responses: responses, k, mask: gridMask, noise: noises[k])
+                    }
+                }
+            }
+            octaves.append(OctaveResponses(factor: f, members: members, gridMask: gridMask, noiseMask: gridNoiseMask,
+                                           responses: responses, madNoise: noise, madVotes: votes))
         }
-        return (usable, octaves)
+        return ScaleSpace(usable: usable, octaves: octaves)
     }
 
-    /// The votes of the significant scale-space maxima and their weighted median scale.
-    static func spotScale(responses stack: (usable: [Double], octaves: [OctaveResponses])?, lattice: (dx: Int, dy: Int)?) -> Double? {
-        guard let (usable, octaves) = stack else { return nil }
+    /// The votes of response k's scale-space maxima (3x3x3 with responses k - 1 and k + 1)
+    /// above 5 noise units: (the scale it votes for, response / noise) each.
+    static func votes(scale s: Double, responses: [Image], _ k: Int, mask: Mask, noise: Double) -> [(Double, Double)] {
+        guard noise > 0 else { return [] }
+        return maxima(responses[k], below: responses[k - 1], above: responses[k + 1], mask: mask, limit: Float(5 * noise))
+            .map { (s * pow(2, 1.0 / 6), Double($0) / noise) }
+    }
+
+    /// The votes of the significant scale-space maxima and their weighted median scale. With a
+    /// lattice each response's noise is the smaller of its MAD noise and the noise along the
+    /// lattice; only scales whose noise that lowers are voted again.
+    static func spotScale(_ space: ScaleSpace, lattice: (dx: Int, dy: Int)?) -> Double? {
         var votes: [(Double, Double)] = []
-        for octave in octaves {
-            let f = octave.factor, responses = octave.responses, gridMask = octave.gridMask
+        for octave in space.octaves {
+            let f = octave.factor, responses = octave.responses
             guard let first = octave.members.first else { continue }
             // A lattice vector in grid pixels (rounded); nil when it rounds to zero.
             let gridLattice: (dx: Int, dy: Int)? = lattice.flatMap { l in
                 let dx = Int((Double(l.dx) / Double(f)).rounded()), dy = Int((Double(l.dy) / Double(f)).rounded())
                 return (dx == 0 && dy == 0) ? nil : (dx, dy)
             }
-            // The noise of each response, one per task (independent selections; same values
-            // whatever the thread count).
-            var noise = [Double](repeating: 0, count: responses.count)
-            noise.withUnsafeMutableBufferPointer { out in
-                let shared = SharedPointer(out.baseAddress!)
-                Parallel.forEach(responses.count) { k in
-                    shared[k] = ContentScale.noise(of: responses[k], mask: octave.noiseMask, lattice: gridLattice, samples: 1 << 16)
+            guard let L = gridLattice else {
+                for i in octave.members { votes += octave.madVotes[i - (first - 1)] }
+                continue
+            }
+            var found = [[(Double, Double)]](repeating: [], count: octave.members.count)
+            found.withUnsafeMutableBufferPointer { fb in
+                let out = SharedPointer(fb.baseAddress!)
+                Parallel.forEach(octave.members.count) { m in
+                    let i = octave.members[m], k = i - (first - 1)
+                    let mad = octave.madNoise[k]
+                    guard let along = latticeNoise(of: responses[k], mask: octave.noiseMask, lattice: L, samples: 1 << 16),
+                          along < mad else { out[m] = octave.madVotes[k]; return }
+                    out[m] = ContentScale.votes(scale: space.usable[i], responses: responses, k, mask: octave.gridMask, noise: along)
                 }
             }
-            for i in octave.members {
-                let k = i - (first - 1)
-                guard noise[k] > 0 else { continue }
-                votes += maxima(responses[k], below: responses[k - 1], above: responses[k + 1], mask: gridMask,
-                                limit: Float(5 * noise[k])).map { (usable[i] * pow(2, 1.0 / 6), Double($0) / noise[k]) }
-            }
+            for v in found { votes += v }
         }
         guard !votes.isEmpty else { return nil }
         votes.sort { $0.0 < $1.0 }
