@@ -38,12 +38,12 @@ public enum FFTSettings {
     public static func removeCachedPlans() {
         // Take the dictionary out under the lock and release it outside: releasing a plan takes
         // the lock (fftw_destroy_plan is a planner call), and the lock is not recursive.
-        let old = Planner.state.withLock { s -> [PlanKey: PlanHandle] in
-            let plans = s.plans
-            s.plans = [:]
-            return plans
-        }
-        _ = old
+        // Swift may end a value's lifetime at its last use, so `old` is kept alive explicitly
+        // until after the unlock: with `_ = old` an optimised build released the dictionary
+        // inside withLock and crashed on the recursive lock (found by the tests in release).
+        var old: [PlanKey: PlanHandle] = [:]
+        Planner.state.withLock { s in swap(&old, &s.plans) }
+        withExtendedLifetime(old) {}
     }
 }
 
