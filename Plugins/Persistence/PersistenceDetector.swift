@@ -173,67 +173,82 @@ public struct PersistenceDetector: PeakDetector {
         }
         let factor = settings.noiseFactor
         let auto = settings.prominence.isAuto
-        let rawNoise: Double, noise: Double
-        var noiseRule: String
-        var whiteness: Double?, bandMAD: Double?, quantisationStep: Double?
-        var bandNoiseRule = "mad"
-        // With the propagated noise: the local pixel-noise map and the band-pass's own gain map,
-        // which scale the threshold at each summit.
-        var propagation: (local: LocalNoise, edges: BandPassNoise)?
-        if band {
-            // The noise of the image the filtration runs on, measured on it (correlated noise is
-            // measured as it is after the filter; a lattice is not noise).
-            // With the pixel noise of the source: two independent measurements, at once.
-            var measured = 0.0, pixel = 0.0
-            Parallel.forEach(2) { task in
-                if task == 0 {
-                    measured = ContentScale.noise(of: bandPassed, mask: noiseMask, lattice: lattice)
-                } else {
-                    pixel = NoiseEstimate.sigma(source, mask: noiseMask)
-                }
+        // The filtration does not depend on the noise (the threshold is applied to its pairs
+        // afterwards), so the two are computed at once.
+        let filtration = (poisson && smooth == 0) ? image : bandPassed
+        var persistence: (diagram: PersistenceDiagram, tree: MergeTree?)?
+        var measuredNoise: NoiseMeasurement?
+        Parallel.forEach(2) { task in
+            if task == 0 {
+                persistence = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
+            } else {
+                measuredNoise = measureNoise()
             }
-            rawNoise = pixel
-            noiseRule = "band-passed image (MAD)"
-            bandMAD = measured
-            var n = measured
-            if auto && settings.bandNoise != .mad {
-                // Dense content (objects covering much of the field, each with the band-pass's
-                // negative surround) inflates that MAD, and no part of the band-passed image is
-                // then pure noise. When the pixel noise is white its level after the band-pass
-                // is known exactly: the pixel noise times the filter's gain, which content does
-                // not touch. It is used when it is the lower of the two, scaled at each summit
-                // by the local pixel noise (shot noise is white but not uniform).
-                // `auto` asks also that the pixel noise be resolved by the data: on 539 DSB2018
-                // nuclei images, 8-bit exports with the noise at the rounding floor (0.5-1.2
-                // grey levels), propagation lowered F1 on 288 and raised it on 53, since the
-                // rounding is white by construction and says nothing of the structure at the
-                // detection scale (docs/algorithms/persistence.md, "Dense objects").
-                let propagated = rawNoise * GaussianFilter.bandPassNoiseGain(sigma: smooth, background: backgroundSigma)
-                // Nothing to decide (and the whiteness is not measured) when the MAD is already
-                // the lower. 2^14 samples measure the whiteness to about 1% (1 ms at 512^2).
-                if propagated > 0 && propagated < measured {
-                    // In the image's own units (for noise=poisson the source is transformed).
-                    let pixelNoise = poisson ? NoiseEstimate.sigma(image, mask: noiseMask) : rawNoise
-                    let decision = PropagatedNoise.decide(settings.bandNoise, source: source, image: image, mask: noiseMask, pixelNoise: pixelNoise)
-                    whiteness = decision.whiteness
-                    quantisationStep = decision.quantisationStep
-                    bandNoiseRule = decision.rule
-                    if decision.propagate {
-                        n = propagated
-                        noiseRule = "white pixel noise x band-pass gain"
-                        propagation = (LocalNoise.estimate(source, mask: noiseMask),
-                                       BandPassNoise(width: image.width, height: image.height, mask: mask, sigma: smooth, background: backgroundSigma))
+        }
+        let (diagram, tree) = persistence!
+        let (rawNoise, noise) = (measuredNoise!.rawNoise, measuredNoise!.noise)
+        let propagation = measuredNoise!.propagation
+        let (noiseRule, bandNoiseRule) = (measuredNoise!.noiseRule, measuredNoise!.bandNoiseRule)
+        let (whiteness, bandMAD, quantisationStep) = (measuredNoise!.whiteness, measuredNoise!.bandMAD, measuredNoise!.quantisationStep)
+
+        /// The noise the threshold is in units of, and how it was measured.
+        func measureNoise() -> NoiseMeasurement {
+            let rawNoise: Double, noise: Double
+            var noiseRule: String
+            var whiteness: Double?, bandMAD: Double?, quantisationStep: Double?
+            var bandNoiseRule = "mad"
+            // With the propagated noise: the local pixel-noise map and the band-pass's own gain map,
+            // which scale the threshold at each summit.
+            var propagation: (local: LocalNoise, edges: BandPassNoise)?
+            if band {
+                // The noise of the image the filtration runs on, measured on it (correlated noise is
+                // measured as it is after the filter; a lattice is not noise).
+                let measured = ContentScale.noise(of: bandPassed, mask: noiseMask, lattice: lattice)
+                rawNoise = NoiseEstimate.sigma(source, mask: noiseMask)
+                noiseRule = "band-passed image (MAD)"
+                bandMAD = measured
+                var n = measured
+                if auto && settings.bandNoise != .mad {
+                    // Dense content (objects covering much of the field, each with the band-pass's
+                    // negative surround) inflates that MAD, and no part of the band-passed image is
+                    // then pure noise. When the pixel noise is white its level after the band-pass
+                    // is known exactly: the pixel noise times the filter's gain, which content does
+                    // not touch. It is used when it is the lower of the two, scaled at each summit
+                    // by the local pixel noise (shot noise is white but not uniform).
+                    // `auto` asks also that the pixel noise be resolved by the data: on 539 DSB2018
+                    // nuclei images, 8-bit exports with the noise at the rounding floor (0.5-1.2
+                    // grey levels), propagation lowered F1 on 288 and raised it on 53, since the
+                    // rounding is white by construction and says nothing of the structure at the
+                    // detection scale (docs/algorithms/persistence.md, "Dense objects").
+                    let propagated = rawNoise * GaussianFilter.bandPassNoiseGain(sigma: smooth, background: backgroundSigma)
+                    // Nothing to decide (and the whiteness is not measured) when the MAD is already
+                    // the lower. 2^14 samples measure the whiteness to about 1% (1 ms at 512^2).
+                    if propagated > 0 && propagated < measured {
+                        // In the image's own units (for noise=poisson the source is transformed).
+                        let pixelNoise = poisson ? NoiseEstimate.sigma(image, mask: noiseMask) : rawNoise
+                        let decision = PropagatedNoise.decide(settings.bandNoise, source: source, image: image, mask: noiseMask, pixelNoise: pixelNoise)
+                        whiteness = decision.whiteness
+                        quantisationStep = decision.quantisationStep
+                        bandNoiseRule = decision.rule
+                        if decision.propagate {
+                            n = propagated
+                            noiseRule = "white pixel noise x band-pass gain"
+                            propagation = (LocalNoise.estimate(source, mask: noiseMask),
+                                           BandPassNoise(width: image.width, height: image.height, mask: mask, sigma: smooth, background: backgroundSigma))
+                        }
+                    } else {
+                        bandNoiseRule = "\(settings.bandNoise.rawValue): band MAD not above the propagated pixel noise: mad"
                     }
-                } else {
-                    bandNoiseRule = "\(settings.bandNoise.rawValue): band MAD not above the propagated pixel noise: mad"
                 }
+                noise = n
+            } else {
+                noiseRule = "pixel noise x smoothing gain (no band-pass)"
+                let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
+                rawNoise = NoiseEstimate.sigma(source, mask: noiseMask)
+                noise = rawNoise * gain
             }
-            noise = n
-        } else {
-            noiseRule = "pixel noise x smoothing gain (no band-pass)"
-            let gain = smooth > 0 ? GaussianFilter.noiseGain(sigma: smooth) : 1
-            rawNoise = NoiseEstimate.sigma(source, mask: noiseMask)
-            noise = rawNoise * gain
+            return NoiseMeasurement(rawNoise: rawNoise, noise: noise, noiseRule: noiseRule, whiteness: whiteness, bandMAD: bandMAD,
+                                    quantisationStep: quantisationStep, bandNoiseRule: bandNoiseRule, propagation: propagation)
         }
         let threshold = settings.prominence.given ?? factor * noise
         diagnostics.append(("smooth", .number(smooth)))
@@ -246,13 +261,11 @@ public struct PersistenceDetector: PeakDetector {
             diagnostics.append(("lattice_vector", .string("\(l.dx),\(l.dy)")))
         }
 
-        let filtration = (poisson && smooth == 0) ? image : bandPassed
         // Positions are measured on G(s) * I in image units: the Anscombe transform is for the
         // threshold test only (its square root flattens a spot's summit and biases the
         // log-parabola).
         let positionSurface = (poisson && smooth > 0 && settings.refine != .none)
             ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : filtered
-        let (diagram, tree) = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
         let significant: [PersistencePair]
         if auto && poisson && smooth == 0 {
             // Without smoothing the filtration runs on the image itself (the pairing is the same
@@ -450,4 +463,19 @@ enum PlateauCentre {
 struct PeakKey: Hashable {
     let x: UInt64, y: UInt64
     init(x: Double, y: Double) { self.x = x.bitPattern; self.y = y.bitPattern }
+}
+
+/// What `PersistenceDetector.candidates` measures of the noise: the pixel noise, the noise of the
+/// filtered image the threshold is in units of, and the diagnostics of how.
+struct NoiseMeasurement {
+    var rawNoise: Double
+    var noise: Double
+    var noiseRule: String
+    var whiteness: Double?
+    var bandMAD: Double?
+    var quantisationStep: Double?
+    var bandNoiseRule: String
+    /// With the propagated noise: the local pixel-noise map and the band-pass's own gain map,
+    /// which scale the threshold at each summit.
+    var propagation: (local: LocalNoise, edges: BandPassNoise)?
 }

@@ -114,20 +114,15 @@ public enum ContentScale {
         // detector areas are not noise samples: NoiseEstimate.measurable).
         let noiseMask = given ?? NoiseEstimate.measurable(mask, in: image)
         var lattice: (dx: Int, dy: Int)?, periodicity = 0.0
-        var space: ScaleSpace?
+        let space: ScaleSpace?
         switch known {
         case .measured:
-            // The lattice search and everything of the scale-space that does not depend on the
-            // lattice (the responses, their plain MAD noises and the votes at those noises):
-            // both at once.
+            // The lattice search is one more job beside the scale-space's own (which do not
+            // depend on the lattice: the blurs, the responses' plain MAD noises and the votes at
+            // them), all spread over the cores together.
             var failure: Error?
-            Parallel.forEach(2) { task in
-                if task == 0 {
-                    do { (lattice, periodicity) = try latticeVector(filled) } catch { failure = error }
-                } else {
-                    space = scaleSpace(filled, mask: mask, noiseMask: noiseMask)
-                }
-            }
+            let search = { do { (lattice, periodicity) = try latticeVector(filled) } catch { failure = error } }
+            space = scaleSpace(filled, mask: mask, noiseMask: noiseMask, alongside: [search])
             if let failure { throw failure }
         case .absent: space = scaleSpace(filled, mask: mask, noiseMask: noiseMask)
         case .given(let dx, let dy): (lattice, periodicity) = ((dx, dy), 1); space = scaleSpace(filled, mask: mask, noiseMask: noiseMask)
@@ -315,8 +310,8 @@ public enum ContentScale {
 
     /// The scale-space responses of one octave and what is measured on them before the lattice
     /// is known: `responses[k]` is response `members.first! - 1 + k` on the octave's grid
-    /// (every f-th pixel); for each voting scale i (k = i - members.first! + 1) its plain MAD
-    /// noise and its votes at that noise.
+    /// (every f-th pixel); `madNoise[m]` and `madVotes[m]`: the plain MAD noise of voting scale
+    /// `members[m]` (response k = m + 1) and its votes at that noise.
     struct OctaveResponses {
         let factor: Int
         let members: [Int]
@@ -335,22 +330,112 @@ public enum ContentScale {
     }
 
     /// The responses R_i of every octave, their MAD noises and the votes at those noises: all
-    /// that does not depend on the lattice, so it is computed while the lattice is searched.
-    static func scaleSpace(_ image: Image, mask: Mask, noiseMask: Mask) -> ScaleSpace? {
+    /// that does not depend on the lattice.
+    ///
+    /// The work is three rounds of independent jobs, each round one `Parallel.forEach` (a nested
+    /// one would run serially: libdispatch gives an apply inside a 2-way apply one thread), so
+    /// the cores take the jobs as they free up: (1) `alongside` (the lattice search, when it is
+    /// measured), the pyramid grids and the blurs of the finest octave; (2) the noise and votes
+    /// of the finest octave's scales and the blurs of the coarser octaves; (3) the noise and
+    /// votes of the coarser octaves' scales. Each job computes what it would alone, so the
+    /// result does not depend on the cores or the order.
+    static func scaleSpace(_ image: Image, mask: Mask, noiseMask: Mask, alongside: [() -> Void] = []) -> ScaleSpace? {
         let w = image.width, h = image.height
         // Scales whose Gaussian fits in the image (4 sigma at most the smaller side / 2).
         let usable = scales.filter { 8 * $0 <= Double(min(w, h)) }
-        guard usable.count >= 4 else { return nil }
+        guard usable.count >= 4 else { for job in alongside { job() }; return nil }
         // Interior scales 1 ... count - 3 vote (each needs responses i - 1, i, i + 1, and
         // response j needs blurs j and j + 1). Group them by octave.
         let voting = Array(1..<(usable.count - 2))
-        var octaves: [OctaveResponses] = []
+        var plans: [(factor: Int, members: [Int])] = []
         for (o, f) in octaveFactors.enumerated() {
             let members = voting.filter { octave(of: usable[$0]) == o }
-            guard let first = members.first, let last = members.last else { continue }
-            // The octave's grid: G(f/2) * I sampled every f pixels (f = 1: the image).
+            if !members.isEmpty { plans.append((f, members)) }
+        }
+        let count = plans.count
+        // Per octave: its grid (G(f/2) * I sampled every f pixels; f = 1: the image), its blurs
+        // j = first - 1 ... last + 2, then its responses over them, their noises and votes.
+        // One flat array of each, octave o's blurs from blurStart[o] (members + 3 of them; the
+        // first members + 2 become its responses), its noises and votes from voteStart[o]: the
+        // jobs write disjoint elements of them.
+        var blurStart: [Int] = [], voteStart: [Int] = [], blurCount = 0, voteCount = 0
+        for p in plans {
+            blurStart.append(blurCount); blurCount += p.members.count + 3
+            voteStart.append(voteCount); voteCount += p.members.count
+        }
+        var grids = [Image?](repeating: nil, count: count)
+        var blurs = [Image?](repeating: nil, count: blurCount)
+        var noises = [Double](repeating: 0, count: voteCount)
+        var found = [[(Double, Double)]](repeating: [], count: noises.count)
+        var gridMasks: [(grid: Mask, noise: Mask)] = []
+
+        func makeGrid(_ o: Int) -> Image {
+            let f = plans[o].factor
+            return f == 1 ? image : GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: Double(f) / 2, step: f)
+        }
+        func blur(_ o: Int, _ b: Int, of grid: Image) -> Image {
+            let f = plans[o].factor, j = plans[o].members[0] - 1 + b
             let pre = f == 1 ? 0.0 : Double(f) / 2
-            let grid = f == 1 ? image : GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: pre, step: f)
+            let s = (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f)
+            // No zero fill: every pixel is written.
+            let pixels = [Float](unsafeUninitializedCapacity: grid.count) { out, c in
+                c = grid.count
+                var scratch = [Float](unsafeUninitializedCapacity: grid.count) { _, n in n = grid.count }
+                scratch.withUnsafeMutableBufferPointer { t in GaussianFilter.apply(grid, sigma: s, into: out, scratch: t) }
+            }
+            return Image(width: grid.width, height: grid.height, pixels: pixels)
+        }
+        // Response j (blur b - blur b + 1) written over blur b, in order, so that blur b + 1 is
+        // read before it is itself overwritten (no new memory).
+        func respond(_ o: Int) {
+            let start = blurStart[o]
+            for b in start..<(start + plans[o].members.count + 2) {
+                let next = blurs[b + 1]!
+                blurs[b]!.pixels.withUnsafeMutableBufferPointer { r in
+                    next.pixels.withUnsafeBufferPointer { n in
+                        for p in r.indices { r[p] -= n[p] }
+                    }
+                }
+            }
+            blurs[start + plans[o].members.count + 2] = nil  // the last blur is no response
+        }
+        enum Job { case alongside(Int), grid(Int), blur(Int, Int), vote(Int, Int) }
+        // Runs `jobs`, each writing only its own slot.
+        func run(_ jobs: [Job]) {
+            grids.withUnsafeMutableBufferPointer { gb in
+            blurs.withUnsafeMutableBufferPointer { bb in
+            noises.withUnsafeMutableBufferPointer { nb in
+            found.withUnsafeMutableBufferPointer { fb in
+                let g = SharedPointer(gb.baseAddress!), bl = SharedPointer(bb.baseAddress!)
+                let ns = SharedPointer(nb.baseAddress!), fo = SharedPointer(fb.baseAddress!)
+                Parallel.forEach(jobs.count) { n in
+                    switch jobs[n] {
+                    case .alongside(let a): alongside[a]()
+                    case .grid(let o): g[o] = makeGrid(o)
+                    case .blur(let o, let b): bl[blurStart[o] + b] = blur(o, b, of: g[o]!)
+                    case .vote(let o, let m):
+                        // Scale i = members[m] is response k = m + 1 of the octave.
+                        let k = m + 1, i = plans[o].members[m]
+                        let responses = (0..<(plans[o].members.count + 2)).map { bl[blurStart[o] + $0]! }
+                        let noise = madNoise(of: responses[k], mask: gridMasks[o].noise, samples: 1 << 16)
+                        ns[voteStart[o] + m] = noise
+                        fo[voteStart[o] + m] = ContentScale.votes(scale: usable[i], responses: responses, k, mask: gridMasks[o].grid, noise: noise)
+                    }
+                }
+            }
+            }
+            }
+            }
+        }
+        let fine = plans[0].factor == 1 ? 0 : -1
+        if fine == 0 { grids[0] = image }
+        // Round 1: the lattice search, the coarser grids, the finest octave's blurs.
+        var first: [Job] = alongside.indices.map { .alongside($0) }
+        first += (0..<count).filter { $0 != fine }.map { .grid($0) }
+        if fine == 0 { first += (0..<(plans[0].members.count + 3)).map { .blur(0, $0) } }
+        run(first)
+        for o in 0..<count {
+            let f = plans[o].factor, grid = grids[o]!
             func sampled(_ m: Mask) -> Mask {
                 if f == 1 { return m }
                 var valid = [Bool](repeating: true, count: grid.count)
@@ -358,47 +443,29 @@ public enum ContentScale {
                 return Mask(width: grid.width, height: grid.height, isValid: valid)
             }
             let gridMask = sampled(mask)
-            let gridNoiseMask = noiseMask == mask ? gridMask : sampled(noiseMask)
-            // The blurs, one row-pass buffer for all of them and no zero fill (every pixel is
-            // written).
-            let n = grid.count
-            var scratch = [Float](unsafeUninitializedCapacity: n) { _, c in c = n }
-            var blurred = Array((first - 1)...(last + 2)).map { j -> Image in
-                let s = (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f)
-                let pixels = [Float](unsafeUninitializedCapacity: n) { out, c in
-                    c = n
-                    scratch.withUnsafeMutableBufferPointer { t in GaussianFilter.apply(grid, sigma: s, into: out, scratch: t) }
-                }
-                return Image(width: grid.width, height: grid.height, pixels: pixels)
-            }
-            // Response j (blurIndices[k] - blurIndices[k + 1]) for j = first - 1 ... last + 1,
-            // each written over blur k once blur k + 1 is no longer needed by an earlier one (no
-            // new memory).
-            for k in 0..<(blurred.count - 1) {
-                let next = blurred[k + 1]
-                blurred[k].pixels.withUnsafeMutableBufferPointer { r in
-                    next.pixels.withUnsafeBufferPointer { b in
-                        for p in r.indices { r[p] -= b[p] }
-                    }
-                }
-            }
-            let responses = Array(blurred.dropLast())
-            // The MAD noise and the votes of each voting scale, one per task (independent
-            // selections; the same values whatever the thread count).
-            var noise = [Double](repeating: 0, count: responses.count)
-            var votes = [[(Double, Double)]](repeating: [], count: responses.count)
-            noise.withUnsafeMutableBufferPointer { nb in
-                votes.withUnsafeMutableBufferPointer { vb in
-                    let noises = SharedPointer(nb.baseAddress!), found = SharedPointer(vb.baseAddress!)
-                    Parallel.forEach(members.count) { m in
-                        let k = members[m] - (first - 1)
-                        noises[k] = madNoise(of: responses[k], mask: gridNoiseMask, samples: 1 << 16)
-                        found[k] = ContentScale.votes(scale: usable[members[m]], responses: responses, k, mask: gridMask, noise: noises[k])
-                    }
-                }
-            }
-            octaves.append(OctaveResponses(factor: f, members: members, gridMask: gridMask, noiseMask: gridNoiseMask,
-                                           responses: responses, madNoise: noise, madVotes: votes))
+            gridMasks.append((gridMask, noiseMask == mask ? gridMask : sampled(noiseMask)))
+        }
+        // Round 2: the finest octave's votes, the coarser octaves' blurs.
+        var second: [Job] = []
+        if fine == 0 {
+            respond(0)
+            second += plans[0].members.indices.map { .vote(0, $0) }
+        }
+        for o in 0..<count where o != fine { second += (0..<(plans[o].members.count + 3)).map { .blur(o, $0) } }
+        run(second)
+        // Round 3: the coarser octaves' votes.
+        var third: [Job] = []
+        for o in 0..<count where o != fine {
+            respond(o)
+            third += plans[o].members.indices.map { .vote(o, $0) }
+        }
+        run(third)
+        let octaves = (0..<count).map { o in
+            let n = plans[o].members.count
+            return OctaveResponses(factor: plans[o].factor, members: plans[o].members, gridMask: gridMasks[o].grid, noiseMask: gridMasks[o].noise,
+                                   responses: (0..<(n + 2)).map { blurs[blurStart[o] + $0]! },
+                                   madNoise: Array(noises[voteStart[o]..<(voteStart[o] + n)]),
+                                   madVotes: Array(found[voteStart[o]..<(voteStart[o] + n)]))
         }
         return ScaleSpace(usable: usable, octaves: octaves)
     }
@@ -425,7 +492,7 @@ public enum ContentScale {
                 return (dx == 0 && dy == 0) ? nil : (dx, dy)
             }
             guard let L = gridLattice else {
-                for i in octave.members { votes += octave.madVotes[i - (first - 1)] }
+                for m in octave.members.indices { votes += octave.madVotes[m] }
                 continue
             }
             var found = [[(Double, Double)]](repeating: [], count: octave.members.count)
@@ -433,9 +500,9 @@ public enum ContentScale {
                 let out = SharedPointer(fb.baseAddress!)
                 Parallel.forEach(octave.members.count) { m in
                     let i = octave.members[m], k = i - (first - 1)
-                    let mad = octave.madNoise[k]
+                    let mad = octave.madNoise[m]
                     guard let along = latticeNoise(of: responses[k], mask: octave.noiseMask, lattice: L, samples: 1 << 16),
-                          along < mad else { out[m] = octave.madVotes[k]; return }
+                          along < mad else { out[m] = octave.madVotes[m]; return }
                     out[m] = ContentScale.votes(scale: space.usable[i], responses: responses, k, mask: octave.gridMask, noise: along)
                 }
             }
