@@ -15,6 +15,12 @@ public struct SharedPointer<T>: @unchecked Sendable {
 
 /// Work spread over the machine's cores. Each index is processed exactly once; results must not
 /// depend on which thread runs which index (so outputs stay byte-identical).
+///
+/// Nesting: libdispatch gives a `concurrentPerform` inside another one about cores / (outer
+/// iterations) threads, so a loop nested in a 2-way loop on 2 cores runs serially, and keeps
+/// doing so after the other outer task has ended (docs/performance.md, "Session 15"). Independent
+/// pieces of work that each parallelise internally are better run one after the other, or cut
+/// into jobs of one flat loop (`ContentScale.scaleSpace`).
 public enum Parallel {
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 { for i in 0..<count { body(i) }; return }
