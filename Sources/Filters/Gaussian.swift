@@ -60,9 +60,9 @@ public enum GaussianFilter {
     }
 
     /// `apply(image, sigma:, truncate:, border:)` written into `out`, with `scratch` for the row
-    /// pass (each at least `image.count` elements): the same values bit for bit without
-    /// allocating, for a caller that filters many images of one size (the scale-space of
-    /// `ContentScale` reuses a few buffers instead of touching fresh memory per scale).
+    /// pass (each at least `image.count` elements): the same values bit for bit, into memory
+    /// the caller owns (`ContentScale`'s scale-space writes each blur into an uninitialised
+    /// array, with no zero fill, and could reuse its scratch between blurs).
     public static func apply(_ image: Image, sigma: Double, truncate: Double = 4.0, border: BorderMode = .reflect,
                              into out: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>) {
         precondition(out.count >= image.count && scratch.count >= image.count,

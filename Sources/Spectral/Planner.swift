@@ -143,9 +143,11 @@ enum Planner {
         let handles = state.withLock { s -> [PlanHandle] in
             let cached = keys.compactMap { s.plans[$0] }
             if cached.count == keys.count { return cached }
-            // Single-threaded 1-D plans: FFTW's threads are not needed, and starting them costs
-            // about 1 ms per process. The planner's thread count is 1 unless a threaded 2-D plan
-            // set it, which initialised them.
+            // FFTW's threads are started before any plan, although these 1-D plans are
+            // single-threaded: fftw_init_threads must come before the planner is first used
+            // (its threaded solvers are registered then), or a later threaded 2-D plan would be
+            // chosen from fewer solvers depending on what was planned before in the process.
+            s.initialiseThreads()
             let r = FFTW.allocReal(precision, count: cols)
             let c = FFTW.allocComplex(precision, count: cols / 2 + 1)
             let b = FFTW.allocComplex(precision, count: rows * lanes)
@@ -154,7 +156,7 @@ enum Planner {
                 FFTW.free(precision, c)
                 FFTW.free(precision, b)
             }
-            if s.threadsInitialised { FFTW.setPlannerThreads(precision, 1) }
+            FFTW.setPlannerThreads(precision, 1)
             return [
                 s.plan(keys[0]) { FFTW.planRowR2C(precision, n: cols, input: r, output: c) },
                 s.plan(keys[1]) { FFTW.planRowC2R(precision, n: cols, input: c, output: r) },
