@@ -376,14 +376,7 @@ public enum ContentScale {
         func blur(_ o: Int, _ b: Int, of grid: Image) -> Image {
             let f = plans[o].factor, j = plans[o].members[0] - 1 + b
             let pre = f == 1 ? 0.0 : Double(f) / 2
-            let s = (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f)
-            // No zero fill: every pixel is written.
-            let pixels = [Float](unsafeUninitializedCapacity: grid.count) { out, c in
-                c = grid.count
-                var scratch = [Float](unsafeUninitializedCapacity: grid.count) { _, n in n = grid.count }
-                scratch.withUnsafeMutableBufferPointer { t in GaussianFilter.apply(grid, sigma: s, into: out, scratch: t) }
-            }
-            return Image(width: grid.width, height: grid.height, pixels: pixels)
+            return GaussianFilter.apply(grid, sigma: (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f))
         }
         // Response j (blur b - blur b + 1) written over blur b, in order, so that blur b + 1 is
         // read before it is itself overwritten (no new memory).
@@ -427,12 +420,13 @@ public enum ContentScale {
             }
             }
         }
-        let fine = plans[0].factor == 1 ? 0 : -1
-        if fine == 0 { grids[0] = image }
+        // Octave 0 is the image itself (f = 1): scale 1 (0.63 px) always votes there.
+        precondition(plans[0].factor == 1, "ContentScale: the finest octave is the image")
+        grids[0] = image
         // Round 1: the lattice search, the coarser grids, the finest octave's blurs.
-        var first: [Job] = alongside.indices.map { .alongside($0) }
-        first += (0..<count).filter { $0 != fine }.map { .grid($0) }
-        if fine == 0 { first += (0..<(plans[0].members.count + 3)).map { .blur(0, $0) } }
+        let coarser = 1..<count
+        let first: [Job] = alongside.indices.map { .alongside($0) } + coarser.map { .grid($0) }
+            + (0..<(plans[0].members.count + 3)).map { .blur(0, $0) }
         run(first)
         for o in 0..<count {
             let f = plans[o].factor, grid = grids[o]!
@@ -446,20 +440,12 @@ public enum ContentScale {
             gridMasks.append((gridMask, noiseMask == mask ? gridMask : sampled(noiseMask)))
         }
         // Round 2: the finest octave's votes, the coarser octaves' blurs.
-        var second: [Job] = []
-        if fine == 0 {
-            respond(0)
-            second += plans[0].members.indices.map { .vote(0, $0) }
-        }
-        for o in 0..<count where o != fine { second += (0..<(plans[o].members.count + 3)).map { .blur(o, $0) } }
-        run(second)
+        respond(0)
+        run(plans[0].members.indices.map { .vote(0, $0) }
+            + coarser.flatMap { o in (0..<(plans[o].members.count + 3)).map { Job.blur(o, $0) } })
         // Round 3: the coarser octaves' votes.
-        var third: [Job] = []
-        for o in 0..<count where o != fine {
-            respond(o)
-            third += plans[o].members.indices.map { .vote(o, $0) }
-        }
-        run(third)
+        for o in coarser { respond(o) }
+        run(coarser.flatMap { o in plans[o].members.indices.map { Job.vote(o, $0) } })
         let octaves = (0..<count).map { o in
             let n = plans[o].members.count
             return OctaveResponses(factor: plans[o].factor, members: plans[o].members, gridMask: gridMasks[o].grid, noiseMask: gridMasks[o].noise,

@@ -59,22 +59,6 @@ public enum GaussianFilter {
         return out
     }
 
-    /// `apply(image, sigma:, truncate:, border:)` written into `out`, with `scratch` for the row
-    /// pass (each at least `image.count` elements): the same values bit for bit, into memory
-    /// the caller owns (`ContentScale`'s scale-space writes each blur into an uninitialised
-    /// array, with no zero fill, and could reuse its scratch between blurs).
-    public static func apply(_ image: Image, sigma: Double, truncate: Double = 4.0, border: BorderMode = .reflect,
-                             into out: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>) {
-        precondition(out.count >= image.count && scratch.count >= image.count,
-                     "GaussianFilter.apply(into:): buffers smaller than the image")
-        if image.isEmpty { return }
-        image.pixels.withUnsafeBufferPointer { src in
-            if sigma == 0 { out.baseAddress!.update(from: src.baseAddress!, count: image.count); return }
-            separableSampled(src, width: image.width, height: image.height, kernel: kernel(sigma: sigma, truncate: truncate),
-                             border: border, step: 1, scratch: scratch, into: out)
-        }
-    }
-
     /// Normalised convolution for images with invalid pixels: `G*(I M) / G*M` where M is the mask.
     /// Invalid pixels neither contribute nor are smoothed into zero; a pixel keeps its validity.
     /// Pixels far from any valid one (weight below 1e-6) are set to 0 and should stay masked.
@@ -149,99 +133,89 @@ public enum GaussianFilter {
     /// line buffer (the column pass needs all rows), then the column pass at the sampled rows,
     /// a whole output row at a time: out[y] = sum_m k[m] * tmp[y + m - r].
     static func separableSampled(_ pixels: [Float], width: Int, height: Int, kernel w: [Float], border: BorderMode, step: Int) -> [Float] {
+        let r = w.count / 2
         let sw = (width + step - 1) / step, sh = (height + step - 1) / step
-        // Every element of both is written before it is read: no zero fill.
+        // Every element of both is written before it is read (the row pass fills every row of
+        // tmp; the column pass writes or zeroes every output row first): no zero fill.
         var tmp = [Float](unsafeUninitializedCapacity: sw * height) { _, n in n = sw * height }
-        let out = [Float](unsafeUninitializedCapacity: sw * sh) { o, n in
-            n = sw * sh
-            pixels.withUnsafeBufferPointer { src in
-                tmp.withUnsafeMutableBufferPointer { t in
-                    separableSampled(src, width: width, height: height, kernel: w, border: border, step: step,
-                                     scratch: t, into: o)
+        var out = [Float](unsafeUninitializedCapacity: sw * sh) { _, n in n = sw * sh }
+        let bandRows = 32
+        let bands = (height + bandRows - 1) / bandRows
+        pixels.withUnsafeBufferPointer { src in
+            tmp.withUnsafeMutableBufferPointer { t in
+                let tBase = t.baseAddress!
+                w.withUnsafeBufferPointer { k in
+                    Parallel.forEach(bands) { band in
+                        var line = [Float](repeating: 0, count: width + 2 * r)
+                        // step > 1: the line's phases (see below), each padded by 16 samples.
+                        // Tap m of output sx is phases[offsets[m] + sx].
+                        let phaseLength = (width + 2 * r + step - 1) / step + 16
+                        var phaseStore = [Float](repeating: 0, count: step > 1 ? step * phaseLength : 0)
+                        let tapOffsets = (0..<k.count).map { m in (m % step) * phaseLength + m / step }
+                        tapOffsets.withUnsafeBufferPointer { offsets in
+                        phaseStore.withUnsafeMutableBufferPointer { phases in
+                        line.withUnsafeMutableBufferPointer { l in
+                            let y0 = band * bandRows, y1 = min(height, y0 + bandRows)
+                            for y in y0..<y1 {
+                                let row = y &* width
+                                // The row itself in one copy; the border rule only for the
+                                // 2r padding samples.
+                                (l.baseAddress! + r).update(from: src.baseAddress! + row, count: width)
+                                for i in [0..<r, (width + r)..<(width + 2 * r)].joined() {
+                                    let j = borderIndex(i - r, width, border)
+                                    l[i] = j < 0 ? 0 : src[row &+ j]
+                                }
+                                let dst = tBase + y &* sw
+                                if step == 1 {
+                                    // Tap m is a constant stride: no table (12% faster).
+                                    tapSums(into: dst, count: sw, base: l.baseAddress!, offset: { $0 }, k)
+                                    continue
+                                }
+                                // Output sx needs l[sx step + m]. Split the line into its `step`
+                                // phases, phase q holding l[q], l[q + step], ...; tap m then reads
+                                // phase m % step from sx + m / step on, so 16 consecutive outputs
+                                // are 16 consecutive samples of a phase.
+                                let p = phases.baseAddress!
+                                for q in 0..<step {
+                                    let phase = p + q &* phaseLength
+                                    var i = q, j = 0
+                                    while i < width + 2 * r { phase[j] = l[i]; i &+= step; j &+= 1 }
+                                }
+                                tapSums(into: dst, count: sw, base: p, offset: { offsets[$0] }, k)
+                            }
+                        }
+                        }
+                        }
+                    }
+                }
+            }
+        }
+        tmp.withUnsafeBufferPointer { t in
+            out.withUnsafeMutableBufferPointer { o in
+                let oBase = o.baseAddress!
+                w.withUnsafeBufferPointer { k in
+                    Parallel.forEach(sh) { oy in
+                        let y = oy &* step
+                        let dst = oBase + oy &* sw
+                        let first = y - r
+                        if first >= 0 && first + k.count <= height {
+                            // Interior row: every tap's row is in the image.
+                            tapSums(into: dst, count: sw, base: t.baseAddress! + first &* sw, offset: { $0 &* sw }, k)
+                            return
+                        }
+                        for x in 0..<sw { dst[x] = 0 }
+                        for m in 0..<k.count {
+                            let sy = borderIndex(y + m - r, height, border)
+                            if sy < 0 { continue }
+                            let km = k[m]
+                            let srcRow = t.baseAddress! + sy &* sw
+                            for x in 0..<sw { dst[x] += km * srcRow[x] }
+                        }
+                    }
                 }
             }
         }
         return out
-    }
-
-    /// `separableSampled` into caller-owned memory: `out` receives the ceil(width / step) x
-    /// ceil(height / step) result and `scratch` (at least ceil(width / step) x height elements)
-    /// holds the row pass. The same values bit for bit; nothing is allocated but the per-band
-    /// line buffers, so a caller filtering many images of one size can reuse both.
-    static func separableSampled(_ src: UnsafeBufferPointer<Float>, width: Int, height: Int, kernel w: [Float], border: BorderMode, step: Int,
-                                 scratch t: UnsafeMutableBufferPointer<Float>, into o: UnsafeMutableBufferPointer<Float>) {
-        let r = w.count / 2
-        let sw = (width + step - 1) / step, sh = (height + step - 1) / step
-        precondition(src.count >= width * height && t.count >= sw * height && o.count >= sw * sh,
-                     "GaussianFilter.separableSampled: buffers smaller than the image")
-        let bandRows = 32
-        let bands = (height + bandRows - 1) / bandRows
-        let tBase = t.baseAddress!
-        w.withUnsafeBufferPointer { k in
-            Parallel.forEach(bands) { band in
-                var line = [Float](repeating: 0, count: width + 2 * r)
-                // step > 1: the line's phases (see below), each padded by 16 samples.
-                // Tap m of output sx is phases[offsets[m] + sx].
-                let phaseLength = (width + 2 * r + step - 1) / step + 16
-                var phaseStore = [Float](repeating: 0, count: step > 1 ? step * phaseLength : 0)
-                let tapOffsets = (0..<k.count).map { m in (m % step) * phaseLength + m / step }
-                tapOffsets.withUnsafeBufferPointer { offsets in
-                phaseStore.withUnsafeMutableBufferPointer { phases in
-                line.withUnsafeMutableBufferPointer { l in
-                    let y0 = band * bandRows, y1 = min(height, y0 + bandRows)
-                    for y in y0..<y1 {
-                        let row = y &* width
-                        // The row itself in one copy; the border rule only for the
-                        // 2r padding samples.
-                        (l.baseAddress! + r).update(from: src.baseAddress! + row, count: width)
-                        for i in [0..<r, (width + r)..<(width + 2 * r)].joined() {
-                            let j = borderIndex(i - r, width, border)
-                            l[i] = j < 0 ? 0 : src[row &+ j]
-                        }
-                        let dst = tBase + y &* sw
-                        if step == 1 {
-                            // Tap m is a constant stride: no table (12% faster).
-                            tapSums(into: dst, count: sw, base: l.baseAddress!, offset: { $0 }, k)
-                            continue
-                        }
-                        // Output sx needs l[sx step + m]. Split the line into its `step`
-                        // phases, phase q holding l[q], l[q + step], ...; tap m then reads
-                        // phase m % step from sx + m / step on, so 16 consecutive outputs
-                        // are 16 consecutive samples of a phase.
-                        let p = phases.baseAddress!
-                        for q in 0..<step {
-                            let phase = p + q &* phaseLength
-                            var i = q, j = 0
-                            while i < width + 2 * r { phase[j] = l[i]; i &+= step; j &+= 1 }
-                        }
-                        tapSums(into: dst, count: sw, base: p, offset: { offsets[$0] }, k)
-                    }
-                }
-                }
-                }
-            }
-        }
-        let oBase = o.baseAddress!
-        w.withUnsafeBufferPointer { k in
-            Parallel.forEach(sh) { oy in
-                let y = oy &* step
-                let dst = oBase + oy &* sw
-                let first = y - r
-                if first >= 0 && first + k.count <= height {
-                    // Interior row: every tap's row is in the image.
-                    tapSums(into: dst, count: sw, base: t.baseAddress! + first &* sw, offset: { $0 &* sw }, k)
-                    return
-                }
-                for x in 0..<sw { dst[x] = 0 }
-                for m in 0..<k.count {
-                    let sy = borderIndex(y + m - r, height, border)
-                    if sy < 0 { continue }
-                    let km = k[m]
-                    let srcRow = t.baseAddress! + sy &* sw
-                    for x in 0..<sw { dst[x] += km * srcRow[x] }
-                }
-            }
-        }
     }
 
     /// dst[x] = sum_m k[m] * base[offset(m) + x] for x in 0..<count, each summed from zero in tap
