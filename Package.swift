@@ -55,12 +55,15 @@ let package = Package(
         .target(name: "_PeaksLazyLibraries", exclude: ["README.md"]),
         // Compiler intrinsics (cache prefetch) for the union-find's random-access loop.
         .target(name: "_PeaksIntrinsics"),
+        // Hot loops (the separable Gaussian's tap sums) compiled for AVX2 and the baseline,
+        // chosen at run time, with the same results bit for bit.
+        .target(name: "_PeaksVectorKernels", exclude: ["README.md"]),
 
         // MARK: Toolkit
         .target(name: "PeakKit", exclude: ["README.md"]),
         .target(
             name: "ImageIO", dependencies: ["PeakKit", "CPNG", "CTIFF", "CHDF5", "CFITSIO", "_PeaksLazyLibraries"], exclude: ["README.md"]),
-        .target(name: "Filters", dependencies: ["PeakKit"], exclude: ["README.md"]),
+        .target(name: "Filters", dependencies: ["PeakKit", "_PeaksVectorKernels"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit", "_PeaksIntrinsics"], exclude: ["README.md"]),
         // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
         .target(name: "Correlation", dependencies: ["PeakKit", "Spectral", "Filters"], exclude: ["README.md"]),
@@ -107,7 +110,7 @@ let package = Package(
         .target(name: "DetectorConformance", dependencies: ["PeakKit"], path: "Tests/DetectorConformance"),
         .testTarget(name: "PeakKitTests", dependencies: ["PeakKit"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "PeakKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness"]),
+        .testTarget(name: "FiltersTests", dependencies: ["Filters", "PeakKit", "Harness", "_PeaksVectorKernels"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "PeakKit", "ImageIO", "Rendering", "Detectors"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral", "PeakKit", "Harness"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Spectral", "Filters", "PeakKit", "Harness"]),

@@ -173,6 +173,11 @@ public struct LoGDetector: PeakDetector {
         // padding) are not data, and no exactly constant patch is a noise sample: without this a
         // Laue crop 68% zeros had a response MAD of 0 and about 4,300 blobs (as in persistence,
         // NoiseEstimate.constantAreas).
+        // With the automatic threshold the lattice is searched for (below); its transforms are
+        // planned meanwhile.
+        if settings.prominence.isAuto && (ContentScale.LatticeInput(settings.lattice) ?? .measured) == .measured {
+            ContentScale.planLatticeSearchInBackground(width: image.width, height: image.height)
+        }
         let (mask, noiseMask) = NoiseEstimate.constantAreas(given, in: image)
         let w = image.width, h = image.height
         let sigma0 = settings.sigma

@@ -134,6 +134,14 @@ public struct PersistenceDetector: PeakDetector {
         guard image.count < Int(Int32.max) else {
             throw PeaksError.invalidImage(reason: "\(image.width)x\(image.height) has more than 2^31 pixels, the persistence detector's limit")
         }
+        // The spot scale and the lattice (if any) are measured from the image when needed; the
+        // lattice search's transforms are planned meanwhile.
+        let wantsBand = settings.bandPass && settings.smooth != .value(0)
+        let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
+        let analyses = settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto && latticeInput == .measured)
+        if analyses && latticeInput == .measured {
+            ContentScale.planLatticeSearchInBackground(width: image.width, height: image.height)
+        }
         // Dead areas (constant patches at the image minimum) are not data, and no constant patch
         // is a noise sample (NoiseEstimate.constantAreas).
         let (mask, noiseMask) = NoiseEstimate.constantAreas(given, in: image)
@@ -141,11 +149,8 @@ public struct PersistenceDetector: PeakDetector {
         let poisson = settings.noise == .poisson || counting?.isCounting == true
         let source = poisson ? Anscombe.transform(image) : image
         var diagnostics: [(String, Value)] = []
-        // The spot scale and the lattice (if any) measured from the image, when needed.
         var content: ContentScale.Result?
-        let wantsBand = settings.bandPass && settings.smooth != .value(0)
-        let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
-        if settings.smooth.isAuto || (wantsBand && settings.prominence.isAuto && latticeInput == .measured) {
+        if analyses {
             // Geometry (spot scale, lattice) is measured on the image itself, whatever the noise
             // model: the same scale for noise=gaussian and poisson.
             // A given smooth (or --spot-size) needs the lattice only.

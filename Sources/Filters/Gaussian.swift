@@ -1,5 +1,6 @@
 import Foundation
 import PeakKit
+import _PeaksVectorKernels
 
 /// How a filter sees beyond the image edge.
 public enum BorderMode: String, Sendable, CaseIterable {
@@ -168,7 +169,7 @@ public enum GaussianFilter {
                                 let dst = tBase + y &* sw
                                 if step == 1 {
                                     // Tap m is a constant stride: no table (12% faster).
-                                    tapSums(into: dst, count: sw, base: l.baseAddress!, offset: { $0 }, k)
+                                    tapSums(into: dst, count: sw, base: l.baseAddress!, stride: 1, k)
                                     continue
                                 }
                                 // Output sx needs l[sx step + m]. Split the line into its `step`
@@ -181,7 +182,7 @@ public enum GaussianFilter {
                                     var i = q, j = 0
                                     while i < width + 2 * r { phase[j] = l[i]; i &+= step; j &+= 1 }
                                 }
-                                tapSums(into: dst, count: sw, base: p, offset: { offsets[$0] }, k)
+                                tapSums(into: dst, count: sw, base: p, offsets: offsets, k)
                             }
                         }
                         }
@@ -200,7 +201,7 @@ public enum GaussianFilter {
                         let first = y - r
                         if first >= 0 && first + k.count <= height {
                             // Interior row: every tap's row is in the image.
-                            tapSums(into: dst, count: sw, base: t.baseAddress! + first &* sw, offset: { $0 &* sw }, k)
+                            tapSums(into: dst, count: sw, base: t.baseAddress! + first &* sw, stride: sw, k)
                             return
                         }
                         for x in 0..<sw { dst[x] = 0 }
@@ -218,33 +219,20 @@ public enum GaussianFilter {
         return out
     }
 
-    /// dst[x] = sum_m k[m] * base[offset(m) + x] for x in 0..<count, each summed from zero in tap
-    /// order, a multiply then an add (no fused multiply-add): bit for bit the per-pixel loop.
-    /// 16 outputs at a time are summed in registers over all the taps.
+    /// dst[x] = sum_m k[m] * base[m * stride + x] for x in 0..<count, each summed from zero in
+    /// tap order, a multiply then an add (no fused multiply-add): bit for bit the per-pixel loop,
+    /// with AVX2 where the machine has it (_PeaksVectorKernels).
     @inline(__always)
     static func tapSums(into dst: UnsafeMutablePointer<Float>, count: Int, base: UnsafePointer<Float>,
-                        offset: (Int) -> Int, _ k: UnsafeBufferPointer<Float>) {
-        var x = 0
-        while x + 16 <= count {
-            var acc = SIMD16<Float>(repeating: 0)
-            for m in 0..<k.count {
-                let v = UnsafeRawPointer(base + (offset(m) &+ x)).loadUnaligned(as: SIMD16<Float>.self)
-                acc = acc + SIMD16<Float>(repeating: k[m]) * v
-            }
-            storeSIMD16(dst + x, acc)
-            x += 16
-        }
-        while x < count {
-            var s: Float = 0
-            for m in 0..<k.count { s += k[m] * base[offset(m) &+ x] }
-            dst[x] = s
-            x += 1
-        }
+                        stride: Int, _ k: UnsafeBufferPointer<Float>) {
+        peaks_tap_sums_strided(dst, count, base, stride, k.baseAddress!, k.count)
     }
 
+    /// The same with tap m at base[offsets[m] + x].
     @inline(__always)
-    static func storeSIMD16(_ dst: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
-        UnsafeMutableRawPointer(dst).storeBytes(of: v, as: SIMD16<Float>.self)
+    static func tapSums(into dst: UnsafeMutablePointer<Float>, count: Int, base: UnsafePointer<Float>,
+                        offsets: UnsafeBufferPointer<Int>, _ k: UnsafeBufferPointer<Float>) {
+        peaks_tap_sums_offsets(dst, count, base, offsets.baseAddress!, k.baseAddress!, k.count)
     }
 
     /// Row pass then column pass of a symmetric 1-D kernel: `separableSampled` at every pixel.

@@ -102,6 +102,12 @@ struct Detect: ParsableCommand {
     @Flag(help: "Print read, detect, render and write times in milliseconds on standard error.")
     var timings = false
 
+    /// `peaks detect ARGS` parsed as the command `detect` alone, or nil when that fails.
+    static func parsedDirectly(_ arguments: [String]) -> ParsableCommand? {
+        guard arguments.count > 2, arguments[1] == configuration.commandName else { return nil }
+        return try? parseAsRoot(Array(arguments.dropFirst(2))) as? Detect
+    }
+
     /// Checks every option before any file is read: a misspelt or out-of-range parameter is a
     /// usage error (exit 2) naming it.
     func validate() throws {

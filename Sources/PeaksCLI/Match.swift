@@ -71,7 +71,7 @@ struct Match: ParsableCommand {
                                 ("origin_x", .integer(m.map.originX)), ("origin_y", .integer(m.map.originY))])
 
         var files: [(path: String, bytes: [UInt8])] = []
-        if let debugDir {
+        if debugDir != nil {
             func picture(_ img: Image) throws -> [UInt8] {
                 let lo = img.pixels.min() ?? 0, hi = img.pixels.max() ?? 1
                 let map = ImageEncoding.linearMap(from: lo, to: hi > lo ? hi : lo + 1, maxValue: 65535)

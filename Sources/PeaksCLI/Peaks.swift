@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import _PeaksIntrinsics
 import PeakKit
+import Spectral
 
 /// The `peaks` command. Exit codes: 0 success, 1 bad input (files, images, parameter values),
 /// 2 bad usage (unknown options, missing arguments). Errors are one line on stderr.
@@ -22,8 +23,9 @@ struct Peaks: ParsableCommand {
 
     static func main() {
         keepFreedMemoryForReuse()
+        startFourierPlanner()
         do {
-            var command = try parseAsRoot()
+            var command = try Detect.parsedDirectly(CommandLine.arguments) ?? parseAsRoot()
             try command.run()
         } catch let error as PeaksError {
             fail("error: \(error.description)", code: 1)
@@ -45,6 +47,14 @@ struct Peaks: ParsableCommand {
     /// is unchanged; a stack's frames reuse the same memory.
     static func keepFreedMemoryForReuse() {
         _ = peaks_malloc_keep_freed(32 << 20, 512 << 20)
+    }
+
+    /// FFTW's planner start (about 1 ms, paid by the first plan of a process) on another core
+    /// while the arguments are parsed and the input read, for the commands that plan transforms.
+    static func startFourierPlanner() {
+        let commands: Set<String> = ["detect", "center", "register", "shifts", "evaluate", "match"]
+        guard CommandLine.arguments.count > 1, commands.contains(CommandLine.arguments[1]) else { return }
+        DispatchQueue.global().async { FFTSettings.startPlanner() }
     }
 
     static func fail(_ line: String, code: Int32) -> Never {

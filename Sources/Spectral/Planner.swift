@@ -29,6 +29,14 @@ public enum FFTSettings {
         Planner.state.withLock { $0.threads(elements: width &* height, rows: height) }
     }
 
+    /// Starts FFTW's planner now (its threads and the registration of its solvers, about 1 ms
+    /// for both precisions), which the first plan of a process would otherwise do, so that a
+    /// caller can do it beside other work. Idempotent and thread-safe; the plans made afterwards
+    /// are the same.
+    public static func startPlanner() {
+        Planner.state.withLock { $0.initialiseThreads() }
+    }
+
     /// The number of FFTW plans in the cache (each shape, precision, direction and thread count
     /// has one).
     public static var cachedPlanCount: Int { Planner.state.withLock { $0.plans.count } }

@@ -3,6 +3,7 @@ import Testing
 import Detectors
 import ImageIO
 import PeakKit
+@testable import PeaksCLI
 
 private let sample = "samples/lattice.png"
 
@@ -274,5 +275,39 @@ private func json(_ text: String) throws -> [String: Any] {
             #expect(block.trimmingCharacters(in: .newlines) == r.stdout.trimmingCharacters(in: .newlines),
                     "docs/cli.md: the quoted help of 'peaks \(command)' differs from 'peaks \(command) --help'")
         }
+    }
+}
+
+/// `peaks detect ARGS` is parsed as the `detect` command alone (`Detect.parsedDirectly`, which
+/// skips the root command's own parse, ~1 ms of every run) and falls back to the root's parse
+/// whenever that fails, so that help, --version and every error come from the root as before.
+@Suite struct DetectDirectParse {
+    static func summary(_ d: PeaksCLI.Detect) throws -> String {
+        let (detector, parameters) = try d.resolvedParameters()
+        return "\(d.inputs) \(d.algo) \(d.params) \(d.minDist ?? "-") \(d.excludeBorder ?? "-") \(d.prominence ?? "-") \(d.smooth ?? "-") "
+            + "\(d.noise ?? "-") \(d.output ?? "-") \(String(describing: d.format)) \(d.overlay ?? "-") \(d.stretch) \(d.nonfinite) \(d.timings) "
+            + "\(d.mask ?? "-") \(d.refine) \(detector.name) \(parameters)"
+    }
+
+    @Test("gives what the root's parse gives, or nil where that fails or asks for help", arguments: [
+        ([sample], true),
+        ([sample, "--noise", "poisson", "-o", "x.json", "--min-dist", "3", "-p", "band_pass=false", "--timings", "--stretch", "log"], true),
+        (["a.png", "b.png", "--algo", "log", "--format", "csv", "--prominence", "auto", "--exclude-border", "2"], true),
+        ([sample, "--smooth", "1.5", "--mask", "m.png", "--nonfinite", "mask"], true),
+        ([], false), ([sample, "--version"], false), ([sample, "--help"], false), ([sample, "-h"], false),
+        ([sample, "--algo", "nope"], false), ([sample, "--min-dist"], false), ([sample, "--no-such-option"], false),
+    ])
+    func sameAsRoot(_ arguments: [String], parses: Bool) throws {
+        let direct = PeaksCLI.Detect.parsedDirectly(["peaks", "detect"] + arguments) as? PeaksCLI.Detect
+        #expect((direct != nil) == parses, "\(arguments)")
+        guard let direct else { return }
+        let root = try #require(try PeaksCLI.Peaks.parseAsRoot(["detect"] + arguments) as? PeaksCLI.Detect)
+        #expect(try Self.summary(direct) == Self.summary(root))
+    }
+
+    @Test func otherCommandsAreNotParsedDirectly() {
+        #expect(PeaksCLI.Detect.parsedDirectly(["peaks", "center", sample]) == nil)
+        #expect(PeaksCLI.Detect.parsedDirectly(["peaks"]) == nil)
+        #expect(PeaksCLI.Detect.parsedDirectly(["peaks", "detect"]) == nil)
     }
 }
