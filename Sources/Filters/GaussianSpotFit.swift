@@ -1,5 +1,6 @@
 import Foundation
 import PeakKit
+import _PeaksVectorKernels
 
 /// Least-squares fit of spots: pixel-integrated isotropic Gaussians on a plane background, by
 /// Levenberg-Marquardt, over square windows around first guesses. Spots close enough to overlap
@@ -221,17 +222,19 @@ public enum GaussianSpotFit {
         let row = UnsafeMutablePointer<Double>.allocate(capacity: n)
         row.initialize(repeating: 0, count: n)
         defer { row.deallocate() }
-        // Up to 8 unknowns (one spot: 5 or 7) the normal equations are summed as rows of SIMD8
-        // lanes: per pixel n vector multiply-adds instead of n (n + 1) / 2 scalar ones through
-        // memory. Each element receives the same products in the same order (no fused
-        // multiply-add either way), so the sums are bit for bit those of the scalar loop; the
-        // lanes below the diagonal are discarded (copied from above it, as before).
+        // Up to 8 unknowns (one spot: 5 or 7) the normal equations are summed as rows of 8
+        // lanes, in C (`peaks_spot_normal_equations`): per pixel n vector multiply-adds instead of
+        // n (n + 1) / 2 scalar ones through memory. Each element receives the same products in
+        // the same order (no fused multiply-add either way), so the sums are bit for bit those of
+        // the scalar loop below; the lanes below the diagonal are discarded (copied from above
+        // it, as for the scalar loop).
         let vectorRows = n <= 8
         let lines = UnsafeMutablePointer<SIMD8<Double>>.allocate(capacity: vectorRows ? n : 0)
         defer { lines.deallocate() }
         while iterations < maxIterations {
             iterations += 1
-            tables(p)  // the last cost() may have been of a rejected trial
+            // The tables hold p's values: the last cost() was of p (before the loop, or the
+            // accepted trial, after which the trials stop).
             for k in 0..<(n * n) { jtj[k] = 0 }
             for k in 0..<n { jtr[k] = 0 }
             let ox = bx0 &- cx, oy = by0 &- cy
@@ -240,6 +243,15 @@ public enum GaussianSpotFit {
                 jtj.withUnsafeMutableBufferPointer { ab in
                     jtr.withUnsafeMutableBufferPointer { rb in
                         let normal = ab.baseAddress!, gradient = rb.baseAddress!
+                        if vectorRows {
+                            // One spot: the same loop in C, on the machine's widest vectors
+                            // (_PeaksVectorKernels; bit for bit this loop's sums).
+                            peaks_spot_normal_equations(
+                                count, px, py, pv, pb.baseAddress!, n, slopes ? 1 : 0, ox, oy, ex, exd, exs, ey, eyd, eys,
+                                gradient, UnsafeMutableRawPointer(lines).assumingMemoryBound(to: Double.self))
+                            for a in 0..<n { for b in a..<n { normal[a &* n &+ b] = lines[a][b] } }
+                            return
+                        }
                         for t in 0..<count {
                             let i = Int(px[t]), j = Int(py[t])
                             var m = pb[planeIndex]
@@ -259,25 +271,12 @@ public enum GaussianSpotFit {
                                 m += pb[planeIndex &+ 1] * row[planeIndex &+ 1] + pb[planeIndex &+ 2] * row[planeIndex &+ 2]
                             }
                             let r = pv[t] - m
-                            if vectorRows {
-                                var rv = SIMD8<Double>.zero
-                                for a in 0..<n { rv[a] = row[a] }
-                                for a in 0..<n {
-                                    let ra = row[a]
-                                    gradient[a] += ra * r
-                                    lines[a] += ra * rv
-                                }
-                            } else {
-                                for a in 0..<n {
-                                    let ra = row[a]
-                                    gradient[a] += ra * r
-                                    let line = normal + a &* n
-                                    for b in a..<n { line[b] += ra * row[b] }
-                                }
+                            for a in 0..<n {
+                                let ra = row[a]
+                                gradient[a] += ra * r
+                                let line = normal + a &* n
+                                for b in a..<n { line[b] += ra * row[b] }
                             }
-                        }
-                        if vectorRows {
-                            for a in 0..<n { for b in a..<n { normal[a &* n &+ b] = lines[a][b] } }
                         }
                     }
                 }

@@ -53,6 +53,40 @@ typedef float v16_loose __attribute__((vector_size(64), aligned(4)));
         dst[x] = s;                                                                           \
     }
 
+typedef double v8d __attribute__((vector_size(64)));
+typedef double v8d_loose __attribute__((vector_size(64), aligned(8)));
+
+// Per pixel, the Jacobian row of the single-spot model and the residual, each product and sum in
+// the order GaussianSpotFit's Swift loop evaluates them (left to right), then the updates.
+#define SPOT_NORMAL_BODY                                                                      \
+    for (long t = 0; t < count; t++) {                                                        \
+        long i = px[t], j = py[t];                                                            \
+        double row[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+        double m = p[4];                                                                      \
+        double a = p[3], exv = ex[i], eyv = ey[j];                                            \
+        row[0] = a * exd[i] * eyv;                                                            \
+        row[1] = a * exv * eyd[j];                                                            \
+        row[2] = a * (exs[i] * eyv + exv * eys[j]);                                           \
+        row[3] = exv * eyv;                                                                   \
+        m += a * exv * eyv;                                                                   \
+        row[4] = 1;                                                                           \
+        if (slopes) {                                                                         \
+            row[5] = (double)(ox + i);                                                        \
+            row[6] = (double)(oy + j);                                                        \
+            m += p[5] * row[5] + p[6] * row[6];                                               \
+        }                                                                                     \
+        double r = pv[t] - m;                                                                 \
+        v8d rv = *(const v8d_loose *)row;                                                     \
+        for (long q = 0; q < n; q++) {                                                        \
+            double rq = row[q];                                                               \
+            double g = rq * r;                                                                \
+            gradient[q] = gradient[q] + g;                                                    \
+            v8d prod = ((v8d){0} + rq) * rv;                                                  \
+            v8d_loose *line = (v8d_loose *)(lines + 8 * q);                                   \
+            *line = *line + prod;                                                             \
+        }                                                                                     \
+    }
+
 // One definition of every kernel per instruction set.
 #define DEFINE_KERNELS(SUFFIX, ATTRIBUTES)                                                     \
     ATTRIBUTES static void tap_sums_strided_##SUFFIX(float *dst, long count, const float *base,  \
@@ -63,6 +97,13 @@ typedef float v16_loose __attribute__((vector_size(64), aligned(4)));
                                                      const long *offsets, const float *k,     \
                                                      long taps) {                             \
         TAP_SUMS_BODY(offsets[m])                                                             \
+    }                                                                                         \
+    ATTRIBUTES static void spot_normal_equations_##SUFFIX(                                    \
+        long count, const int *px, const int *py, const double *pv, const double *p, long n,  \
+        int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs, \
+        const double *ey, const double *eyd, const double *eys, double *gradient,             \
+        double *lines) {                                                                      \
+        SPOT_NORMAL_BODY                                                                      \
     }
 
 DEFINE_KERNELS(baseline, )
@@ -114,4 +155,23 @@ void peaks_tap_sums_strided(float *dst, long count, const float *base, long stri
 
 void peaks_tap_sums_offsets(float *dst, long count, const float *base, const long *offsets, const float *k, long taps) {
     peaks_tap_sums_offsets_isa(chosen, dst, count, base, offsets, k, taps);
+}
+
+void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
+                                     long n, int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                     const double *ey, const double *eyd, const double *eys, double *gradient, double *lines) {
+#if PEAKS_X86_64
+    if (isa == PEAKS_ISA_AVX2) {
+        spot_normal_equations_avx2(count, px, py, pv, p, n, slopes, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
+        return;
+    }
+#endif
+    (void)isa;
+    spot_normal_equations_baseline(count, px, py, pv, p, n, slopes, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
+}
+
+void peaks_spot_normal_equations(long count, const int *px, const int *py, const double *pv, const double *p, long n,
+                                 int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                 const double *ey, const double *eyd, const double *eys, double *gradient, double *lines) {
+    peaks_spot_normal_equations_isa(chosen, count, px, py, pv, p, n, slopes, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
 }

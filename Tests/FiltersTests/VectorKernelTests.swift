@@ -42,6 +42,53 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("single-spot normal equations equal GaussianSpotFit's scalar loop bit for bit on every instruction set")
+    func spotNormalEquationsMatchTheScalarLoop() {
+        var rng = SeededRandom(seed: 42)
+        for (n, nx, ny) in [(5, 5, 5), (7, 13, 11), (5, 25, 25), (7, 3, 4)] {
+            let slopes = n == 7
+            // Random pixels of the box (some left out, as masked ones are), values and tables.
+            var px: [Int32] = [], py: [Int32] = [], pv: [Double] = []
+            for j in 0..<ny { for i in 0..<nx where rng.uniform() < 0.8 { px.append(Int32(i)); py.append(Int32(j)); pv.append(rng.uniform(-50, 900)) } }
+            let table = { (count: Int) in (0..<count).map { _ in rng.uniform(-1.5, 1.5) } }
+            let ex = table(nx), exd = table(nx), exs = table(nx), ey = table(ny), eyd = table(ny), eys = table(ny)
+            let p = (0..<n).map { _ in rng.uniform(-300, 300) }
+            let ox = Int(rng.uniform(-9, 0)), oy = Int(rng.uniform(-9, 0))
+            // The reference: GaussianSpotFit's general loop for one spot.
+            var wantGradient = [Double](repeating: 0.25, count: n), wantNormal = [Double](repeating: 0, count: n * n)
+            var row = [Double](repeating: 0, count: n)
+            for t in px.indices {
+                let i = Int(px[t]), j = Int(py[t])
+                var m = p[4]
+                let a = p[3], exv = ex[i], eyv = ey[j]
+                row[0] = a * exd[i] * eyv
+                row[1] = a * exv * eyd[j]
+                row[2] = a * (exs[i] * eyv + exv * eys[j])
+                row[3] = exv * eyv
+                m += a * exv * eyv
+                row[4] = 1
+                if slopes {
+                    row[5] = Double(ox + i); row[6] = Double(oy + j)
+                    m += p[5] * row[5] + p[6] * row[6]
+                }
+                let r = pv[t] - m
+                for a in 0..<n {
+                    wantGradient[a] += row[a] * r
+                    for b in a..<n { wantNormal[a * n + b] += row[a] * row[b] }
+                }
+            }
+            for isa in Self.isas {
+                var gradient = [Double](repeating: 0.25, count: n), lines = [Double](repeating: 0, count: 8 * n)
+                peaks_spot_normal_equations_isa(isa, px.count, px, py, pv, p, n, slopes ? 1 : 0, ox, oy, ex, exd, exs, ey, eyd, eys, &gradient, &lines)
+                #expect(gradient.map(\.bitPattern) == wantGradient.map(\.bitPattern), "gradient: isa \(isa.rawValue), n \(n)")
+                for a in 0..<n {
+                    #expect((a..<n).map { lines[8 * a + $0].bitPattern } == (a..<n).map { wantNormal[a * n + $0].bitPattern },
+                            "normal row \(a): isa \(isa.rawValue), n \(n)")
+                }
+            }
+        }
+    }
+
     @Test("the chosen instruction set is supported, and on x86-64 machines with AVX2 it is AVX2")
     func chosenInstructionSet() {
         let chosen = peaks_vector_isa()

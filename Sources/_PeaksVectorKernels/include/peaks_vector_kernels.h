@@ -25,9 +25,23 @@ void peaks_tap_sums_strided(float *dst, long count, const float *base, long stri
 /// The same with tap m at base[offsets[m] + x].
 void peaks_tap_sums_offsets(float *dst, long count, const float *base, const long *offsets, const float *k, long taps);
 
+/// The normal equations of one Levenberg-Marquardt step of a single-spot GaussianSpotFit
+/// (n = 5 unknowns x, y, s, A, B; or 7 with the background's slopes), summed over `count`
+/// pixels: pixel t at box offsets (px[t], py[t]) with value pv[t]; p the n parameters; ex, exd,
+/// exs (per box column) and ey, eyd, eys (per box row) the spot's E, dE/dx0 and dE/ds tables;
+/// (ox, oy) the box origin relative to the slopes' centre. Adds row_a * r to gradient[a] and
+/// row_a * row (8 lanes, those at and above n zero) to lines[8 a ...] for a < n, pixel by pixel in
+/// order, with the arithmetic of GaussianSpotFit's Swift loop, so the sums are bit for bit its.
+void peaks_spot_normal_equations(long count, const int *px, const int *py, const double *pv, const double *p, long n,
+                                 int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                 const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
+
 /// The kernels above compiled for `isa` (which must be supported): for tests that compare the
 /// instruction sets bit for bit.
 void peaks_tap_sums_strided_isa(peaks_isa isa, float *dst, long count, const float *base, long stride, const float *k, long taps);
 void peaks_tap_sums_offsets_isa(peaks_isa isa, float *dst, long count, const float *base, const long *offsets, const float *k, long taps);
+void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
+                                     long n, int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                     const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
 
 #endif
