@@ -192,7 +192,12 @@ public struct PersistenceDetector: PeakDetector {
         }
         let (diagram, tree) = persistence!
         let (rawNoise, noise) = (measuredNoise!.rawNoise, measuredNoise!.noise)
-        let propagation = measuredNoise!.propagation
+        // The maps of the propagated noise are drawn after the filtration, where their own
+        // parallel loops get the cores (inside the two-way loop above they would run serially).
+        let propagation: (local: LocalNoise, edges: BandPassNoise)? = measuredNoise!.propagates
+            ? (LocalNoise.estimate(source, mask: noiseMask),
+               BandPassNoise(width: image.width, height: image.height, mask: mask, sigma: smooth, background: backgroundSigma))
+            : nil
         let (noiseRule, bandNoiseRule) = (measuredNoise!.noiseRule, measuredNoise!.bandNoiseRule)
         let (whiteness, bandMAD, quantisationStep) = (measuredNoise!.whiteness, measuredNoise!.bandMAD, measuredNoise!.quantisationStep)
 
@@ -202,9 +207,9 @@ public struct PersistenceDetector: PeakDetector {
             var noiseRule: String
             var whiteness: Double?, bandMAD: Double?, quantisationStep: Double?
             var bandNoiseRule = "mad"
-            // With the propagated noise: the local pixel-noise map and the band-pass's own gain map,
-            // which scale the threshold at each summit.
-            var propagation: (local: LocalNoise, edges: BandPassNoise)?
+            // With the propagated noise, the local pixel-noise map and the band-pass's own gain map
+            // scale the threshold at each summit (drawn by the caller).
+            var propagates = false
             if band {
                 // The noise of the image the filtration runs on, measured on it (correlated noise is
                 // measured as it is after the filter; a lattice is not noise).
@@ -238,8 +243,7 @@ public struct PersistenceDetector: PeakDetector {
                         if decision.propagate {
                             n = propagated
                             noiseRule = "white pixel noise x band-pass gain"
-                            propagation = (LocalNoise.estimate(source, mask: noiseMask),
-                                           BandPassNoise(width: image.width, height: image.height, mask: mask, sigma: smooth, background: backgroundSigma))
+                            propagates = true
                         }
                     } else {
                         bandNoiseRule = "\(settings.bandNoise.rawValue): band MAD not above the propagated pixel noise: mad"
@@ -253,7 +257,7 @@ public struct PersistenceDetector: PeakDetector {
                 noise = rawNoise * gain
             }
             return NoiseMeasurement(rawNoise: rawNoise, noise: noise, noiseRule: noiseRule, whiteness: whiteness, bandMAD: bandMAD,
-                                    quantisationStep: quantisationStep, bandNoiseRule: bandNoiseRule, propagation: propagation)
+                                    quantisationStep: quantisationStep, bandNoiseRule: bandNoiseRule, propagates: propagates)
         }
         let threshold = settings.prominence.given ?? factor * noise
         diagnostics.append(("smooth", .number(smooth)))
@@ -480,7 +484,7 @@ struct NoiseMeasurement {
     var bandMAD: Double?
     var quantisationStep: Double?
     var bandNoiseRule: String
-    /// With the propagated noise: the local pixel-noise map and the band-pass's own gain map,
-    /// which scale the threshold at each summit.
-    var propagation: (local: LocalNoise, edges: BandPassNoise)?
+    /// Whether the threshold is the propagated noise, scaled at each summit by the local
+    /// pixel-noise map and the band-pass's own gain map.
+    var propagates: Bool
 }

@@ -484,31 +484,43 @@ public enum ContentScale {
     /// lattice each response's noise is the smaller of its MAD noise and the noise along the
     /// lattice; only scales whose noise that lowers are voted again.
     static func spotScale(_ space: ScaleSpace, lattice: (dx: Int, dy: Int)?) -> Double? {
-        var votes: [(Double, Double)] = []
-        for octave in space.octaves {
-            let f = octave.factor, responses = octave.responses
-            guard let first = octave.members.first else { continue }
-            // A lattice vector in grid pixels (rounded); nil when it rounds to zero.
-            let gridLattice: (dx: Int, dy: Int)? = lattice.flatMap { l in
-                let dx = Int((Double(l.dx) / Double(f)).rounded()), dy = Int((Double(l.dy) / Double(f)).rounded())
+        // Per octave, the lattice vector in grid pixels (rounded); nil without a lattice or when
+        // it rounds to zero (then the MAD votes stand).
+        let gridLattices: [(dx: Int, dy: Int)?] = space.octaves.map { octave in
+            lattice.flatMap { l in
+                let f = Double(octave.factor)
+                let dx = Int((Double(l.dx) / f).rounded()), dy = Int((Double(l.dy) / f).rounded())
                 return (dx == 0 && dy == 0) ? nil : (dx, dy)
             }
-            guard let L = gridLattice else {
-                for m in octave.members.indices { votes += octave.madVotes[m] }
-                continue
+        }
+        // Every (octave, member) to measure along the lattice, as one flat parallel loop.
+        let jobs = space.octaves.indices.flatMap { o in
+            gridLattices[o] == nil ? [] : space.octaves[o].members.indices.map { (o, $0) }
+        }
+        var found = [[(Double, Double)]](repeating: [], count: jobs.count)
+        found.withUnsafeMutableBufferPointer { fb in
+            let out = SharedPointer(fb.baseAddress!)
+            Parallel.forEach(jobs.count) { n in
+                let (o, m) = jobs[n]
+                let octave = space.octaves[o], L = gridLattices[o]!
+                let i = octave.members[m], k = i - (octave.members[0] - 1)
+                let mad = octave.madNoise[m]
+                guard let along = latticeNoise(of: octave.responses[k], mask: octave.noiseMask, lattice: L, samples: 1 << 16),
+                      along < mad else { out[n] = octave.madVotes[m]; return }
+                out[n] = ContentScale.votes(scale: space.usable[i], responses: octave.responses, k, mask: octave.gridMask, noise: along)
             }
-            var found = [[(Double, Double)]](repeating: [], count: octave.members.count)
-            found.withUnsafeMutableBufferPointer { fb in
-                let out = SharedPointer(fb.baseAddress!)
-                Parallel.forEach(octave.members.count) { m in
-                    let i = octave.members[m], k = i - (first - 1)
-                    let mad = octave.madNoise[m]
-                    guard let along = latticeNoise(of: responses[k], mask: octave.noiseMask, lattice: L, samples: 1 << 16),
-                          along < mad else { out[m] = octave.madVotes[m]; return }
-                    out[m] = ContentScale.votes(scale: space.usable[i], responses: responses, k, mask: octave.gridMask, noise: along)
+        }
+        // In octave and member order, as measured.
+        var votes: [(Double, Double)] = []
+        var next = 0
+        for (o, octave) in space.octaves.enumerated() {
+            for m in octave.members.indices {
+                if gridLattices[o] == nil {
+                    votes += octave.madVotes[m]
+                } else {
+                    votes += found[next]; next += 1
                 }
             }
-            for v in found { votes += v }
         }
         guard !votes.isEmpty else { return nil }
         votes.sort { $0.0 < $1.0 }

@@ -30,25 +30,29 @@ public struct LocalNoise: Sendable {
         let w = image.width, h = image.height, t = tile
         let tx = max(1, (w + t - 1) / t), ty = max(1, (h + t - 1) / t)
         var sigma = [Double](repeating: -1, count: tx * ty)
-        var samples: [Float] = []
-        samples.reserveCapacity(t * t)
-        image.pixels.withUnsafeBufferPointer { p in
-            mask.isValid.withUnsafeBufferPointer { v in
-                for j in 0..<ty {
-                    for i in 0..<tx {
-                        samples.removeAll(keepingCapacity: true)
-                        let y0 = max(1, j * t), y1 = min(h - 1, (j + 1) * t)
-                        let x0 = max(1, i * t), x1 = min(w - 1, (i + 1) * t)
-                        guard y0 < y1, x0 < x1 else { continue }
-                        for y in y0..<y1 {
-                            for x in x0..<x1 {
-                                let c = y &* w &+ x, u = c &- w, d = c &+ w
-                                guard v[c], v[c &- 1], v[c &+ 1], v[u], v[u &- 1], v[u &+ 1], v[d], v[d &- 1], v[d &+ 1] else { continue }
-                                samples.append(NoiseEstimate.immerkaerResponse(p, at: c, width: w))
+        // Rows of tiles in parallel (each tile's sigma depends on its pixels only).
+        sigma.withUnsafeMutableBufferPointer { sb in
+            let tileSigma = SharedPointer(sb.baseAddress!)
+            image.pixels.withUnsafeBufferPointer { p in
+                mask.isValid.withUnsafeBufferPointer { v in
+                    Parallel.forEach(ty) { j in
+                        var samples: [Float] = []
+                        samples.reserveCapacity(t * t)
+                        for i in 0..<tx {
+                            samples.removeAll(keepingCapacity: true)
+                            let y0 = max(1, j * t), y1 = min(h - 1, (j + 1) * t)
+                            let x0 = max(1, i * t), x1 = min(w - 1, (i + 1) * t)
+                            guard y0 < y1, x0 < x1 else { continue }
+                            for y in y0..<y1 {
+                                for x in x0..<x1 {
+                                    let c = y &* w &+ x, u = c &- w, d = c &+ w
+                                    guard v[c], v[c &- 1], v[c &+ 1], v[u], v[u &- 1], v[u &+ 1], v[d], v[d &- 1], v[d &+ 1] else { continue }
+                                    samples.append(NoiseEstimate.immerkaerResponse(p, at: c, width: w))
+                                }
                             }
-                        }
-                        if samples.count >= 64 {
-                            sigma[j * tx + i] = NoiseEstimate.robustSigma(medianResponse: Double(Selection.median(&samples)))
+                            if samples.count >= 64 {
+                                tileSigma[j * tx + i] = NoiseEstimate.robustSigma(medianResponse: Double(Selection.median(&samples)))
+                            }
                         }
                     }
                 }
@@ -69,14 +73,18 @@ public struct LocalNoise: Sendable {
             return (i0, i0 + 1, Float(f - Double(i0)))
         }
         let xs = (0..<w).map { axis($0, tx) }
-        ratio.withUnsafeMutableBufferPointer { r in
-            for y in 0..<h {
-                let (j0, j1, fy) = axis(y, ty)
-                for x in 0..<w {
-                    let (i0, i1, fx) = xs[x]
-                    let top = tileRatio[j0 * tx + i0] * (1 - fx) + tileRatio[j0 * tx + i1] * fx
-                    let bottom = tileRatio[j1 * tx + i0] * (1 - fx) + tileRatio[j1 * tx + i1] * fx
-                    r[y &* w &+ x] = top * (1 - fy) + bottom * fy
+        ratio.withUnsafeMutableBufferPointer { rb in
+            let r = SharedPointer(rb.baseAddress!)
+            // Bands of 32 rows in parallel.
+            Parallel.forEach((h + t - 1) / t) { band in
+                for y in (band * t)..<min(h, (band + 1) * t) {
+                    let (j0, j1, fy) = axis(y, ty)
+                    for x in 0..<w {
+                        let (i0, i1, fx) = xs[x]
+                        let top = tileRatio[j0 * tx + i0] * (1 - fx) + tileRatio[j0 * tx + i1] * fx
+                        let bottom = tileRatio[j1 * tx + i0] * (1 - fx) + tileRatio[j1 * tx + i1] * fx
+                        r[y &* w &+ x] = top * (1 - fy) + bottom * fy
+                    }
                 }
             }
         }
