@@ -272,6 +272,12 @@ public enum ContentScale {
         // division per pixel.
         f.pixels.withUnsafeBufferPointer { px in
             mask.isValid.withUnsafeBufferPointer { valid in
+                if px.count > 0, memchr(valid.baseAddress!, 0, valid.count) == nil {
+                    // Every pixel valid: the step-th, the 2 step-th, ... pixel, without the count.
+                    var i = step - 1
+                    while i < px.count { vals.append(px[i]); i += step }
+                    return
+                }
                 var left = step
                 for i in 0..<px.count where valid[i] {
                     left -= 1
@@ -535,23 +541,32 @@ public enum ContentScale {
     static func maxima(_ r: Image, below lo: Image, above hi: Image, mask: Mask, limit: Float) -> [Float] {
         let w = r.width, h = r.height
         var found: [Float] = []
-        for y in 0..<h {
-            for x in 0..<w {
-                let v = r.pixels[y * w + x]
-                guard v > limit, mask.isValid[y * w + x] else { continue }
-                var isMax = true
-                check: for dy in -1...1 {
-                    let yy = y + dy
-                    guard yy >= 0, yy < h else { continue }
-                    for dx in -1...1 {
-                        let xx = x + dx
-                        guard xx >= 0, xx < w else { continue }
-                        let q = yy * w + xx
-                        if lo.pixels[q] > v || hi.pixels[q] > v || (q != y * w + x && r.pixels[q] > v) { isMax = false; break check }
+        r.pixels.withUnsafeBufferPointer { rp in
+        lo.pixels.withUnsafeBufferPointer { lp in
+        hi.pixels.withUnsafeBufferPointer { hp in
+        mask.isValid.withUnsafeBufferPointer { valid in
+            for y in 0..<h {
+                let row = y &* w
+                for x in 0..<w {
+                    let v = rp[row &+ x]
+                    guard v > limit, valid[row &+ x] else { continue }
+                    var isMax = true
+                    check: for dy in -1...1 {
+                        let yy = y &+ dy
+                        guard yy >= 0, yy < h else { continue }
+                        for dx in -1...1 {
+                            let xx = x &+ dx
+                            guard xx >= 0, xx < w else { continue }
+                            let q = yy &* w &+ xx
+                            if lp[q] > v || hp[q] > v || (q != row &+ x && rp[q] > v) { isMax = false; break check }
+                        }
                     }
+                    if isMax { found.append(v) }
                 }
-                if isMax { found.append(v) }
             }
+        }
+        }
+        }
         }
         return found
     }
