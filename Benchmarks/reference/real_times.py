@@ -2,7 +2,7 @@
 """Time the peers and `peaks detect` on every Golden/real spot case, on one machine, interleaved.
 
     python3 Benchmarks/reference/real_times.py [--peaks .build/release/peaks] [--reps 7]
-        [--only CASE,...] [--csv Benchmarks/reference/real-times.csv]
+        [--only CASE,...] [--csv Benchmarks/reference/real-times.csv] [--before OTHER_PEAKS]
 
 Why a second timing script: Golden/real/peers.csv records one run of each peer (the run that was
 scored), on the machine and day real_peers.py ran. A single run includes first-call costs, and a
@@ -15,6 +15,10 @@ measures both sides the same way, in one session, in alternation:
          and one warm-up call excluded.
   peaks  wall time of the whole process `peaks detect IMAGE -o OUT.json` (start-up, read, detect,
          write), default detector and settings, one warm-up run excluded.
+
+--before times a second `peaks` executable (say, a build of the previous commit) in the same
+loop, as tool "peaks-before", so that a change is measured against the same slow spells of a
+shared machine as the peers.
 
 Reported: min and median over --reps runs (the min is the figure least disturbed by the other
 load of a shared machine; the median says how stable it was). The peers are given the true spot
@@ -61,6 +65,7 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--only", default="")
     ap.add_argument("--csv", default=os.path.join(HERE, "real-times.csv"))
+    ap.add_argument("--before", default="", help="a second peaks executable, timed in the same loop")
     a = ap.parse_args()
     cases = sorted(d for d in os.listdir(a.dir) if os.path.isfile(os.path.join(a.dir, d, "truth.json")))
     if a.only:
@@ -77,21 +82,28 @@ def main():
             sigma = float(t["spot_sigma"])
             # Warm-up: imports, first calls, the page cache.
             peaks_time(a.peaks, path, out)
+            if a.before:
+                peaks_time(a.before, path, out)
             for peer in PEERS:
                 peer_time(img, sigma, peer)
-            times = {p: [] for p in ["peaks"] + PEERS}
+            mine_tools = ["peaks"] + (["peaks-before"] if a.before else [])
+            times = {p: [] for p in mine_tools + PEERS}
             for _ in range(a.reps):  # alternate, so slow spells of the machine hit every tool
                 times["peaks"].append(peaks_time(a.peaks, path, out))
+                if a.before:
+                    times["peaks-before"].append(peaks_time(a.before, path, out))
                 for peer in PEERS:
                     times[peer].append(peer_time(img, sigma, peer))
             for tool, ts in times.items():
                 ts.sort()
                 rows.append(dict(case=c, shape=f"{img.shape[1]}x{img.shape[0]}", tool=tool,
                                  min_ms=1e3 * ts[0], median_ms=1e3 * ts[len(ts) // 2], reps=a.reps))
-            fastest = min((r for r in rows if r["case"] == c and r["tool"] != "peaks"), key=lambda r: r["min_ms"])
+            fastest = min((r for r in rows if r["case"] == c and r["tool"] in PEERS), key=lambda r: r["min_ms"])
             mine = next(r for r in rows if r["case"] == c and r["tool"] == "peaks")
+            before = next((r for r in rows if r["case"] == c and r["tool"] == "peaks-before"), None)
+            was = f"  (before {before['min_ms']:6.1f} ms, ratio {before['min_ms'] / fastest['min_ms']:.2f})" if before else ""
             print(f"{c:22s} peaks {mine['min_ms']:6.1f} ms  fastest peer {fastest['tool']:8s} "
-                  f"{fastest['min_ms']:6.1f} ms  ratio {mine['min_ms'] / fastest['min_ms']:.2f}", flush=True)
+                  f"{fastest['min_ms']:6.1f} ms  ratio {mine['min_ms'] / fastest['min_ms']:.2f}{was}", flush=True)
     with open(a.csv, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["case", "shape", "tool", "min_ms", "median_ms", "reps"])

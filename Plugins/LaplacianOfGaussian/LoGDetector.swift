@@ -239,27 +239,21 @@ public struct LoGDetector: PeakDetector {
         let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
         if auto, case .given(let dx, let dy) = latticeInput { lattice = (dx, dy) }
         let measureLattice = auto && latticeInput == .measured
-        var found: Result<(vector: (dx: Int, dy: Int)?, periodicity: Double), Error>?
-        var prepared: Result<(LocalNoise, LoGScaleSpace, [Float]), Error>?
-        Parallel.forEach(measureLattice ? 2 : 1) { task in
-            if task == 1 {
-                found = Result { try ContentScale.lattice(of: image, mask: mask) }
-            } else {
-                prepared = Result {
-                    let plane = BackgroundPlane.fit(filled, mask: mask)
-                    let local = useLocalNoise ? LocalNoise.estimate(filled, mask: noiseMask) : LocalNoise.uniform(width: w, height: h)
-                    let space = try LoGScaleSpace(image: filled, sigmas: sigmas, truncate: Self.truncate, plane: plane)
-                    return (local, space, try space.response(scale: 0))
-                }
-            }
+        // The lattice search runs on another thread (a `BackgroundTask`, not a task of a two-way
+        // parallel loop, inside which the scale space's own parallel loops would run on one core).
+        let search = measureLattice ? BackgroundTask { Result { try ContentScale.lattice(of: image, mask: mask) } } : nil
+        let plane = BackgroundPlane.fit(filled, mask: mask)
+        let local = useLocalNoise ? LocalNoise.estimate(filled, mask: noiseMask) : LocalNoise.uniform(width: w, height: h)
+        let prepared = Result { () throws -> (LoGScaleSpace, [Float]) in
+            let space = try LoGScaleSpace(image: filled, sigmas: sigmas, truncate: Self.truncate, plane: plane)
+            return (space, try space.response(scale: 0))
         }
-        if let found {
-            let f = try found.get()
+        if let search {
+            let f = try search.wait().get()
             lattice = f.vector
             periodicity = f.periodicity
         }
-        guard let prepared else { throw PeaksError.invalidImage(reason: "log: the scale space was not computed") }
-        let (local, space, firstResponse) = try prepared.get()
+        let (space, firstResponse) = try prepared.get()
         let frame = ResponseFrame(width: w, height: h, pad: space.pad, stride: space.stride)
         var noise = [Double](repeating: 0, count: scales)
         var thresholds = [Double](repeating: 0, count: scales)

@@ -38,3 +38,28 @@ public enum Parallel {
         init(_ value: T) { self.value = value }
     }
 }
+
+/// Work started now on another thread and collected later with `wait()`: a piece of work that
+/// the caller does not need until then (the lattice search beside log's scale space). Unlike a
+/// task of a two-way `Parallel.forEach`, it does not make the caller's own parallel loops nested
+/// (which would run them on one core). The result is the body's, whatever the timing.
+public final class BackgroundTask<T: Sendable>: @unchecked Sendable {
+    // Safe: `result` is written once by the body's thread before `group.leave()` and read only
+    // after `group.wait()`, which orders the two.
+    private let group = DispatchGroup()
+    private var result: T?
+
+    public init(_ body: @escaping @Sendable () -> T) {
+        group.enter()
+        DispatchQueue.global().async {
+            self.result = body()
+            self.group.leave()
+        }
+    }
+
+    /// Waits for the body to finish and returns its result.
+    public func wait() -> T {
+        group.wait()
+        return result!
+    }
+}
