@@ -4,7 +4,7 @@
 //
 // Layout (see docs/architecture.md):
 //   C shims ......... CFFTW, CPNG, CCairo, CTIFF, CHDF5, CFITSIO (system libraries; CPNG holds a small C file)
-//                     _PeaksLazyLibraries: HDF5, cfitsio and Cairo loaded on first use
+//                     _PeaksLazyLibraries: HDF5, cfitsio, Cairo and libtiff loaded on first use
 //   toolkit ......... PeakKit, ImageIO, Filters, Spectral, Rendering
 //   detectors ....... Plugins/<Name>             (one module each; depend on the toolkit only)
 //   registry ........ Detectors                  (the one list of built-in detectors)
@@ -42,16 +42,14 @@ let package = Package(
             name: "CPNG", path: "Sources/CPNG", exclude: ["README.md"],
             linkerSettings: [.linkedLibrary("png16")]),
         // TIFF, HDF5 and FITS readers (header-only static inline shims; see each folder's README).
-        .systemLibrary(
-            name: "CTIFF", path: "Sources/CTIFF", pkgConfig: "libtiff-4",
-            providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CTIFF", path: "Sources/CTIFF", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5",
             providers: [.apt(["libhdf5-dev", "hdf5-filter-plugin", "bitshuffle"])]),
         .systemLibrary(name: "CFITSIO", path: "Sources/CFITSIO", providers: [.apt(["libcfitsio-dev"])]),
-        // CCairo, CHDF5 and CFITSIO are not linked: their functions are trampolines that load
-        // the library on first use (it and its 50 dependencies cost ~9 ms at every start;
-        // Sources/_PeaksLazyLibraries/README.md).
+        // CCairo, CHDF5, CFITSIO and CTIFF are not linked: their functions are trampolines that
+        // load the library on first use (the first three and their 50 dependencies cost ~9 ms at
+        // every start, libtiff and its codecs 1.2-1.6 ms; Sources/_PeaksLazyLibraries/README.md).
         .target(name: "_PeaksLazyLibraries", exclude: ["README.md"]),
         // Compiler intrinsics (cache prefetch) for the union-find's random-access loop.
         .target(name: "_PeaksIntrinsics"),

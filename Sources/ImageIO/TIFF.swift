@@ -56,6 +56,7 @@ public enum TIFF {
         guard width <= Int(UInt32.max), height <= Int(UInt32.max) else {
             throw PeaksError.invalidImage(reason: "\(width)x\(height) is too large for TIFF")
         }
+        try TIFF.load(writing: true)
         let rowBytes = width * bits / 8
         // Classic TIFF addresses 4 GiB; larger images (with deflate, rarely) need BigTIFF.
         let big = raw.count > (1 << 31)
@@ -112,6 +113,16 @@ public enum TIFF {
         ctiff_silence_global_handlers()
         return true
     }()
+
+    /// Loads libtiff (on first use: Sources/_PeaksLazyLibraries) and silences its process-wide
+    /// handlers; a missing library is one error line.
+    static func load(path: String = "", writing: Bool = false) throws {
+        if let reason = ctiff_load() {
+            let why = String(cString: reason)
+            throw writing ? PeaksError.invalidImage(reason: "cannot write TIFF: \(why)") : PeaksError.file(path: path, reason: why)
+        }
+        _ = silenced
+    }
 }
 
 // MARK: - Client I/O: libtiff reads an InputFile (on disk by pread, or in memory) or writes memory
@@ -216,7 +227,7 @@ final class TIFFHandle: @unchecked Sendable {
     let path: String
 
     init(file: InputFile) throws {
-        _ = TIFF.silenced
+        try TIFF.load(path: file.path)
         path = file.path
         stream = TIFFStream(file: file)
         messages = UnsafeMutablePointer<ctiff_messages>.allocate(capacity: 1)

@@ -136,11 +136,11 @@ import Testing
     }
 }
 
-/// libhdf5, libcfitsio and libcairo (and the 50 libraries they pull in) are loaded on first use
+/// libhdf5, libcfitsio, libcairo and libtiff (and the 50 libraries they pull in) are loaded on first use
 /// (Sources/_PeaksLazyLibraries): a PNG detection maps none of them, and each is mapped exactly
 /// when a file or a picture needs it. The dynamic loader's own log (LD_DEBUG=files) is the truth.
 @Suite struct LazyLibraries {
-    static let lazy = ["libhdf5", "libcfitsio", "libcairo"]
+    static let lazy = ["libhdf5", "libcfitsio", "libcairo", "libtiff"]
 
     func loaded(_ arguments: [String]) throws -> Set<String> {
         let r = try PeaksExecutable.run(arguments + ["--format", "csv"], environment: ["LD_DEBUG": "files"])
@@ -154,6 +154,7 @@ import Testing
         #expect(try loaded(["detect", "samples/lattice.png"]) == [])
         #expect(try loaded(["detect", fixtures + "hdf5/gzip2d.h5"]) == ["libhdf5"])
         #expect(try loaded(["detect", fixtures + "fits/uint16_bzero.fits"]) == ["libcfitsio"])
+        #expect(try loaded(["detect", fixtures + "tiff/uint16_lzw_tiled_pred.tif"]) == ["libtiff"])
         let overlay = FileManager.default.temporaryDirectory.appendingPathComponent("peaks-lazy-\(getpid()).png").path
         defer { try? FileManager.default.removeItem(atPath: overlay) }
         #expect(try loaded(["detect", "samples/lattice.png", "--overlay", overlay]) == ["libcairo"])
