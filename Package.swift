@@ -53,8 +53,8 @@ let package = Package(
         .target(name: "_PeaksLazyLibraries", exclude: ["README.md"]),
         // Compiler intrinsics (cache prefetch) for the union-find's random-access loop.
         .target(name: "_PeaksIntrinsics"),
-        // Hot loops (the separable Gaussian's tap sums) compiled for AVX2 and the baseline,
-        // chosen at run time, with the same results bit for bit.
+        // Hot loops (the separable Gaussian's tap sums, a single spot fit's normal equations)
+        // compiled for AVX2 and the baseline, chosen at run time, with the same results bit for bit.
         .target(name: "_PeaksVectorKernels", exclude: ["README.md"]),
 
         // MARK: Toolkit

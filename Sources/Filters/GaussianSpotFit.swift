@@ -246,9 +246,12 @@ public enum GaussianSpotFit {
                         if vectorRows {
                             // One spot: the same loop in C, on the machine's widest vectors
                             // (_PeaksVectorKernels; bit for bit this loop's sums).
-                            peaks_spot_normal_equations(
-                                count, px, py, pv, pb.baseAddress!, n, slopes ? 1 : 0, ox, oy, ex, exd, exs, ey, eyd, eys,
-                                gradient, UnsafeMutableRawPointer(lines).assumingMemoryBound(to: Double.self))
+                            precondition(spots == 1, "GaussianSpotFit: the C normal equations are for one spot")
+                            lines.withMemoryRebound(to: Double.self, capacity: 8 * n) { lanes in
+                                peaks_spot_normal_equations(
+                                    count, px, py, pv, pb.baseAddress!, n, slopes ? 1 : 0, ox, oy, ex, exd, exs, ey, eyd, eys,
+                                    gradient, lanes)
+                            }
                             for a in 0..<n { for b in a..<n { normal[a &* n &+ b] = lines[a][b] } }
                             return
                         }

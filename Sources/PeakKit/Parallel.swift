@@ -51,7 +51,11 @@ public final class BackgroundTask<T: Sendable>: @unchecked Sendable {
 
     public init(_ body: @escaping @Sendable () -> T) {
         group.enter()
-        DispatchQueue.global().async {
+        // A queue of its own, not the shared global pool: the pool has one thread per core, and
+        // when all of them wait in `wait()` (detections inside a parallel loop) a body queued
+        // there would start only when libdispatch's monitor adds a thread, about a second later.
+        // A private queue gets a thread when it needs one.
+        DispatchQueue(label: "peaks.background-task").async {
             self.result = body()
             self.group.leave()
         }
