@@ -175,9 +175,9 @@ public struct LoGDetector: PeakDetector {
         // NoiseEstimate.constantAreas).
         // With the automatic threshold the lattice is searched for (below); its transforms are
         // planned meanwhile.
-        if settings.prominence.isAuto && (ContentScale.LatticeInput(settings.lattice) ?? .measured) == .measured {
-            ContentScale.planLatticeSearchInBackground(width: image.width, height: image.height)
-        }
+        let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
+        let measureLattice = settings.prominence.isAuto && latticeInput == .measured
+        if measureLattice { ContentScale.planLatticeSearchInBackground(width: image.width, height: image.height) }
         let (mask, noiseMask) = NoiseEstimate.constantAreas(given, in: image)
         let w = image.width, h = image.height
         let sigma0 = settings.sigma
@@ -236,9 +236,7 @@ public struct LoGDetector: PeakDetector {
         // the first scale's response, which do not need it.
         var lattice: (dx: Int, dy: Int)? = nil
         var periodicity: Double? = nil
-        let latticeInput = ContentScale.LatticeInput(settings.lattice) ?? .measured
         if auto, case .given(let dx, let dy) = latticeInput { lattice = (dx, dy) }
-        let measureLattice = auto && latticeInput == .measured
         // The lattice search runs on another thread (a `BackgroundTask`, not a task of a two-way
         // parallel loop, inside which the scale space's own parallel loops would run on one core).
         let search = measureLattice ? BackgroundTask { Result { try ContentScale.lattice(of: image, mask: mask) } } : nil

@@ -179,13 +179,13 @@ public enum ContentScale {
         guard width >= 8, height >= 8 else { return }
         let reach = latticeReach(width: width, height: height)
         DispatchQueue.global().async {
-            FFTConvolution.planAutocorrelation(width: width, height: height, maxLag: (reach, reach))
+            FFTConvolution.planAutocorrelation(width: width, height: height, maxLag: (reach + 1, reach + 1))
         }
     }
 
-    /// The lags the lattice search looks at: up to a quarter of the image, +1 for the 3x3
-    /// maximum test at the edge.
-    static func latticeReach(width: Int, height: Int) -> Int { min(width, height) / 4 + 1 }
+    /// The lags the lattice search looks at: up to a quarter of the image (its autocorrelation
+    /// reaches one lag further, for the 3x3 maximum test at the edge).
+    static func latticeReach(width: Int, height: Int) -> Int { min(width, height) / 4 }
 
     static func latticeVector(_ image: Image) throws -> ((dx: Int, dy: Int)?, Double) {
         let w = image.width, h = image.height
@@ -195,7 +195,7 @@ public enum ContentScale {
         for i in 0..<image.count { a.pixels[i] = image.pixels[i] - low.pixels[i]; mean += Double(a.pixels[i]) }
         mean /= Double(image.count)
         for i in 0..<image.count { a.pixels[i] -= Float(mean) }
-        let reach = latticeReach(width: w, height: h) - 1
+        let reach = latticeReach(width: w, height: h)
         let ac = try FFTConvolution.autocorrelation(a, maxLag: (reach + 1, reach + 1))  // lag (0, 0) at the centre
         let aw = ac.width, cx = ac.width / 2, cy = ac.height / 2
         let zero = Double(ac[cx, cy])
