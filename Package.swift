@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "_PeaksVectorKernels", exclude: ["README.md"]),
 
         // MARK: Toolkit
-        .target(name: "PeakKit", exclude: ["README.md"]),
+        .target(name: "PeakKit", dependencies: ["_PeaksVectorKernels"], exclude: ["README.md"]),
         .target(
             name: "ImageIO", dependencies: ["PeakKit", "CPNG", "CTIFF", "CHDF5", "CFITSIO", "_PeaksLazyLibraries"], exclude: ["README.md"]),
         .target(name: "Filters", dependencies: ["PeakKit", "_PeaksVectorKernels"], exclude: ["README.md"]),

@@ -401,18 +401,22 @@ public enum ContentScale {
             return GaussianFilter.apply(grid, sigma: (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f))
         }
         // Response j (blur b - blur b + 1) written over blur b, in order, so that blur b + 1 is
-        // read before it is itself overwritten (no new memory).
+        // read before it is itself overwritten (no new memory). Each subtraction, a pass bound by
+        // memory traffic, is cut into bands over the cores (the same arithmetic per pixel).
         func respond(_ o: Int) {
-            let start = blurStart[o]
-            for b in start..<(start + plans[o].members.count + 2) {
+            let start = blurStart[o], end = start + plans[o].members.count + 2
+            for b in start..<end {
                 let next = blurs[b + 1]!
                 blurs[b]!.pixels.withUnsafeMutableBufferPointer { r in
                     next.pixels.withUnsafeBufferPointer { n in
-                        for p in r.indices { r[p] -= n[p] }
+                        let band = 16384, out = SharedPointer(r.baseAddress!), from = SharedPointer(n.baseAddress!)
+                        Parallel.forEach((r.count + band - 1) / band) { k in
+                            for p in (k * band)..<min(r.count, (k + 1) * band) { out[p] -= from[p] }
+                        }
                     }
                 }
             }
-            blurs[start + plans[o].members.count + 2] = nil  // the last blur is no response
+            blurs[end] = nil  // the last blur is no response
         }
         enum Job { case alongside(Int), grid(Int), blur(Int, Int), vote(Int, Int) }
         // Runs `jobs`, each writing only its own slot.

@@ -1,4 +1,8 @@
 #include "peaks_vector_kernels.h"
+#include <stdint.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 // Products and sums stay separate operations: a fused multiply-add rounds once instead of
 // twice, which would make the results depend on the instruction set.
@@ -6,7 +10,7 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define PEAKS_X86_64 1
-#define PEAKS_TARGET_AVX2 __attribute__((target("avx2")))
+#define PEAKS_TARGET_AVX2 __attribute__((target("avx2,popcnt")))
 #else
 #define PEAKS_X86_64 0
 #define PEAKS_TARGET_AVX2
@@ -87,6 +91,81 @@ typedef double v8d_loose __attribute__((vector_size(64), aligned(8)));
         }                                                                                     \
     }
 
+// The sampled-bracket pass, one value at a time without branches: the value is stored at the
+// next free slot whatever it is (one spare slot is kept) and only the count advances for a value
+// strictly inside the bracket.
+static long bracket_pass_baseline(const float *values, long n, float lo, float hi, float *inside, long capacity,
+                                  long *counts) {
+    long below_lo = 0, at_most_lo = 0, at_most_hi = 0, count = 0;
+    if (n > 0 && capacity < 1) return -1;
+    for (long i = 0; i < n; i++) {
+        float x = values[i];
+        long under = x < lo, not_above = x <= lo, in_hi = x <= hi, below_hi = x < hi;
+        below_lo += under;
+        at_most_lo += not_above;
+        at_most_hi += in_hi;
+        inside[count] = x;
+        count += below_hi & (1 - not_above);
+        if (count >= capacity - 1) return -1;
+    }
+    counts[0] = below_lo; counts[1] = at_most_lo; counts[2] = at_most_hi;
+    return count;
+}
+
+#if PEAKS_X86_64
+// pack[m], byte j: the lane of the j-th set bit of the 8-bit mask m (the rest 0): the permutation
+// that moves the lanes m selects, in order, to the front of a vector ("left-packing").
+static uint64_t pack[256];
+static void fill_pack(void) {
+    for (int m = 0; m < 256; m++) {
+        uint64_t lanes = 0;
+        int j = 0;
+        for (int lane = 0; lane < 8; lane++)
+            if (m & (1 << lane)) lanes |= (uint64_t)lane << (8 * j++);
+        pack[m] = lanes;
+    }
+}
+
+// Eight values at a time: the three counts accumulate in vector lanes (a true comparison is -1),
+// and the values inside the bracket are left-packed with one permutation and stored as a whole
+// vector at the next free slot (eight spare slots are kept), the count advancing by how many
+// there were. The same counts and the same values in the same order as the baseline.
+PEAKS_TARGET_AVX2 static long bracket_pass_avx2(const float *values, long n, float lo, float hi, float *inside,
+                                                long capacity, long *counts) {
+    if (capacity < 16) return bracket_pass_baseline(values, n, lo, hi, inside, capacity, counts);
+    long below_lo = 0, at_most_lo = 0, at_most_hi = 0, count = 0, i = 0;
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    while (i + 8 <= n) {
+        // At most 2^20 blocks per round, so that no 32-bit lane count can overflow.
+        long end = i + 8 * (1L << 20) < n ? i + 8 * (1L << 20) : n;
+        __m256i under = _mm256_setzero_si256(), not_above = under, in_hi = under;
+        for (; i + 8 <= end; i += 8) {
+            __m256 x = _mm256_loadu_ps(values + i);
+            __m256 lt_lo = _mm256_cmp_ps(x, vlo, _CMP_LT_OQ), le_lo = _mm256_cmp_ps(x, vlo, _CMP_LE_OQ);
+            __m256 le_hi = _mm256_cmp_ps(x, vhi, _CMP_LE_OQ), lt_hi = _mm256_cmp_ps(x, vhi, _CMP_LT_OQ);
+            under = _mm256_sub_epi32(under, _mm256_castps_si256(lt_lo));
+            not_above = _mm256_sub_epi32(not_above, _mm256_castps_si256(le_lo));
+            in_hi = _mm256_sub_epi32(in_hi, _mm256_castps_si256(le_hi));
+            int m = _mm256_movemask_ps(_mm256_andnot_ps(le_lo, lt_hi));
+            __m256i lanes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)pack[m]));
+            _mm256_storeu_ps(inside + count, _mm256_permutevar8x32_ps(x, lanes));
+            count += __builtin_popcount((unsigned)m);
+            if (count > capacity - 8) return -1;
+        }
+        int32_t u[8], a[8], h[8];
+        _mm256_storeu_si256((__m256i *)u, under);
+        _mm256_storeu_si256((__m256i *)a, not_above);
+        _mm256_storeu_si256((__m256i *)h, in_hi);
+        for (int lane = 0; lane < 8; lane++) { below_lo += u[lane]; at_most_lo += a[lane]; at_most_hi += h[lane]; }
+    }
+    long tail[3];
+    long more = bracket_pass_baseline(values + i, n - i, lo, hi, inside + count, capacity - count, tail);
+    if (more < 0) return -1;
+    counts[0] = below_lo + tail[0]; counts[1] = at_most_lo + tail[1]; counts[2] = at_most_hi + tail[2];
+    return count + more;
+}
+#endif
+
 // One definition of every kernel per instruction set.
 #define DEFINE_KERNELS(SUFFIX, ATTRIBUTES)                                                     \
     ATTRIBUTES static void tap_sums_strided_##SUFFIX(float *dst, long count, const float *base,  \
@@ -117,7 +196,7 @@ int peaks_vector_isa_supported(peaks_isa isa) {
     case PEAKS_ISA_AVX2:
 #if PEAKS_X86_64
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") ? 1 : 0;
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? 1 : 0;
 #else
         return 0;
 #endif
@@ -129,6 +208,9 @@ int peaks_vector_isa_supported(peaks_isa isa) {
 static peaks_isa chosen = PEAKS_ISA_BASELINE;
 __attribute__((constructor)) static void choose_isa(void) {
     chosen = peaks_vector_isa_supported(PEAKS_ISA_AVX2) ? PEAKS_ISA_AVX2 : PEAKS_ISA_BASELINE;
+#if PEAKS_X86_64
+    fill_pack();
+#endif
 }
 
 peaks_isa peaks_vector_isa(void) { return chosen; }
@@ -174,4 +256,17 @@ void peaks_spot_normal_equations(long count, const int *px, const int *py, const
                                  int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                  const double *ey, const double *eyd, const double *eys, double *gradient, double *lines) {
     peaks_spot_normal_equations_isa(chosen, count, px, py, pv, p, n, slopes, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
+}
+
+long peaks_bracket_pass_isa(peaks_isa isa, const float *values, long n, float lo, float hi, float *inside, long capacity,
+                            long *counts) {
+#if PEAKS_X86_64
+    if (isa == PEAKS_ISA_AVX2) return bracket_pass_avx2(values, n, lo, hi, inside, capacity, counts);
+#endif
+    (void)isa;
+    return bracket_pass_baseline(values, n, lo, hi, inside, capacity, counts);
+}
+
+long peaks_bracket_pass(const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts) {
+    return peaks_bracket_pass_isa(chosen, values, n, lo, hi, inside, capacity, counts);
 }

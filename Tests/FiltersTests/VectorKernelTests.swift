@@ -89,6 +89,47 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("the bracket pass counts and gathers what the plain loop does, on every instruction set")
+    func bracketPassMatchesThePlainLoop() {
+        var rng = SeededRandom(seed: 43)
+        for n in [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4099] {
+            for kind in 0..<3 {
+                let values: [Float] = (0..<n).map { _ in
+                    switch kind {
+                    case 0: return Float(rng.uniform(-1, 1))
+                    case 1:  // ties at the bounds; -0.0 and 0.0
+                        let v = Float(Int(rng.uniform(-3, 4)))
+                        return v == 0 && rng.uniform(0, 1) < 0.5 ? -0.0 : v
+                    default: return rng.uniform(0, 1) < 0.1 ? -.infinity : Float(rng.uniform(-1e30, 1e30))
+                    }
+                }
+                let bounds: [(Float, Float)] = [(-0.25, 0.5), (-1, 1), (0, 0), (-.infinity, 0.1), (-0.1, .infinity),
+                                                (-.infinity, .infinity), (2, 1)]
+                for (lo, hi) in bounds {
+                    // The plain loop.
+                    let inside = values.filter { lo < $0 && $0 < hi }
+                    let want = [values.count { $0 < lo }, values.count { $0 <= lo }, values.count { $0 <= hi }]
+                    for isa in Self.isas {
+                        for capacity in [n + 16, inside.count + 16, inside.count + 1, inside.count / 2] where capacity > 0 {
+                            var got = [Float](repeating: .nan, count: capacity)
+                            var counts = [-1, -1, -1]
+                            let count = peaks_bracket_pass_isa(isa, values, n, lo, hi, &got, capacity, &counts)
+                            let context = "isa \(isa.rawValue), n \(n), kind \(kind), bracket (\(lo), \(hi)), capacity \(capacity)"
+                            if capacity >= inside.count + 16 {
+                                #expect(count == inside.count, "\(context)")
+                            } else if capacity <= inside.count {
+                                #expect(count == -1, "\(context): \(inside.count) cannot fit")
+                            }
+                            guard count >= 0 else { continue }
+                            #expect(counts == want, "\(context)")
+                            #expect(got.prefix(count).map(\.bitPattern) == inside.map(\.bitPattern), "\(context)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("the chosen instruction set is supported, and on x86-64 machines with AVX2 it is AVX2")
     func chosenInstructionSet() {
         let chosen = peaks_vector_isa()

@@ -36,6 +36,12 @@ void peaks_spot_normal_equations(long count, const int *px, const int *py, const
                                  int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                  const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
 
+/// One pass of a sampled-bracket selection over values[0 ..< n] (no NaN) with bounds lo <= hi
+/// (either may be infinite): counts[0] = #{x < lo}, counts[1] = #{x <= lo}, counts[2] = #{x <= hi},
+/// and the values with lo < x < hi copied, in order, to inside[0 ...]. Returns how many were
+/// copied, or -1 (counts and inside then undefined) when they might not fit in `capacity`.
+long peaks_bracket_pass(const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts);
+
 /// The kernels above compiled for `isa` (which must be supported): for tests that compare the
 /// instruction sets bit for bit.
 void peaks_tap_sums_strided_isa(peaks_isa isa, float *dst, long count, const float *base, long stride, const float *k, long taps);
@@ -43,5 +49,6 @@ void peaks_tap_sums_offsets_isa(peaks_isa isa, float *dst, long count, const flo
 void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
                                      long n, int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                      const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
+long peaks_bracket_pass_isa(peaks_isa isa, const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts);
 
 #endif
