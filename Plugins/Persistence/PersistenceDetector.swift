@@ -174,7 +174,7 @@ public struct PersistenceDetector: PeakDetector {
         let backgroundSigma = min(4 * smooth, Double(max(image.width, image.height)))
         if band {
             let background = GaussianFilter.apply(source, mask: mask, sigma: backgroundSigma)
-            for i in 0..<bandPassed.count { bandPassed.pixels[i] -= background.pixels[i] }
+            bandPassed = Image.difference(filtered, background)
         }
         let factor = settings.noiseFactor
         let auto = settings.prominence.isAuto
@@ -183,9 +183,11 @@ public struct PersistenceDetector: PeakDetector {
         let filtration = (poisson && smooth == 0) ? image : bandPassed
         var persistence: (diagram: PersistenceDiagram, tree: MergeTree?)?
         var measuredNoise: NoiseMeasurement?
+        // The pixel order first, on all cores (inside the two-way loop its passes would run on one).
+        let order = SuperlevelPersistence.order(of: filtration, mask: mask)
         Parallel.forEach(2) { task in
             if task == 0 {
-                persistence = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels)
+                persistence = SuperlevelPersistence.compute(filtration, mask: mask, recordMergeTree: options.wantsLabels, order: order)
             } else {
                 measuredNoise = measureNoise()
             }

@@ -21,18 +21,44 @@ enum PixelOrder {
     }
 
     /// The raster indices of the valid pixels, sorted by value descending then index ascending.
-    /// Peak memory: 8 bytes per valid pixel while sorting, 12 while copying out, 4 afterwards.
+    /// Peak memory: 8 bytes per valid pixel while sorting (16 up to `lsdLimit` pixels), 12 while
+    /// copying out, 4 afterwards. Spread over the cores (each pass cut into fixed chunks, so the
+    /// result does not depend on them; nested in another parallel loop it runs on one core).
     static func sortedDescending(_ values: UnsafeBufferPointer<Float>, valid: UnsafeBufferPointer<Bool>?) -> [UInt32] {
-        var n = 0
-        if let valid { for b in valid where b { n &+= 1 } } else { n = values.count }
+        let total = values.count
+        if total == 0 { return [] }
+        // Chunks of the raster: the valid pixels of each are counted, then written from where
+        // the valid pixels of the chunks before it end, in raster order.
+        let chunks = chunkCount(total)
+        var startOf = [Int](repeating: 0, count: chunks + 1)
+        @inline(__always) func bounds(_ c: Int, of count: Int) -> Range<Int> { (c * count / chunks)..<((c + 1) * count / chunks) }
+        if let valid {
+            let base = SharedPointer(valid.baseAddress!)
+            startOf.withUnsafeMutableBufferPointer { starts in
+                let s = SharedPointer(starts.baseAddress!)
+                Parallel.forEach(chunks) { c in
+                    var k = 0
+                    for i in bounds(c, of: total) where base[i] { k &+= 1 }
+                    s[c + 1] = k
+                }
+            }
+            for c in 0..<chunks { startOf[c + 1] += startOf[c] }
+        } else {
+            for c in 0..<chunks { startOf[c + 1] = bounds(c, of: total).upperBound }
+        }
+        let n = startOf[chunks]
         if n == 0 { return [] }
         let words = LargeBuffer.allocate(UInt64.self, count: n)
         defer { LargeBuffer.free(words) }
-        var k = 0
-        for i in 0..<values.count {
-            if let valid, !valid[i] { continue }
-            words[k] = UInt64(descendingKey(values[i])) << 32 | UInt64(i)
-            k &+= 1
+        let w = SharedPointer(words), v = SharedPointer(values.baseAddress!)
+        let flags = valid.map { SharedPointer($0.baseAddress!) }
+        Parallel.forEach(chunks) { c in
+            var k = startOf[c]
+            for i in bounds(c, of: total) {
+                if let flags, !flags[i] { continue }
+                w[k] = UInt64(descendingKey(v[i])) << 32 | UInt64(i)
+                k &+= 1
+            }
         }
         if n <= lsdLimit {
             sortByKeyLSD(words, n)
@@ -40,10 +66,17 @@ enum PixelOrder {
             sortInPlace(words, n, shift: 56)
         }
         return [UInt32](unsafeUninitializedCapacity: n) { out, count in
-            for i in 0..<n { out[i] = UInt32(truncatingIfNeeded: words[i]) }
+            let o = SharedPointer(out.baseAddress!)
+            Parallel.forEach(chunkCount(n)) { c in
+                for i in (c * n / chunkCount(n))..<((c + 1) * n / chunkCount(n)) { o[i] = UInt32(truncatingIfNeeded: w[i]) }
+            }
             count = n
         }
     }
+
+    /// How many chunks a parallel pass over `count` items is cut into: a fixed function of the
+    /// count (never of the cores), at least 32,768 items each, at most 8.
+    static func chunkCount(_ count: Int) -> Int { max(1, min(8, count / 32_768)) }
 
     /// Up to this many pixels the words are sorted by `sortByKeyLSD` (8 more bytes per pixel,
     /// about 3x faster); above it by the in-place `sortInPlace`, to keep 8 bytes per pixel on
@@ -52,39 +85,57 @@ enum PixelOrder {
 
     /// Sorts `a[0..<n]` ascending, given that the words are in ascending index order (the low
     /// 32 bits): a stable least-significant-digit radix sort on the 32-bit key alone (digits of
-    /// 11, 11 and 10 bits, all three histograms from one pass, a pass skipped when its digit is
-    /// the same for every word). Stability keeps equal keys in index order, so the result is the
-    /// order of the full words, as `sortInPlace` gives it.
+    /// 11, 11 and 10 bits, a pass skipped when its digit is the same for every word). Stability
+    /// keeps equal keys in index order, so the result is the order of the full words, as
+    /// `sortInPlace` gives it.
+    ///
+    /// Each pass is spread over the cores as a fixed number of chunks of the source: each chunk's
+    /// histogram of the digit, then each chunk's words scattered from the offsets where the
+    /// smaller digits and, for its own digit, the earlier chunks end. That is exactly where a
+    /// single stable pass puts every word, so the result does not depend on the chunks.
     static func sortByKeyLSD(_ a: UnsafeMutablePointer<UInt64>, _ n: Int) {
         let digits: [(shift: UInt64, size: Int)] = [(32, 2048), (43, 2048), (54, 1024)]
         let other = LargeBuffer.allocate(UInt64.self, count: n)
         defer { LargeBuffer.free(other) }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048 * 3) { scratch in
-            let counts = scratch.baseAddress!
-            counts.initialize(repeating: 0, count: 2048 * 3)
-            for i in 0..<n {
-                let w = a[i]
-                counts[Int((w &>> 32) & 0x7FF)] &+= 1
-                counts[2048 + Int((w &>> 43) & 0x7FF)] &+= 1
-                counts[4096 + Int((w &>> 54) & 0x3FF)] &+= 1
+        let chunks = chunkCount(n)
+        @inline(__always) func bounds(_ c: Int) -> Range<Int> { (c * n / chunks)..<((c + 1) * n / chunks) }
+        // counts[c * 2048 + d]: words of chunk c with digit d, then where chunk c's next one goes.
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: chunks * 2048)
+        defer { counts.deallocate() }
+        var src = a, dst = other
+        for digit in digits {
+            let mask = UInt64(digit.size - 1)
+            counts.initialize(repeating: 0, count: chunks * 2048)
+            let (from, to, table) = (SharedPointer(src), SharedPointer(dst), SharedPointer(counts))
+            Parallel.forEach(chunks) { c in
+                let h = table.base + c * 2048
+                for i in bounds(c) { h[Int((from[i] &>> digit.shift) & mask)] &+= 1 }
             }
-            var src = a, dst = other
-            for (p, digit) in digits.enumerated() {
-                let c = counts + 2048 * p
-                let mask = UInt64(digit.size - 1)
-                if c[Int((src[0] &>> digit.shift) & mask)] == n { continue }
-                // Exclusive prefix sums: where each digit's words start.
-                var total = 0
-                for d in 0..<digit.size { let k = c[d]; c[d] = total; total &+= k }
-                for i in 0..<n {
-                    let w = src[i]
+            // The same digit in every word: nothing to move.
+            let first = Int((src[0] &>> digit.shift) & mask)
+            if (0..<chunks).reduce(0, { $0 + counts[$1 * 2048 + first] }) == n { continue }
+            // Exclusive prefix sums, digit-major then chunk: where each chunk's words of each digit start.
+            var total = 0
+            for d in 0..<digit.size {
+                for c in 0..<chunks { let k = counts[c * 2048 + d]; counts[c * 2048 + d] = total; total &+= k }
+            }
+            Parallel.forEach(chunks) { c in
+                let next = table.base + c * 2048
+                for i in bounds(c) {
+                    let w = from[i]
                     let d = Int((w &>> digit.shift) & mask)
-                    dst[c[d]] = w
-                    c[d] &+= 1
+                    to[next[d]] = w
+                    next[d] &+= 1
                 }
-                swap(&src, &dst)
             }
-            if src != a { a.update(from: src, count: n) }
+            swap(&src, &dst)
+        }
+        if src != a {
+            let (from, to) = (SharedPointer(src), SharedPointer(a))
+            Parallel.forEach(chunks) { c in
+                let r = bounds(c)
+                (to.base + r.lowerBound).update(from: from.base + r.lowerBound, count: r.count)
+            }
         }
     }
 

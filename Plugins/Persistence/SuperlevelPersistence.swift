@@ -132,15 +132,23 @@ public enum SuperlevelPersistence {
         compute(image, mask: mask, recordMergeTree: false).diagram
     }
 
-    public static func compute(_ image: Image, mask: Mask?, recordMergeTree: Bool) -> (diagram: PersistenceDiagram, tree: MergeTree?) {
-        let width = image.width, height = image.height, n = image.count
-        return image.pixels.withUnsafeBufferPointer { values in
-            let order: [UInt32]
+    /// The valid pixels' raster indices in the filtration's order: value descending, then raster
+    /// index ascending (a radix sort spread over the cores).
+    public static func order(of image: Image, mask: Mask?) -> [UInt32] {
+        image.pixels.withUnsafeBufferPointer { values in
             if let mask {
-                order = mask.isValid.withUnsafeBufferPointer { PixelOrder.sortedDescending(values, valid: $0) }
-            } else {
-                order = PixelOrder.sortedDescending(values, valid: nil)
+                return mask.isValid.withUnsafeBufferPointer { PixelOrder.sortedDescending(values, valid: $0) }
             }
+            return PixelOrder.sortedDescending(values, valid: nil)
+        }
+    }
+
+    /// The diagram, and the merge tree if asked for. `order`, when given, must be
+    /// `order(of: image, mask: mask)` (sorted beforehand, where the sort gets the cores).
+    public static func compute(_ image: Image, mask: Mask?, recordMergeTree: Bool, order given: [UInt32]? = nil) -> (diagram: PersistenceDiagram, tree: MergeTree?) {
+        let width = image.width, height = image.height, n = image.count
+        let order = given ?? Self.order(of: image, mask: mask)
+        return image.pixels.withUnsafeBufferPointer { values in
             // Union-find records, interleaved so one cache line serves a root lookup:
             // uf[2p] = parent of p; uf[2p + 1] = (at roots) the position in `order` of the
             // component's birth pixel, so "born earlier" is a plain integer comparison.

@@ -190,11 +190,19 @@ public enum ContentScale {
     static func latticeVector(_ image: Image) throws -> ((dx: Int, dy: Int)?, Double) {
         let w = image.width, h = image.height
         let low = smoothBackground(image, sigma: 16, step: 4)
-        var a = Image(width: w, height: h)
+        // a = image - low, less its mean (summed in raster order).
         var mean = 0.0
-        for i in 0..<image.count { a.pixels[i] = image.pixels[i] - low.pixels[i]; mean += Double(a.pixels[i]) }
+        var a = Image(width: w, height: h, pixels: [Float](unsafeUninitializedCapacity: image.count) { out, count in
+            image.pixels.withUnsafeBufferPointer { px in
+                low.pixels.withUnsafeBufferPointer { lo in
+                    for i in 0..<px.count { let d = px[i] - lo[i]; out[i] = d; mean += Double(d) }
+                }
+            }
+            count = image.count
+        })
         mean /= Double(image.count)
-        for i in 0..<image.count { a.pixels[i] -= Float(mean) }
+        let offset = Float(mean)
+        a.pixels.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] -= offset } }
         let reach = latticeReach(width: w, height: h)
         let ac = try FFTConvolution.autocorrelation(a, maxLag: (reach + 1, reach + 1))  // lag (0, 0) at the centre
         let aw = ac.width, cx = ac.width / 2, cy = ac.height / 2

@@ -54,51 +54,77 @@ public enum CountingData {
 
     public static func test(_ image: Image, mask: Mask) -> Verdict {
         let w = image.width, h = image.height
-        var anyPositive = false
-        let counts: Bool = image.pixels.withUnsafeBufferPointer { p in
+        guard image.count > 0 else {
+            return Verdict(isCounting: false, dispersion: nil, rule: "auto: not counts (a valid pixel is negative or not a whole number): gaussian")  // as before: no pixel is a count
+        }
+        // Whole numbers >= 0, one of them positive: checked in chunks over the cores.
+        let chunks = max(1, min(8, image.count / 32_768))
+        var chunkVerdicts = [(counts: Bool, positive: Bool)](repeating: (true, false), count: chunks)
+        image.pixels.withUnsafeBufferPointer { p in
             mask.isValid.withUnsafeBufferPointer { v in
-                for i in 0..<p.count where v[i] {
-                    let x = p[i]
-                    if !(x >= 0) || x != x.rounded() { return false }
-                    if x > 0 { anyPositive = true }
+                chunkVerdicts.withUnsafeMutableBufferPointer { verdicts in
+                    let (px, valid, out) = (SharedPointer(p.baseAddress!), SharedPointer(v.baseAddress!), SharedPointer(verdicts.baseAddress!))
+                    let n = p.count
+                    Parallel.forEach(chunks) { c in
+                        var positive = false
+                        for i in (c * n / chunks)..<((c + 1) * n / chunks) where valid[i] {
+                            let x = px[i]
+                            if !(x >= 0) || x != x.rounded() { out[c] = (false, positive); return }
+                            if x > 0 { positive = true }
+                        }
+                        out[c] = (true, positive)
+                    }
                 }
-                return true
             }
         }
+        let counts = chunkVerdicts.allSatisfy(\.counts), anyPositive = chunkVerdicts.contains { $0.positive }
         guard counts, anyPositive else {
             return Verdict(isCounting: false, dispersion: nil, rule: "auto: not counts (a valid pixel is negative or not a whole number): gaussian")
         }
-        var ratios: [Double] = []
-        var levels: [(m: Double, v: Double)] = []
+        // Each row of whole tiles measured on its own (over the cores), the rows' tiles then
+        // listed in raster order.
+        let tileRows = h / tile
+        var rowRatios = [[Double]](repeating: [], count: tileRows)
+        var rowLevels = [[(m: Double, v: Double)]](repeating: [], count: tileRows)
         image.pixels.withUnsafeBufferPointer { p in
             mask.isValid.withUnsafeBufferPointer { v in
-                var ty = 0
-                while ty + tile <= h {
-                    var tx = 0
-                    while tx + tile <= w {
-                        var sum = 0.0, n = 0, sq = 0.0, pairs = 0
-                        for y in ty..<(ty + tile) {
-                            for x in tx..<(tx + tile) {
-                                let i = y &* w &+ x
-                                guard v[i] else { continue }
-                                let a = Double(p[i])
-                                sum += a; n += 1
-                                if x + 1 < tx + tile, v[i + 1] { let d = a - Double(p[i + 1]); sq += d * d; pairs += 1 }
-                                if y + 1 < ty + tile, v[i + w] { let d = a - Double(p[i + w]); sq += d * d; pairs += 1 }
+                rowRatios.withUnsafeMutableBufferPointer { rr in
+                    rowLevels.withUnsafeMutableBufferPointer { rl in
+                        let (p, v) = (SharedPointer(p.baseAddress!), SharedPointer(v.baseAddress!))
+                        let (ratiosOut, levelsOut) = (SharedPointer(rr.baseAddress!), SharedPointer(rl.baseAddress!))
+                        Parallel.forEach(tileRows) { row in
+                            let ty = row * tile
+                            var ratios: [Double] = [], levels: [(m: Double, v: Double)] = []
+                            var tx = 0
+                            while tx + tile <= w {
+                                var sum = 0.0, n = 0, sq = 0.0, pairs = 0
+                                for y in ty..<(ty + tile) {
+                                    for x in tx..<(tx + tile) {
+                                        let i = y &* w &+ x
+                                        guard v[i] else { continue }
+                                        let a = Double(p[i])
+                                        sum += a; n += 1
+                                        if x + 1 < tx + tile, v[i + 1] { let d = a - Double(p[i + 1]); sq += d * d; pairs += 1 }
+                                        if y + 1 < ty + tile, v[i + w] { let d = a - Double(p[i + w]); sq += d * d; pairs += 1 }
+                                    }
+                                }
+                                if n == tile * tile, pairs > 0 {
+                                    let m = sum / Double(n)
+                                    let variance = sq / Double(2 * pairs)
+                                    if m > 0 { ratios.append(variance / m) }
+                                    if m > 0, variance > 0 { levels.append((log(m), log(variance))) }
+                                }
+                                tx += tile
                             }
+                            ratiosOut[row] = ratios
+                            levelsOut[row] = levels
                         }
-                        if n == tile * tile, pairs > 0 {
-                            let m = sum / Double(n)
-                            let variance = sq / Double(2 * pairs)
-                            if m > 0 { ratios.append(variance / m) }
-                            if m > 0, variance > 0 { levels.append((log(m), log(variance))) }
-                        }
-                        tx += tile
                     }
-                    ty += tile
                 }
             }
         }
+        var ratios = rowRatios.flatMap { $0 }
+        var levels = rowLevels.flatMap { $0 }
         guard ratios.count >= minTiles else {
             return Verdict(isCounting: false, dispersion: nil, rule: "auto: counts, but fewer than \(minTiles) whole \(tile)x\(tile) tiles to measure the dispersion: gaussian")
         }

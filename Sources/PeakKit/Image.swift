@@ -32,6 +32,25 @@ public struct Image: Sendable, Equatable {
     public var count: Int { pixels.count }
     public var isEmpty: Bool { pixels.isEmpty }
 
+    /// a - b pixel by pixel (same size), computed in bands over the cores.
+    public static func difference(_ a: Image, _ b: Image) -> Image {
+        precondition(a.width == b.width && a.height == b.height, "difference of a \(a.width)x\(a.height) and a \(b.width)x\(b.height) image")
+        let n = a.count, band = 16_384
+        if n == 0 { return a }
+        let pixels = [Float](unsafeUninitializedCapacity: n) { out, count in
+            a.pixels.withUnsafeBufferPointer { pa in
+                b.pixels.withUnsafeBufferPointer { pb in
+                    let (o, x, y) = (SharedPointer(out.baseAddress!), SharedPointer(pa.baseAddress!), SharedPointer(pb.baseAddress!))
+                    Parallel.forEach((n + band - 1) / band) { k in
+                        for i in (k * band)..<Swift.min(n, (k + 1) * band) { o[i] = x[i] - y[i] }
+                    }
+                }
+            }
+            count = n
+        }
+        return Image(width: a.width, height: a.height, pixels: pixels)
+    }
+
     public subscript(x: Int, y: Int) -> Float {
         get { pixels[y * width + x] }
         set { pixels[y * width + x] = newValue }
