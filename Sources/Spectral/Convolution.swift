@@ -87,22 +87,38 @@ public enum FFTConvolution {
     /// (0, 0) is its centre. The transform is padded only to width + maxLag.x (and height +
     /// maxLag.y), which keeps the circular wrap-around out of these lags: far smaller than the
     /// 2 width - 1 of the full correlation when the lags are short (for a quarter of a 512^2
-    /// image, 640^2 instead of 1024^2).
+    /// image, 640^2 instead of 1024^2). One forward transform and the inverse of |A|^2 over the
+    /// rows of the non-negative vertical lags (the result is exactly symmetric, R(-d) = R(d)).
     public static func autocorrelation(_ image: Image, maxLag: (x: Int, y: Int)) throws -> Image {
         let a = Grid2D(image)
         try checkNonEmpty(a, "input", "autocorrelation")
         let (lx, ly) = autocorrelationLags(width: a.width, height: a.height, maxLag: maxLag)
         let plan = autocorrelationPlan(width: a.width, height: a.height, lags: (lx, ly))
-        let sa = FFTHalfSpectrum<Float>(uninitializedWidth: plan.width, height: plan.height)
-        let sb = FFTHalfSpectrum<Float>(uninitializedWidth: plan.width, height: plan.height)
+        let spectrum = FFTHalfSpectrum<Float>(uninitializedWidth: plan.width, height: plan.height)
+        let work = FFTHalfSpectrum<Float>(uninitializedWidth: plan.width, height: plan.height)
         a.values.withUnsafeBufferPointer {
-            plan.forward(topLeft: $0.baseAddress!, width: a.width, height: a.height, flipped: false, into: sa)
+            plan.forward(topLeft: $0.baseAddress!, width: a.width, height: a.height, flipped: false, into: spectrum)
         }
-        // Circular index i of a (*) flip(a) holds full-correlation indices i and i + N; lag d
-        // is full index width - 1 + d >= width - 1 - maxLag, and i + N > 2 width - 2 there
-        // because N >= width + maxLag.
-        return window(plan, sa, a, flip: true, into: sb, x0: a.width - 1 - lx, y0: a.height - 1 - ly,
-                      width: 2 * lx + 1, height: 2 * ly + 1).image
+        // The inverse transform of |A|^2 is the circular autocorrelation: lag (dx, dy) at index
+        // (dx mod N, dy mod M), free of wrap-around for these lags since N >= width + maxLag.x
+        // (and M likewise). A real image's autocorrelation is symmetric, R(-d) = R(d), so rows
+        // 0 ... maxLag.y hold every lag: row dy gives lags (dx, dy) and (-dx, -dy). One forward
+        // transform instead of the two of correlate(image, image).
+        let ow = 2 * lx + 1, oh = 2 * ly + 1, n = plan.width
+        let factor = Float(1 / (Double(plan.width) * Double(plan.height)))
+        let values = [Float](unsafeUninitializedCapacity: ow * oh) { buf, count in
+            let out = SharedPointer(buf.baseAddress!)
+            plan.inverse(productOf: spectrum, spectrum, conjugateB: true, work: work, rows: 0..<(ly + 1)) { dy, row in
+                let up = out.base + (ly + dy) * ow + lx, down = out.base + (ly - dy) * ow + lx
+                for dx in -lx...lx {
+                    let v = row[dx >= 0 ? dx : n + dx] * factor
+                    up[dx] = v
+                    down[-dx] = v
+                }
+            }
+            count = ow * oh
+        }
+        return Image(width: ow, height: oh, pixels: values)
     }
 
     /// Makes the plans that `autocorrelation` of a `width x height` image at these lags uses
