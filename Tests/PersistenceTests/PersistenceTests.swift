@@ -201,6 +201,20 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         #expect(order == reference)
     }
 
+    /// The same on an image large enough for the sort to be cut into chunks (6 of them here),
+    /// with a mask (the valid pixels of each chunk are written after those of the chunks
+    /// before it) and many ties.
+    @Test func chunkedRadixOrderMatchesComparisonSort() {
+        var rng = SeededRandom(seed: 98)
+        let n = 200_003
+        let values: [Float] = (0..<n).map { _ in Float(Int(rng.uniform(-500, 500))) / 4 }
+        let valid: [Bool] = (0..<n).map { _ in rng.uniform(0, 1) < 0.9 }
+        #expect(PixelOrder.chunkCount(n) == 6)
+        let order = values.withUnsafeBufferPointer { v in valid.withUnsafeBufferPointer { PixelOrder.sortedDescending(v, valid: $0) } }
+        let reference = values.indices.filter { valid[$0] }.sorted { a, b in values[a] > values[b] || (values[a] == values[b] && a < b) }
+        #expect(order.map { Int($0) } == reference)
+    }
+
     /// The LSD sort (images up to 2^24 pixels) and the in-place MSD sort (larger ones) give the
     /// same order, on data with many ties (small integers: the index breaks them) and without.
     @Test func bothRadixSortsGiveTheSameOrder() {
