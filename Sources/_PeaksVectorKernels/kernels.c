@@ -61,35 +61,56 @@ typedef double v8d __attribute__((vector_size(64)));
 typedef double v8d_loose __attribute__((vector_size(64), aligned(8)));
 
 // Per pixel, the Jacobian row of the single-spot model and the residual, each product and sum in
-// the order GaussianSpotFit's Swift loop evaluates them (left to right), then the updates.
-#define SPOT_NORMAL_BODY                                                                      \
-    for (long t = 0; t < count; t++) {                                                        \
-        long i = px[t], j = py[t];                                                            \
-        double row[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
-        double m = p[4];                                                                      \
-        double a = p[3], exv = ex[i], eyv = ey[j];                                            \
-        row[0] = a * exd[i] * eyv;                                                            \
-        row[1] = a * exv * eyd[j];                                                            \
-        row[2] = a * (exs[i] * eyv + exv * eys[j]);                                           \
-        row[3] = exv * eyv;                                                                   \
-        m += a * exv * eyv;                                                                   \
-        row[4] = 1;                                                                           \
-        if (slopes) {                                                                         \
-            row[5] = (double)(ox + i);                                                        \
-            row[6] = (double)(oy + j);                                                        \
-            m += p[5] * row[5] + p[6] * row[6];                                               \
+// the order GaussianSpotFit's Swift loop evaluates them (left to right), then the updates. The
+// sums are kept in local variables over the pixels (each receives the same additions in the same
+// order as the caller's arrays would), and the row is built as a vector from the scalars in
+// registers: stored as eight doubles and loaded back as one vector, it stalled every pixel on a
+// failed store-to-load forwarding (46% of the kernel's time). N, the number of unknowns, is a
+// constant in each instance, so that the loops over the unknowns unroll.
+#define SPOT_NORMAL_LOOP(N)                                                                   \
+    {                                                                                         \
+        double grad[N];                                                                       \
+        v8d acc[N];                                                                           \
+        for (long q = 0; q < N; q++) {                                                        \
+            grad[q] = gradient[q];                                                            \
+            acc[q] = *(const v8d_loose *)(lines + 8 * q);                                     \
         }                                                                                     \
-        double r = pv[t] - m;                                                                 \
-        v8d rv = *(const v8d_loose *)row;                                                     \
-        for (long q = 0; q < n; q++) {                                                        \
-            double rq = row[q];                                                               \
-            double g = rq * r;                                                                \
-            gradient[q] = gradient[q] + g;                                                    \
-            v8d prod = ((v8d){0} + rq) * rv;                                                  \
-            v8d_loose *line = (v8d_loose *)(lines + 8 * q);                                   \
-            *line = *line + prod;                                                             \
+        for (long t = 0; t < count; t++) {                                                    \
+            long i = px[t], j = py[t];                                                        \
+            double m = p[4];                                                                  \
+            double a = p[3], exv = ex[i], eyv = ey[j];                                        \
+            double r0 = a * exd[i] * eyv;                                                     \
+            double r1 = a * exv * eyd[j];                                                     \
+            double r2 = a * (exs[i] * eyv + exv * eys[j]);                                    \
+            double r3 = exv * eyv;                                                            \
+            m += a * exv * eyv;                                                               \
+            double r4 = 1, r5 = 0, r6 = 0;                                                    \
+            if (N == 7) {                                                                     \
+                r5 = (double)(ox + i);                                                        \
+                r6 = (double)(oy + j);                                                        \
+                m += p[5] * r5 + p[6] * r6;                                                   \
+            }                                                                                 \
+            double r = pv[t] - m;                                                             \
+            const double row[8] = {r0, r1, r2, r3, r4, r5, r6, 0};                            \
+            v8d rv = {r0, r1, r2, r3, r4, r5, r6, 0};                                         \
+            for (long q = 0; q < N; q++) {                                                    \
+                double rq = row[q];                                                           \
+                double g = rq * r;                                                            \
+                grad[q] = grad[q] + g;                                                        \
+                v8d prod = ((v8d){0} + rq) * rv;                                              \
+                acc[q] = acc[q] + prod;                                                       \
+            }                                                                                 \
+        }                                                                                     \
+        for (long q = 0; q < N; q++) {                                                        \
+            gradient[q] = grad[q];                                                            \
+            *(v8d_loose *)(lines + 8 * q) = acc[q];                                           \
         }                                                                                     \
     }
+
+// n = 5 (x, y, s, A, B) or 7 (with the background's slopes, `slopes` set).
+#define SPOT_NORMAL_BODY                                                                      \
+    (void)n;                                                                                  \
+    if (slopes) SPOT_NORMAL_LOOP(7) else SPOT_NORMAL_LOOP(5)
 
 // The sampled-bracket pass, one value at a time without branches: the value is stored at the
 // next free slot whatever it is (one spare slot is kept) and only the count advances for a value

@@ -26,7 +26,7 @@ void peaks_tap_sums_strided(float *dst, long count, const float *base, long stri
 void peaks_tap_sums_offsets(float *dst, long count, const float *base, const long *offsets, const float *k, long taps);
 
 /// The normal equations of one Levenberg-Marquardt step of a single-spot GaussianSpotFit
-/// (n = 5 unknowns x, y, s, A, B; or 7 with the background's slopes), summed over `count`
+/// (n = 5 unknowns x, y, s, A, B; or 7 with the background's slopes: n must be slopes ? 7 : 5), summed over `count`
 /// pixels: pixel t at box offsets (px[t], py[t]) with value pv[t]; p the n parameters; ex, exd,
 /// exs (per box column) and ey, eyd, eys (per box row) the spot's E, dE/dx0 and dE/ds tables;
 /// (ox, oy) the box origin relative to the slopes' centre. Adds row_a * r to gradient[a] and
