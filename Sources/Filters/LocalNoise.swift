@@ -1,3 +1,4 @@
+import Foundation
 import PeakKit
 
 /// How the pixel noise varies across the image, relative to its typical level: in counting data
@@ -30,6 +31,8 @@ public struct LocalNoise: Sendable {
         let w = image.width, h = image.height, t = tile
         let tx = max(1, (w + t - 1) / t), ty = max(1, (h + t - 1) / t)
         var sigma = [Double](repeating: -1, count: tx * ty)
+        // With every pixel valid the 3x3 validity test of each pixel is skipped.
+        let allValid = mask.isValid.withUnsafeBufferPointer { $0.isEmpty || memchr($0.baseAddress!, 0, $0.count) == nil }
         // Rows of tiles in parallel (each tile's sigma depends on its pixels only).
         sigma.withUnsafeMutableBufferPointer { sb in
             let tileSigma = SharedPointer(sb.baseAddress!)
@@ -46,7 +49,9 @@ public struct LocalNoise: Sendable {
                             for y in y0..<y1 {
                                 for x in x0..<x1 {
                                     let c = y &* w &+ x, u = c &- w, d = c &+ w
-                                    guard v[c], v[c &- 1], v[c &+ 1], v[u], v[u &- 1], v[u &+ 1], v[d], v[d &- 1], v[d &+ 1] else { continue }
+                                    if !allValid {
+                                        guard v[c], v[c &- 1], v[c &+ 1], v[u], v[u &- 1], v[u &+ 1], v[d], v[d &- 1], v[d &+ 1] else { continue }
+                                    }
                                     samples.append(NoiseEstimate.immerkaerResponse(p, at: c, width: w))
                                 }
                             }

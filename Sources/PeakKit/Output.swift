@@ -21,6 +21,8 @@ public enum NumberFormat {
 /// A small deterministic JSON writer: keys in the order given, fixed spacing.
 public enum JSONText {
     public static func quote(_ s: String) -> String {
+        // Most strings (keys, numbers' names, rules) need no escape: then one concatenation.
+        if !s.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) { return "\"" + s + "\"" }
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -103,6 +103,17 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
 }
 
 @Suite struct OutputTests {
+    /// JSON strings: the escapes of RFC 8259 where needed (quote, backslash, control
+    /// characters), everything else as it is, non-ASCII included.
+    @Test func jsonQuotingEscapesOnlyWhatItMust() {
+        #expect(JSONText.quote("prominence") == "\"prominence\"")
+        #expect(JSONText.quote("") == "\"\"")
+        #expect(JSONText.quote("σ 2² µm") == "\"σ 2² µm\"")
+        #expect(JSONText.quote("a\"b\\c") == "\"a\\\"b\\\\c\"")
+        #expect(JSONText.quote("tab\tline\ncr\r") == "\"tab\\tline\\ncr\\r\"")
+        #expect(JSONText.quote("bell\u{07}é") == "\"bell\\u0007é\"")
+    }
+
     @Test func numbersPrintShortestAndRoundTrip() {
         #expect(NumberFormat.string(Double(Float(0.1))) == "0.1")
         #expect(NumberFormat.string(0.1) == "0.1")
