@@ -193,8 +193,13 @@ public enum GaussianSpotFit {
             tables(q)
             let b = q[planeIndex], gx = slopes ? q[planeIndex + 1] : 0, gy = slopes ? q[planeIndex + 2] : 0
             let ox = bx0 &- cx, oy = by0 &- cy
-            var sum = 0.0
-            q.withUnsafeBufferPointer { qb in
+            return q.withUnsafeBufferPointer { qb -> Double in
+                var sum = 0.0
+                if spots == 1 {
+                    // One spot: the same sums in C (_PeaksVectorKernels), where the sum stays in
+                    // a register (here it was stored and reloaded on each pixel's path).
+                    return peaks_spot_cost(count, px, py, pv, b, gx, gy, ox, oy, qb[3], ex, ey)
+                }
                 for t in 0..<count {
                     let i = Int(px[t]), j = Int(py[t])
                     var m = b + gx * Double(ox &+ i) + gy * Double(oy &+ j)
@@ -202,8 +207,8 @@ public enum GaussianSpotFit {
                     let r = pv[t] - m
                     sum += r * r
                 }
+                return sum
             }
-            return sum
         }
         func plausible(_ q: [Double]) -> Bool {
             for (k, g) in guesses.enumerated() {

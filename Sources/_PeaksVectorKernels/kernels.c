@@ -291,3 +291,16 @@ long peaks_bracket_pass_isa(peaks_isa isa, const float *values, long n, float lo
 long peaks_bracket_pass(const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts) {
     return peaks_bracket_pass_isa(chosen, values, n, lo, hi, inside, capacity, counts);
 }
+
+double peaks_spot_cost(long count, const int *px, const int *py, const double *pv, double b, double gx, double gy,
+                       long ox, long oy, double a, const double *ex, const double *ey) {
+    double sum = 0;
+    for (long t = 0; t < count; t++) {
+        long i = px[t], j = py[t];
+        double m = b + gx * (double)(ox + i) + gy * (double)(oy + j);
+        m += a * ex[i] * ey[j];
+        double r = pv[t] - m;
+        sum += r * r;
+    }
+    return sum;
+}

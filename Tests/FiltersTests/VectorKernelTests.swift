@@ -89,6 +89,28 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("the single-spot cost equals GaussianSpotFit's scalar loop bit for bit")
+    func spotCostMatchesTheScalarLoop() {
+        var rng = SeededRandom(seed: 44)
+        for (nx, ny) in [(1, 1), (5, 5), (13, 11), (25, 25)] {
+            var px: [Int32] = [], py: [Int32] = [], pv: [Double] = []
+            for j in 0..<ny { for i in 0..<nx where rng.uniform() < 0.8 { px.append(Int32(i)); py.append(Int32(j)); pv.append(rng.uniform(-50, 900)) } }
+            let ex = (0..<nx).map { _ in rng.uniform(-1.5, 1.5) }, ey = (0..<ny).map { _ in rng.uniform(-1.5, 1.5) }
+            let (b, gx, gy, a) = (rng.uniform(-300, 300), rng.uniform(-3, 3), rng.uniform(-3, 3), rng.uniform(-300, 300))
+            let ox = Int(rng.uniform(-9, 0)), oy = Int(rng.uniform(-9, 0))
+            var want = 0.0
+            for t in px.indices {
+                let i = Int(px[t]), j = Int(py[t])
+                var m = b + gx * Double(ox + i) + gy * Double(oy + j)
+                m += a * ex[i] * ey[j]
+                let r = pv[t] - m
+                want += r * r
+            }
+            let got = peaks_spot_cost(px.count, px, py, pv, b, gx, gy, ox, oy, a, ex, ey)
+            #expect(got.bitPattern == want.bitPattern, "\(nx) x \(ny): \(got) against \(want)")
+        }
+    }
+
     @Test("the bracket pass counts and gathers what the plain loop does, on every instruction set")
     func bracketPassMatchesThePlainLoop() {
         var rng = SeededRandom(seed: 43)

@@ -36,6 +36,13 @@ void peaks_spot_normal_equations(long count, const int *px, const int *py, const
                                  int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                  const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
 
+/// The sum of squared residuals of a single-spot GaussianSpotFit at parameters (x, y, s, a, b, gx,
+/// gy) given through the spot's E tables: over pixels t, m = b + gx (ox + px[t]) + gy (oy + py[t]),
+/// then m += a ex[px[t]] ey[py[t]], r = pv[t] - m, sum += r * r, in that order (GaussianSpotFit's
+/// Swift loop, bit for bit; a plain loop: Swift kept its sum in memory).
+double peaks_spot_cost(long count, const int *px, const int *py, const double *pv, double b, double gx, double gy,
+                       long ox, long oy, double a, const double *ex, const double *ey);
+
 /// One pass of a sampled-bracket selection over values[0 ..< n] (no NaN) with bounds lo <= hi
 /// (either may be infinite): counts[0] = #{x < lo}, counts[1] = #{x <= lo}, counts[2] = #{x <= hi},
 /// and the values with lo < x < hi copied, in order, to inside[0 ...]. Returns how many were
