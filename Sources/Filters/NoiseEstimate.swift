@@ -142,7 +142,7 @@ public enum NoiseEstimate {
 
     /// 1.4826 median |r| (the standard deviation of Gaussian responses), or, when more than half
     /// of the responses are 0 (flat, quantised data), Immerkær's mean form sqrt(pi/2) mean |r|.
-    /// `r` holds absolute responses; reorders it.
+    /// `r` holds absolute responses, summed in their order (the median's selection leaves it as is).
     static func robustSpread(_ r: inout [Float]) -> Double {
         let median = Double(Selection.median(&r))
         if median > 0 { return 1.482602218505602 * median }
@@ -234,7 +234,7 @@ public enum NoiseEstimate {
     }
 
     /// The truncated root-mean-square spread of absolute responses (see `whiteness`), starting
-    /// from `robustSpread`. Reorders `r`.
+    /// from `robustSpread`; sums in `r`'s order.
     static func truncatedSpread(_ r: inout [Float]) -> Double {
         var s = robustSpread(&r)
         guard s > 0 else { return 0 }

@@ -1,5 +1,6 @@
 #include "peaks_vector_kernels.h"
 #include <stdint.h>
+#include <stdlib.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -303,4 +304,48 @@ double peaks_spot_cost(long count, const int *px, const int *py, const double *p
         sum += r * r;
     }
     return sum;
+}
+
+static int compare_floats(const void *x, const void *y) {
+    float a = *(const float *)x, b = *(const float *)y;
+    return (a > b) - (a < b);
+}
+
+// Moves the values of a[lo ..< hi] that satisfy `below(x)` to its front, in one pass without
+// branches (Lomuto's scheme: a[lo ..< first] satisfy it, a[first ..< i] do not; each value is
+// swapped with the first that does not, and `first` advances when the value belongs in front).
+// Returns `first`.
+#define PARTITION(BELOW)                                                                      \
+    {                                                                                         \
+        long first = lo;                                                                      \
+        for (long i = lo; i < hi; i++) {                                                      \
+            float x = a[i];                                                                   \
+            a[i] = a[first];                                                                  \
+            a[first] = x;                                                                     \
+            first += (BELOW);                                                                 \
+        }                                                                                     \
+        split = first;                                                                        \
+    }
+
+float peaks_select(float *a, long n, long k) {
+    long lo = 0, hi = n;  // the answer's index is in [lo, hi)
+    for (int round = 0; hi - lo > 1; round++) {
+        if (round == 64) {
+            qsort(a + lo, (size_t)(hi - lo), sizeof(float), compare_floats);
+            break;
+        }
+        // Median of the first, middle and last values: a value of the range.
+        float p0 = a[lo], p1 = a[lo + (hi - lo) / 2], p2 = a[hi - 1];
+        float pivot = p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0)) : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
+        long split;
+        PARTITION(x < pivot)
+        long less = split;  // a[lo ..< less] < pivot <= a[less ..< hi]
+        if (k < less) { hi = less; continue; }
+        lo = less;
+        PARTITION(x <= pivot)
+        long equal = split;  // a[less ..< equal] == pivot < a[equal ..< hi], and equal > less
+        if (k < equal) return pivot;
+        lo = equal;
+    }
+    return a[k];
 }

@@ -111,6 +111,33 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("quickselect returns the sorted value and partitions around it, on ties, runs and noise")
+    func selectReturnsTheSortedValue() {
+        var rng = SeededRandom(seed: 45)
+        for n in [1, 2, 3, 17, 100, 1024, 5000] {
+            for kind in 0..<6 {
+                let values: [Float] = (0..<n).map { i in
+                    switch kind {
+                    case 0: return Float(rng.uniform(-1, 1))
+                    case 1: return Float(Int(rng.uniform(0, 3)))  // heavy ties
+                    case 2: return 7  // all equal
+                    case 3: return Float(i)  // sorted
+                    case 4: return Float(n - i)  // reversed
+                    default: return Float(min(i, n - i))  // organ pipe
+                    }
+                }
+                let sorted = values.sorted()
+                for k in Set([0, n / 3, (n - 1) / 2, n - 1]) {
+                    var a = values
+                    let got = peaks_select(&a, n, k)
+                    #expect(got == sorted[k] && a[k] == got, "n \(n) kind \(kind) k \(k)")
+                    #expect(a[..<k].allSatisfy { $0 <= got } && a[(k + 1)...].allSatisfy { $0 >= got }, "n \(n) kind \(kind) k \(k): not partitioned")
+                    #expect(a.sorted() == sorted, "n \(n) kind \(kind) k \(k): values lost")
+                }
+            }
+        }
+    }
+
     @Test("the bracket pass counts and gathers what the plain loop does, on every instruction set")
     func bracketPassMatchesThePlainLoop() {
         var rng = SeededRandom(seed: 43)

@@ -43,6 +43,12 @@ void peaks_spot_normal_equations(long count, const int *px, const int *py, const
 double peaks_spot_cost(long count, const int *px, const int *py, const double *pv, double b, double gx, double gy,
                        long ox, long oy, double a, const double *ex, const double *ey);
 
+/// Rearranges a[0 ..< n] (no NaN) so that a[k] is the value a sort would put there, everything
+/// before it <= a[k] and everything after it >= a[k], and returns a[k]. Quickselect with a
+/// median-of-three pivot and branch-free partitions (one for < pivot, one for == pivot, so that
+/// ties always make progress); ranges still large after 64 rounds are sorted. 0 <= k < n.
+float peaks_select(float *a, long n, long k);
+
 /// One pass of a sampled-bracket selection over values[0 ..< n] (no NaN) with bounds lo <= hi
 /// (either may be infinite): counts[0] = #{x < lo}, counts[1] = #{x <= lo}, counts[2] = #{x <= hi},
 /// and the values with lo < x < hi copied, in order, to inside[0 ...]. Returns how many were
