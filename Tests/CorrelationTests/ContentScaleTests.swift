@@ -1,4 +1,4 @@
-import Correlation
+@testable import Correlation
 import Harness
 import PeakKit
 import Testing
@@ -51,6 +51,35 @@ import Testing
             #expect(given.lattice?.dx == 13 && given.lattice?.dy == 0 && given.periodicity == 1 && given.spotSigma == nil)
             let absent = try ContentScale.analyse(image, mask: mask, lattice: .absent, spotScale: false)
             #expect(absent.lattice == nil && absent.periodicity == 0 && absent.spotSigma == nil)
+        }
+    }
+}
+
+/// The noise along a lattice takes every step-th pixel of its region where the pixel and its two
+/// lattice neighbours are valid; with every pixel valid it strides straight to them. Both against
+/// the definition written out here, on noise with a lattice vector of each sign.
+@Suite struct LatticeNoiseSamples {
+    @Test(arguments: [(7, 3), (-5, 2), (0, 4), (6, 0)])
+    func samplesAreEveryStepthValidTriple(_ l: (Int, Int)) {
+        var rng = SeededRandom(seed: 47)
+        let (w, h) = (97, 83)
+        let image = Image(width: w, height: h, pixels: (0..<(w * h)).map { _ in Float(rng.normal()) })
+        var holes = [Bool](repeating: true, count: w * h)
+        for i in stride(from: 5, to: w * h, by: 37) { holes[i] = false }
+        for (mask, samples) in [(Mask(width: w, height: h), 1000), (Mask(width: w, height: h, isValid: holes), 700)] {
+            let step = max(1, image.count / samples), ax = abs(l.0), ay = abs(l.1)
+            var d: [Float] = [], left = step
+            for y in ay..<(h - ay) {
+                for x in ax..<(w - ax) {
+                    let i = y * w + x, p = (y + l.1) * w + x + l.0, m = (y - l.1) * w + x - l.0
+                    guard mask.isValid[i], mask.isValid[p], mask.isValid[m] else { continue }
+                    left -= 1
+                    if left == 0 { d.append(image.pixels[i] - (image.pixels[p] + image.pixels[m]) / 2); left = step }
+                }
+            }
+            let want = Selection.normalMAD(&d) / 1.5.squareRoot()
+            let got = ContentScale.latticeNoise(of: image, mask: mask, lattice: (l.0, l.1), samples: samples)
+            #expect(got == want, "lattice \(l), \(samples) samples: \(String(describing: got)) against \(want)")
         }
     }
 }
