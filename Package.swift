@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "Filters", dependencies: ["PeakKit", "_PeaksVectorKernels"], exclude: ["README.md"]),
         .target(name: "Spectral", dependencies: ["CFFTW", "PeakKit", "_PeaksIntrinsics"], exclude: ["README.md"]),
         // Masked NCC, phase correlation with DFT upsampling, normxcorr2, shift fields, autocenter.
-        .target(name: "Correlation", dependencies: ["PeakKit", "Spectral", "Filters"], exclude: ["README.md"]),
+        .target(name: "Correlation", dependencies: ["PeakKit", "Spectral", "Filters", "_PeaksVectorKernels"], exclude: ["README.md"]),
         .target(name: "Rendering", dependencies: ["PeakKit", "CCairo", "_PeaksLazyLibraries"], exclude: ["README.md"]),
         // Synthetic images with ground truth, seeded generators (the evaluation harness).
         // Also matching, scores, evaluation runs, reports and run manifests.

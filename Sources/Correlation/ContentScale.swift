@@ -1,4 +1,5 @@
 import Filters
+import _PeaksVectorKernels
 import Foundation
 import PeakKit
 import Spectral
@@ -573,11 +574,16 @@ public enum ContentScale {
         lo.pixels.withUnsafeBufferPointer { lp in
         hi.pixels.withUnsafeBufferPointer { hp in
         mask.isValid.withUnsafeBufferPointer { valid in
+        // Per row, the columns above the limit first (a vector pass in C: most pixels are far
+        // below it), then the 3 x 3 x 3 test at those only, in order.
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: w + 8) { above in
             for y in 0..<h {
                 let row = y &* w
-                for x in 0..<w {
+                let count = peaks_indices_above(rp.baseAddress! + row, w, limit, above.baseAddress!)
+                for c in 0..<count {
+                    let x = Int(above[c])
                     let v = rp[row &+ x]
-                    guard v > limit, valid[row &+ x] else { continue }
+                    guard valid[row &+ x] else { continue }
                     var isMax = true
                     check: for dy in -1...1 {
                         let yy = y &+ dy
@@ -592,6 +598,7 @@ public enum ContentScale {
                     if isMax { found.append(v) }
                 }
             }
+        }
         }
         }
         }

@@ -188,6 +188,41 @@ PEAKS_TARGET_AVX2 static long bracket_pass_avx2(const float *values, long n, flo
 }
 #endif
 
+static long indices_above_baseline(const float *values, long n, float limit, int *out) {
+    long count = 0;
+    for (long i = 0; i < n; i++) {
+        out[count] = (int)i;
+        count += values[i] > limit;
+    }
+    return count;
+}
+
+#if PEAKS_X86_64
+// Eight values at a time: the lanes above the limit select, through the left-packing table, their
+// indices from the vector (i, i + 1, ..., i + 7), stored as a whole vector at the next free slot.
+PEAKS_TARGET_AVX2 static long indices_above_avx2(const float *values, long n, float limit, int *out) {
+    long count = 0, i = 0;
+    const __m256 vlimit = _mm256_set1_ps(limit);
+    const __m256i step = _mm256_set1_epi32(8);
+    __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(values + i);
+        int m = _mm256_movemask_ps(_mm256_cmp_ps(x, vlimit, _CMP_GT_OQ));
+        if (m) {
+            __m256i lanes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)pack[m]));
+            _mm256_storeu_si256((__m256i *)(out + count), _mm256_permutevar8x32_epi32(index, lanes));
+            count += __builtin_popcount((unsigned)m);
+        }
+        index = _mm256_add_epi32(index, step);
+    }
+    for (; i < n; i++) {
+        out[count] = (int)i;
+        count += values[i] > limit;
+    }
+    return count;
+}
+#endif
+
 // One definition of every kernel per instruction set.
 #define DEFINE_KERNELS(SUFFIX, ATTRIBUTES)                                                     \
     ATTRIBUTES static void tap_sums_strided_##SUFFIX(float *dst, long count, const float *base,  \
@@ -348,4 +383,16 @@ float peaks_select(float *a, long n, long k) {
         lo = equal;
     }
     return a[k];
+}
+
+long peaks_indices_above_isa(peaks_isa isa, const float *values, long n, float limit, int *out) {
+#if PEAKS_X86_64
+    if (isa == PEAKS_ISA_AVX2) return indices_above_avx2(values, n, limit, out);
+#endif
+    (void)isa;
+    return indices_above_baseline(values, n, limit, out);
+}
+
+long peaks_indices_above(const float *values, long n, float limit, int *out) {
+    return peaks_indices_above_isa(chosen, values, n, limit, out);
 }

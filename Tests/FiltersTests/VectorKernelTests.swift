@@ -138,6 +138,22 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("the indices above a limit, in order, on every instruction set")
+    func indicesAboveMatchTheFilter() {
+        var rng = SeededRandom(seed: 46)
+        for n in [0, 1, 7, 8, 9, 31, 512, 1001] {
+            let values: [Float] = (0..<n).map { _ in rng.uniform(0, 1) < 0.1 ? .infinity : Float(Int(rng.uniform(-3, 4))) }
+            for limit: Float in [-.infinity, -1, 0, 2.5, .infinity] {
+                let want = values.indices.filter { values[$0] > limit }.map { Int32($0) }
+                for isa in Self.isas {
+                    var out = [Int32](repeating: -1, count: n + 8)
+                    let count = peaks_indices_above_isa(isa, values, n, limit, &out)
+                    #expect(Array(out.prefix(count)) == want, "isa \(isa.rawValue), n \(n), limit \(limit)")
+                }
+            }
+        }
+    }
+
     @Test("the bracket pass counts and gathers what the plain loop does, on every instruction set")
     func bracketPassMatchesThePlainLoop() {
         var rng = SeededRandom(seed: 43)

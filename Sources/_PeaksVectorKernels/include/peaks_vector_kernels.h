@@ -55,6 +55,10 @@ float peaks_select(float *a, long n, long k);
 /// copied, or -1 (counts and inside then undefined) when they might not fit in `capacity`.
 long peaks_bracket_pass(const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts);
 
+/// The indices i < n with values[i] > limit (no NaN among them matters: NaN is not above), in
+/// ascending order, written to out[0 ...] (room for n + 8); returns how many.
+long peaks_indices_above(const float *values, long n, float limit, int *out);
+
 /// The kernels above compiled for `isa` (which must be supported): for tests that compare the
 /// instruction sets bit for bit.
 void peaks_tap_sums_strided_isa(peaks_isa isa, float *dst, long count, const float *base, long stride, const float *k, long taps);
@@ -62,6 +66,7 @@ void peaks_tap_sums_offsets_isa(peaks_isa isa, float *dst, long count, const flo
 void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
                                      long n, int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                      const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
+long peaks_indices_above_isa(peaks_isa isa, const float *values, long n, float limit, int *out);
 long peaks_bracket_pass_isa(peaks_isa isa, const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts);
 
 #endif
