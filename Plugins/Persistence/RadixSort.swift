@@ -29,9 +29,9 @@ enum PixelOrder {
         if total == 0 { return [] }
         // Chunks of the raster: the valid pixels of each are counted, then written from where
         // the valid pixels of the chunks before it end, in raster order.
-        let chunks = chunkCount(total)
+        let chunks = Parallel.chunkCount(total)
         var startOf = [Int](repeating: 0, count: chunks + 1)
-        @inline(__always) func bounds(_ c: Int, of count: Int) -> Range<Int> { (c * count / chunks)..<((c + 1) * count / chunks) }
+        @inline(__always) func bounds(_ c: Int, of count: Int) -> Range<Int> { Parallel.chunk(c, of: chunks, count: count) }
         if let valid {
             let base = SharedPointer(valid.baseAddress!)
             startOf.withUnsafeMutableBufferPointer { starts in
@@ -66,17 +66,13 @@ enum PixelOrder {
             sortInPlace(words, n, shift: 56)
         }
         return [UInt32](unsafeUninitializedCapacity: n) { out, count in
-            let o = SharedPointer(out.baseAddress!)
-            Parallel.forEach(chunkCount(n)) { c in
-                for i in (c * n / chunkCount(n))..<((c + 1) * n / chunkCount(n)) { o[i] = UInt32(truncatingIfNeeded: w[i]) }
+            let o = SharedPointer(out.baseAddress!), outChunks = Parallel.chunkCount(n)
+            Parallel.forEach(outChunks) { c in
+                for i in Parallel.chunk(c, of: outChunks, count: n) { o[i] = UInt32(truncatingIfNeeded: w[i]) }
             }
             count = n
         }
     }
-
-    /// How many chunks a parallel pass over `count` items is cut into: a fixed function of the
-    /// count (never of the cores), at least 32,768 items each, at most 8.
-    static func chunkCount(_ count: Int) -> Int { max(1, min(8, count / 32_768)) }
 
     /// Up to this many pixels the words are sorted by `sortByKeyLSD` (8 more bytes per pixel,
     /// about 3x faster); above it by the in-place `sortInPlace`, to keep 8 bytes per pixel on
@@ -97,8 +93,8 @@ enum PixelOrder {
         let digits: [(shift: UInt64, size: Int)] = [(32, 2048), (43, 2048), (54, 1024)]
         let other = LargeBuffer.allocate(UInt64.self, count: n)
         defer { LargeBuffer.free(other) }
-        let chunks = chunkCount(n)
-        @inline(__always) func bounds(_ c: Int) -> Range<Int> { (c * n / chunks)..<((c + 1) * n / chunks) }
+        let chunks = Parallel.chunkCount(n)
+        @inline(__always) func bounds(_ c: Int) -> Range<Int> { Parallel.chunk(c, of: chunks, count: n) }
         // counts[c * 2048 + d]: words of chunk c with digit d, then where chunk c's next one goes.
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: chunks * 2048)
         defer { counts.deallocate() }

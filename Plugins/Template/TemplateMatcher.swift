@@ -46,7 +46,7 @@ enum TemplateMatcher {
         search: Int, refine: TemplateDetector.Refine, upsample: Int
     ) -> [TemplateMatch] {
         let w = image.width, h = image.height, n = w * h
-        let allValid = mask.isValid.withUnsafeBufferPointer { memchr($0.baseAddress!, 0, n) == nil }
+        let allValid = mask.isEverywhereValid
         return p.withWorkspace { ws in
             let f = ws.real.withUnsafeMutableBufferPointer { $0.baseAddress! }
             let c = UnsafePointer(ws.corr.withUnsafeMutableBufferPointer { $0.baseAddress! })

@@ -283,7 +283,7 @@ public enum ContentScale {
         // division per pixel.
         f.pixels.withUnsafeBufferPointer { px in
             mask.isValid.withUnsafeBufferPointer { valid in
-                if px.count > 0, memchr(valid.baseAddress!, 0, valid.count) == nil {
+                if px.count > 0, mask.isEverywhereValid {
                     // Every pixel valid: the step-th, the 2 step-th, ... pixel, without the count.
                     var i = step - 1
                     while i < px.count { vals.append(px[i]); i += step }
@@ -310,7 +310,7 @@ public enum ContentScale {
         d.reserveCapacity((w - 2 * ax) * (h - 2 * ay) / step + 1)
         f.pixels.withUnsafeBufferPointer { px in
             mask.isValid.withUnsafeBufferPointer { valid in
-                if memchr(valid.baseAddress!, 0, valid.count) == nil {
+                if mask.isEverywhereValid {
                     // Every pixel valid: the step-th, 2 step-th, ... pixel of the region in raster
                     // order, without visiting the others.
                     let rw = w - 2 * ax
@@ -427,19 +427,12 @@ public enum ContentScale {
         }
         // Response j (blur b - blur b + 1) written over blur b, in order, so that blur b + 1 is
         // read before it is itself overwritten (no new memory). Each subtraction, a pass bound by
-        // memory traffic, is cut into bands over the cores (the same arithmetic per pixel).
+        // memory traffic, is cut into bands over the cores (Image.subtract).
         func respond(_ o: Int) {
             let start = blurStart[o], end = start + plans[o].members.count + 2
             for b in start..<end {
                 let next = blurs[b + 1]!
-                blurs[b]!.pixels.withUnsafeMutableBufferPointer { r in
-                    next.pixels.withUnsafeBufferPointer { n in
-                        let band = 16384, out = SharedPointer(r.baseAddress!), from = SharedPointer(n.baseAddress!)
-                        Parallel.forEach((r.count + band - 1) / band) { k in
-                            for p in (k * band)..<min(r.count, (k + 1) * band) { out[p] -= from[p] }
-                        }
-                    }
-                }
+                blurs[b]!.subtract(next)
             }
             blurs[end] = nil  // the last blur is no response
         }

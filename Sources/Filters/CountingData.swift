@@ -40,6 +40,7 @@ public enum CountingData {
     public static let maxDispersion = 2.0
     public static let tile = 16
     public static let minTiles = 8
+    static let notCounts = "auto: not counts (a valid pixel is negative or not a whole number): gaussian"
     public static let slopeRange = 0.5...1.5
     public static let minLevelSpan = log(2.0)
 
@@ -55,10 +56,10 @@ public enum CountingData {
     public static func test(_ image: Image, mask: Mask) -> Verdict {
         let w = image.width, h = image.height
         guard image.count > 0 else {
-            return Verdict(isCounting: false, dispersion: nil, rule: "auto: not counts (a valid pixel is negative or not a whole number): gaussian")  // as before: no pixel is a count
+            return Verdict(isCounting: false, dispersion: nil, rule: notCounts)  // no pixel is a count
         }
         // Whole numbers >= 0, one of them positive: checked in chunks over the cores.
-        let chunks = max(1, min(8, image.count / 32_768))
+        let chunks = Parallel.chunkCount(image.count)
         var chunkVerdicts = [(counts: Bool, positive: Bool)](repeating: (true, false), count: chunks)
         image.pixels.withUnsafeBufferPointer { p in
             mask.isValid.withUnsafeBufferPointer { v in
@@ -67,7 +68,7 @@ public enum CountingData {
                     let n = p.count
                     Parallel.forEach(chunks) { c in
                         var positive = false
-                        for i in (c * n / chunks)..<((c + 1) * n / chunks) where valid[i] {
+                        for i in Parallel.chunk(c, of: chunks, count: n) where valid[i] {
                             let x = px[i]
                             if !(x >= 0) || x != x.rounded() { out[c] = (false, positive); return }
                             if x > 0 { positive = true }
@@ -79,7 +80,7 @@ public enum CountingData {
         }
         let counts = chunkVerdicts.allSatisfy(\.counts), anyPositive = chunkVerdicts.contains { $0.positive }
         guard counts, anyPositive else {
-            return Verdict(isCounting: false, dispersion: nil, rule: "auto: not counts (a valid pixel is negative or not a whole number): gaussian")
+            return Verdict(isCounting: false, dispersion: nil, rule: notCounts)
         }
         // Each row of whole tiles measured on its own (over the cores), the rows' tiles then
         // listed in raster order.

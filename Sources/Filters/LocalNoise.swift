@@ -1,4 +1,3 @@
-import Foundation
 import PeakKit
 
 /// How the pixel noise varies across the image, relative to its typical level: in counting data
@@ -32,7 +31,7 @@ public struct LocalNoise: Sendable {
         let tx = max(1, (w + t - 1) / t), ty = max(1, (h + t - 1) / t)
         var sigma = [Double](repeating: -1, count: tx * ty)
         // With every pixel valid the 3x3 validity test of each pixel is skipped.
-        let allValid = mask.isValid.withUnsafeBufferPointer { $0.isEmpty || memchr($0.baseAddress!, 0, $0.count) == nil }
+        let allValid = mask.isEverywhereValid
         // Rows of tiles in parallel (each tile's sigma depends on its pixels only).
         sigma.withUnsafeMutableBufferPointer { sb in
             let tileSigma = SharedPointer(sb.baseAddress!)
@@ -52,7 +51,10 @@ public struct LocalNoise: Sendable {
                                     if !allValid {
                                         guard v[c], v[c &- 1], v[c &+ 1], v[u], v[u &- 1], v[u &+ 1], v[d], v[d &- 1], v[d &+ 1] else { continue }
                                     }
-                                    samples.append(NoiseEstimate.immerkaerResponse(p, at: c, width: w))
+                                    // Finite responses only, as NoiseEstimate.sigma takes them
+                                    // (values near Float's limit overflow the kernel's sums).
+                                    let r = NoiseEstimate.immerkaerResponse(p, at: c, width: w)
+                                    if r.isFinite { samples.append(r) }
                                 }
                             }
                             if samples.count >= 64 {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A 2-D grid of `Float` pixels stored row-major: pixel (x, y) lives at `pixels[y * width + x]`.
 ///
 /// Coordinates follow one convention everywhere in peaks: x is the column, y is the row, both
@@ -31,6 +37,21 @@ public struct Image: Sendable, Equatable {
 
     public var count: Int { pixels.count }
     public var isEmpty: Bool { pixels.isEmpty }
+
+    /// Subtracts `other` pixel by pixel (same size), in bands over the cores.
+    public mutating func subtract(_ other: Image) {
+        precondition(width == other.width && height == other.height, "subtracting a \(other.width)x\(other.height) image from a \(width)x\(height) one")
+        let n = count, band = 16_384
+        if n == 0 { return }
+        pixels.withUnsafeMutableBufferPointer { r in
+            other.pixels.withUnsafeBufferPointer { o in
+                let (out, from) = (SharedPointer(r.baseAddress!), SharedPointer(o.baseAddress!))
+                Parallel.forEach((n + band - 1) / band) { k in
+                    for i in (k * band)..<Swift.min(n, (k + 1) * band) { out[i] -= from[i] }
+                }
+            }
+        }
+    }
 
     /// a - b pixel by pixel (same size), computed in bands over the cores.
     public static func difference(_ a: Image, _ b: Image) -> Image {
@@ -107,6 +128,12 @@ public struct Mask: Sendable, Equatable {
     /// A mask with every pixel valid (or every pixel invalid).
     public init(width: Int, height: Int, allValid: Bool = true) {
         self.init(width: width, height: height, isValid: [Bool](repeating: allValid, count: width * height))
+    }
+
+    /// Whether every pixel is valid: one byte search (`memchr`), cheap enough to ask before a
+    /// pass that can skip its per-pixel validity tests.
+    public var isEverywhereValid: Bool {
+        isValid.withUnsafeBufferPointer { $0.isEmpty || memchr($0.baseAddress!, 0, $0.count) == nil }
     }
 
     /// The mask of the finite pixels of an image (NaN and infinities are invalid).

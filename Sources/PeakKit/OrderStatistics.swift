@@ -44,7 +44,8 @@ public struct OrderStatistics: Sendable {
     }
 }
 
-/// One-shot order statistics on an array the caller no longer needs in order.
+/// One-shot order statistics of an array, which they leave as it is (`inout` only for the
+/// callers written when selections reordered it; `normalMAD` still overwrites its values).
 public enum Selection {
     /// The element that would be at index `k` if `values` were sorted ascending. `values` is left
     /// as it is (the selection works on a copy), so that what a caller computes from it afterwards

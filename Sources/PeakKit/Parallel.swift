@@ -30,6 +30,16 @@ public enum Parallel {
         }
     }
 
+    /// How many chunks a pass over `count` items is cut into when its result must not depend on
+    /// the cores (a radix sort's chunks, per-chunk verdicts): a fixed function of the count, at
+    /// least 32,768 items a chunk, at most 8 chunks.
+    public static func chunkCount(_ count: Int) -> Int { Swift.max(1, Swift.min(8, count / 32_768)) }
+
+    /// The items of chunk `c` of `chunks` over `count` items: consecutive, in order, covering all.
+    public static func chunk(_ c: Int, of chunks: Int, count: Int) -> Range<Int> {
+        (c * count / chunks)..<((c + 1) * count / chunks)
+    }
+
     // Safe: `forEach` does not return before `concurrentPerform` has finished every index, so
     // the closure (and what it captures) outlives every use; callers' closures write disjoint
     // elements, which is what makes their captured state safe to share (documented above).

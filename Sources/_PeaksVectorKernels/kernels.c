@@ -110,7 +110,7 @@ typedef double v8d_loose __attribute__((vector_size(64), aligned(8)));
 
 // n = 5 (x, y, s, A, B) or 7 (with the background's slopes, `slopes` set).
 #define SPOT_NORMAL_BODY                                                                      \
-    (void)n;                                                                                  \
+    if (n != (slopes ? 7 : 5)) abort(); /* the unrolled instances write exactly n sums */      \
     if (slopes) SPOT_NORMAL_LOOP(7) else SPOT_NORMAL_LOOP(5)
 
 // The sampled-bracket pass, one value at a time without branches: the value is stored at the
@@ -136,17 +136,74 @@ static long bracket_pass_baseline(const float *values, long n, float lo, float h
 
 #if PEAKS_X86_64
 // pack[m], byte j: the lane of the j-th set bit of the 8-bit mask m (the rest 0): the permutation
-// that moves the lanes m selects, in order, to the front of a vector ("left-packing").
-static uint64_t pack[256];
-static void fill_pack(void) {
-    for (int m = 0; m < 256; m++) {
-        uint64_t lanes = 0;
-        int j = 0;
-        for (int lane = 0; lane < 8; lane++)
-            if (m & (1 << lane)) lanes |= (uint64_t)lane << (8 * j++);
-        pack[m] = lanes;
-    }
-}
+// that moves the lanes m selects, in order, to the front of a vector ("left-packing"). Written out
+// (generated) rather than filled at load time, so that no call can see it empty.
+static const uint64_t pack[256] = {
+    0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000001ULL, 0x0000000000000100ULL,
+    0x0000000000000002ULL, 0x0000000000000200ULL, 0x0000000000000201ULL, 0x0000000000020100ULL,
+    0x0000000000000003ULL, 0x0000000000000300ULL, 0x0000000000000301ULL, 0x0000000000030100ULL,
+    0x0000000000000302ULL, 0x0000000000030200ULL, 0x0000000000030201ULL, 0x0000000003020100ULL,
+    0x0000000000000004ULL, 0x0000000000000400ULL, 0x0000000000000401ULL, 0x0000000000040100ULL,
+    0x0000000000000402ULL, 0x0000000000040200ULL, 0x0000000000040201ULL, 0x0000000004020100ULL,
+    0x0000000000000403ULL, 0x0000000000040300ULL, 0x0000000000040301ULL, 0x0000000004030100ULL,
+    0x0000000000040302ULL, 0x0000000004030200ULL, 0x0000000004030201ULL, 0x0000000403020100ULL,
+    0x0000000000000005ULL, 0x0000000000000500ULL, 0x0000000000000501ULL, 0x0000000000050100ULL,
+    0x0000000000000502ULL, 0x0000000000050200ULL, 0x0000000000050201ULL, 0x0000000005020100ULL,
+    0x0000000000000503ULL, 0x0000000000050300ULL, 0x0000000000050301ULL, 0x0000000005030100ULL,
+    0x0000000000050302ULL, 0x0000000005030200ULL, 0x0000000005030201ULL, 0x0000000503020100ULL,
+    0x0000000000000504ULL, 0x0000000000050400ULL, 0x0000000000050401ULL, 0x0000000005040100ULL,
+    0x0000000000050402ULL, 0x0000000005040200ULL, 0x0000000005040201ULL, 0x0000000504020100ULL,
+    0x0000000000050403ULL, 0x0000000005040300ULL, 0x0000000005040301ULL, 0x0000000504030100ULL,
+    0x0000000005040302ULL, 0x0000000504030200ULL, 0x0000000504030201ULL, 0x0000050403020100ULL,
+    0x0000000000000006ULL, 0x0000000000000600ULL, 0x0000000000000601ULL, 0x0000000000060100ULL,
+    0x0000000000000602ULL, 0x0000000000060200ULL, 0x0000000000060201ULL, 0x0000000006020100ULL,
+    0x0000000000000603ULL, 0x0000000000060300ULL, 0x0000000000060301ULL, 0x0000000006030100ULL,
+    0x0000000000060302ULL, 0x0000000006030200ULL, 0x0000000006030201ULL, 0x0000000603020100ULL,
+    0x0000000000000604ULL, 0x0000000000060400ULL, 0x0000000000060401ULL, 0x0000000006040100ULL,
+    0x0000000000060402ULL, 0x0000000006040200ULL, 0x0000000006040201ULL, 0x0000000604020100ULL,
+    0x0000000000060403ULL, 0x0000000006040300ULL, 0x0000000006040301ULL, 0x0000000604030100ULL,
+    0x0000000006040302ULL, 0x0000000604030200ULL, 0x0000000604030201ULL, 0x0000060403020100ULL,
+    0x0000000000000605ULL, 0x0000000000060500ULL, 0x0000000000060501ULL, 0x0000000006050100ULL,
+    0x0000000000060502ULL, 0x0000000006050200ULL, 0x0000000006050201ULL, 0x0000000605020100ULL,
+    0x0000000000060503ULL, 0x0000000006050300ULL, 0x0000000006050301ULL, 0x0000000605030100ULL,
+    0x0000000006050302ULL, 0x0000000605030200ULL, 0x0000000605030201ULL, 0x0000060503020100ULL,
+    0x0000000000060504ULL, 0x0000000006050400ULL, 0x0000000006050401ULL, 0x0000000605040100ULL,
+    0x0000000006050402ULL, 0x0000000605040200ULL, 0x0000000605040201ULL, 0x0000060504020100ULL,
+    0x0000000006050403ULL, 0x0000000605040300ULL, 0x0000000605040301ULL, 0x0000060504030100ULL,
+    0x0000000605040302ULL, 0x0000060504030200ULL, 0x0000060504030201ULL, 0x0006050403020100ULL,
+    0x0000000000000007ULL, 0x0000000000000700ULL, 0x0000000000000701ULL, 0x0000000000070100ULL,
+    0x0000000000000702ULL, 0x0000000000070200ULL, 0x0000000000070201ULL, 0x0000000007020100ULL,
+    0x0000000000000703ULL, 0x0000000000070300ULL, 0x0000000000070301ULL, 0x0000000007030100ULL,
+    0x0000000000070302ULL, 0x0000000007030200ULL, 0x0000000007030201ULL, 0x0000000703020100ULL,
+    0x0000000000000704ULL, 0x0000000000070400ULL, 0x0000000000070401ULL, 0x0000000007040100ULL,
+    0x0000000000070402ULL, 0x0000000007040200ULL, 0x0000000007040201ULL, 0x0000000704020100ULL,
+    0x0000000000070403ULL, 0x0000000007040300ULL, 0x0000000007040301ULL, 0x0000000704030100ULL,
+    0x0000000007040302ULL, 0x0000000704030200ULL, 0x0000000704030201ULL, 0x0000070403020100ULL,
+    0x0000000000000705ULL, 0x0000000000070500ULL, 0x0000000000070501ULL, 0x0000000007050100ULL,
+    0x0000000000070502ULL, 0x0000000007050200ULL, 0x0000000007050201ULL, 0x0000000705020100ULL,
+    0x0000000000070503ULL, 0x0000000007050300ULL, 0x0000000007050301ULL, 0x0000000705030100ULL,
+    0x0000000007050302ULL, 0x0000000705030200ULL, 0x0000000705030201ULL, 0x0000070503020100ULL,
+    0x0000000000070504ULL, 0x0000000007050400ULL, 0x0000000007050401ULL, 0x0000000705040100ULL,
+    0x0000000007050402ULL, 0x0000000705040200ULL, 0x0000000705040201ULL, 0x0000070504020100ULL,
+    0x0000000007050403ULL, 0x0000000705040300ULL, 0x0000000705040301ULL, 0x0000070504030100ULL,
+    0x0000000705040302ULL, 0x0000070504030200ULL, 0x0000070504030201ULL, 0x0007050403020100ULL,
+    0x0000000000000706ULL, 0x0000000000070600ULL, 0x0000000000070601ULL, 0x0000000007060100ULL,
+    0x0000000000070602ULL, 0x0000000007060200ULL, 0x0000000007060201ULL, 0x0000000706020100ULL,
+    0x0000000000070603ULL, 0x0000000007060300ULL, 0x0000000007060301ULL, 0x0000000706030100ULL,
+    0x0000000007060302ULL, 0x0000000706030200ULL, 0x0000000706030201ULL, 0x0000070603020100ULL,
+    0x0000000000070604ULL, 0x0000000007060400ULL, 0x0000000007060401ULL, 0x0000000706040100ULL,
+    0x0000000007060402ULL, 0x0000000706040200ULL, 0x0000000706040201ULL, 0x0000070604020100ULL,
+    0x0000000007060403ULL, 0x0000000706040300ULL, 0x0000000706040301ULL, 0x0000070604030100ULL,
+    0x0000000706040302ULL, 0x0000070604030200ULL, 0x0000070604030201ULL, 0x0007060403020100ULL,
+    0x0000000000070605ULL, 0x0000000007060500ULL, 0x0000000007060501ULL, 0x0000000706050100ULL,
+    0x0000000007060502ULL, 0x0000000706050200ULL, 0x0000000706050201ULL, 0x0000070605020100ULL,
+    0x0000000007060503ULL, 0x0000000706050300ULL, 0x0000000706050301ULL, 0x0000070605030100ULL,
+    0x0000000706050302ULL, 0x0000070605030200ULL, 0x0000070605030201ULL, 0x0007060503020100ULL,
+    0x0000000007060504ULL, 0x0000000706050400ULL, 0x0000000706050401ULL, 0x0000070605040100ULL,
+    0x0000000706050402ULL, 0x0000070605040200ULL, 0x0000070605040201ULL, 0x0007060504020100ULL,
+    0x0000000706050403ULL, 0x0000070605040300ULL, 0x0000070605040301ULL, 0x0007060504030100ULL,
+    0x0000070605040302ULL, 0x0007060504030200ULL, 0x0007060504030201ULL, 0x0706050403020100ULL
+};
 
 // Eight values at a time: the three counts accumulate in vector lanes (a true comparison is -1),
 // and the values inside the bracket are left-packed with one permutation and stored as a whole
@@ -157,11 +214,14 @@ PEAKS_TARGET_AVX2 static long bracket_pass_avx2(const float *values, long n, flo
     if (capacity < 16) return bracket_pass_baseline(values, n, lo, hi, inside, capacity, counts);
     long below_lo = 0, at_most_lo = 0, at_most_hi = 0, count = 0, i = 0;
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-    while (i + 8 <= n) {
+    // Blocks while a whole vector can be stored (count + 8 <= capacity); the rest, and the last
+    // few slots, one value at a time by the baseline's rule, so that the answer (-1 or not) is
+    // the baseline's for every capacity.
+    while (i + 8 <= n && count + 8 <= capacity) {
         // At most 2^20 blocks per round, so that no 32-bit lane count can overflow.
         long end = i + 8 * (1L << 20) < n ? i + 8 * (1L << 20) : n;
         __m256i under = _mm256_setzero_si256(), not_above = under, in_hi = under;
-        for (; i + 8 <= end; i += 8) {
+        for (; i + 8 <= end && count + 8 <= capacity; i += 8) {
             __m256 x = _mm256_loadu_ps(values + i);
             __m256 lt_lo = _mm256_cmp_ps(x, vlo, _CMP_LT_OQ), le_lo = _mm256_cmp_ps(x, vlo, _CMP_LE_OQ);
             __m256 le_hi = _mm256_cmp_ps(x, vhi, _CMP_LE_OQ), lt_hi = _mm256_cmp_ps(x, vhi, _CMP_LT_OQ);
@@ -172,7 +232,8 @@ PEAKS_TARGET_AVX2 static long bracket_pass_avx2(const float *values, long n, flo
             __m256i lanes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)pack[m]));
             _mm256_storeu_ps(inside + count, _mm256_permutevar8x32_ps(x, lanes));
             count += __builtin_popcount((unsigned)m);
-            if (count > capacity - 8) return -1;
+            // The baseline gives up once its count reaches capacity - 1 (the count only grows).
+            if (count >= capacity - 1) return -1;
         }
         int32_t u[8], a[8], h[8];
         _mm256_storeu_si256((__m256i *)u, under);
@@ -265,9 +326,6 @@ int peaks_vector_isa_supported(peaks_isa isa) {
 static peaks_isa chosen = PEAKS_ISA_BASELINE;
 __attribute__((constructor)) static void choose_isa(void) {
     chosen = peaks_vector_isa_supported(PEAKS_ISA_AVX2) ? PEAKS_ISA_AVX2 : PEAKS_ISA_BASELINE;
-#if PEAKS_X86_64
-    fill_pack();
-#endif
 }
 
 peaks_isa peaks_vector_isa(void) { return chosen; }
@@ -341,8 +399,11 @@ double peaks_spot_cost(long count, const int *px, const int *py, const double *p
     return sum;
 }
 
+// A total order for qsort: NaN after every number (an inconsistent comparator is undefined
+// behaviour for qsort).
 static int compare_floats(const void *x, const void *y) {
     float a = *(const float *)x, b = *(const float *)y;
+    if (a != a || b != b) return (a != a) - (b != b);
     return (a > b) - (a < b);
 }
 
@@ -376,10 +437,12 @@ float peaks_select(float *a, long n, long k) {
         PARTITION(x < pivot)
         long less = split;  // a[lo ..< less] < pivot <= a[less ..< hi]
         if (k < less) { hi = less; continue; }
-        lo = less;
+        if (less > lo) { lo = less; continue; }
+        // Nothing below the pivot: split off the values equal to it (ties), which always makes
+        // progress (the pivot is one of them).
         PARTITION(x <= pivot)
-        long equal = split;  // a[less ..< equal] == pivot < a[equal ..< hi], and equal > less
-        if (k < equal) return pivot;
+        long equal = split;  // a[lo ..< equal] == pivot < a[equal ..< hi], and equal > lo
+        if (k < equal) return a[k];
         lo = equal;
     }
     return a[k];

@@ -115,7 +115,7 @@ struct VectorKernelTests {
     func selectReturnsTheSortedValue() {
         var rng = SeededRandom(seed: 45)
         for n in [1, 2, 3, 17, 100, 1024, 5000] {
-            for kind in 0..<6 {
+            for kind in 0..<7 {
                 let values: [Float] = (0..<n).map { i in
                     switch kind {
                     case 0: return Float(rng.uniform(-1, 1))
@@ -123,7 +123,8 @@ struct VectorKernelTests {
                     case 2: return 7  // all equal
                     case 3: return Float(i)  // sorted
                     case 4: return Float(n - i)  // reversed
-                    default: return Float(min(i, n - i))  // organ pipe
+                    case 5: return Float(min(i, n - i))  // organ pipe
+                    default: return rng.uniform(0, 1) < 0.5 ? 0.0 : -0.0  // signed zeros: equal
                     }
                 }
                 let sorted = values.sorted()
@@ -136,6 +137,10 @@ struct VectorKernelTests {
                 }
             }
         }
+        // NaN is outside the contract, but must not hang or crash (the sort after 64 rounds
+        // orders NaN last).
+        var withNaN: [Float] = (0..<300).map { i in i % 3 == 0 ? .nan : Float(i % 7) }
+        _ = peaks_select(&withNaN, withNaN.count, 150)
     }
 
     @Test("the indices above a limit, in order, on every instruction set")
@@ -146,8 +151,9 @@ struct VectorKernelTests {
             for limit: Float in [-.infinity, -1, 0, 2.5, .infinity] {
                 let want = values.indices.filter { values[$0] > limit }.map { Int32($0) }
                 for isa in Self.isas {
-                    var out = [Int32](repeating: -1, count: n + 8)
+                    var out = [Int32](repeating: -1, count: n + 8)  // n, then eight guard slots
                     let count = peaks_indices_above_isa(isa, values, n, limit, &out)
+                    #expect(out[n...].allSatisfy { $0 == -1 }, "wrote past n")
                     #expect(Array(out.prefix(count)) == want, "isa \(isa.rawValue), n \(n), limit \(limit)")
                 }
             }
@@ -176,9 +182,12 @@ struct VectorKernelTests {
                     let want = [values.count { $0 < lo }, values.count { $0 <= lo }, values.count { $0 <= hi }]
                     for isa in Self.isas {
                         for capacity in [n + 16, inside.count + 16, inside.count + 1, inside.count / 2] where capacity > 0 {
-                            var got = [Float](repeating: .nan, count: capacity)
+                            // Eight guard slots past the capacity must stay untouched.
+                            var got = [Float](repeating: .nan, count: capacity + 8)
+                            for g in capacity..<(capacity + 8) { got[g] = 12345 }
                             var counts = [-1, -1, -1]
                             let count = peaks_bracket_pass_isa(isa, values, n, lo, hi, &got, capacity, &counts)
+                            #expect(got[capacity...].allSatisfy { $0 == 12345 }, "wrote past the capacity")
                             let context = "isa \(isa.rawValue), n \(n), kind \(kind), bracket (\(lo), \(hi)), capacity \(capacity)"
                             if capacity >= inside.count + 16 {
                                 #expect(count == inside.count, "\(context)")

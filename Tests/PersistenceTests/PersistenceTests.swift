@@ -209,7 +209,7 @@ private func row(_ values: [Float]) -> Image { Image(width: values.count, height
         let n = 200_003
         let values: [Float] = (0..<n).map { _ in Float(Int(rng.uniform(-500, 500))) / 4 }
         let valid: [Bool] = (0..<n).map { _ in rng.uniform(0, 1) < 0.9 }
-        #expect(PixelOrder.chunkCount(n) == 6)
+        #expect(Parallel.chunkCount(n) == 6)
         let order = values.withUnsafeBufferPointer { v in valid.withUnsafeBufferPointer { PixelOrder.sortedDescending(v, valid: $0) } }
         let reference = values.indices.filter { valid[$0] }.sorted { a, b in values[a] > values[b] || (values[a] == values[b] && a < b) }
         #expect(order.map { Int($0) } == reference)

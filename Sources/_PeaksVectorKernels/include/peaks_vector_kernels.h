@@ -26,7 +26,8 @@ void peaks_tap_sums_strided(float *dst, long count, const float *base, long stri
 void peaks_tap_sums_offsets(float *dst, long count, const float *base, const long *offsets, const float *k, long taps);
 
 /// The normal equations of one Levenberg-Marquardt step of a single-spot GaussianSpotFit
-/// (n = 5 unknowns x, y, s, A, B; or 7 with the background's slopes: n must be slopes ? 7 : 5), summed over `count`
+/// (n = 5 unknowns x, y, s, A, B; or 7 with the background's slopes: n must be slopes ? 7 : 5, else
+/// the program stops), summed over `count`
 /// pixels: pixel t at box offsets (px[t], py[t]) with value pv[t]; p the n parameters; ex, exd,
 /// exs (per box column) and ey, eyd, eys (per box row) the spot's E, dE/dx0 and dE/ds tables;
 /// (ox, oy) the box origin relative to the slopes' centre. Adds row_a * r to gradient[a] and
@@ -56,7 +57,7 @@ float peaks_select(float *a, long n, long k);
 long peaks_bracket_pass(const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts);
 
 /// The indices i < n with values[i] > limit (no NaN among them matters: NaN is not above), in
-/// ascending order, written to out[0 ...] (room for n + 8); returns how many.
+/// ascending order, written to out[0 ..< n]; returns how many.
 long peaks_indices_above(const float *values, long n, float limit, int *out);
 
 /// The kernels above compiled for `isa` (which must be supported): for tests that compare the
