@@ -569,7 +569,7 @@ public enum ContentScale {
         mask.isValid.withUnsafeBufferPointer { valid in
         // Per row, the columns above the limit first (a vector pass in C: most pixels are far
         // below it), then the 3 x 3 x 3 test at those only, in order.
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: w + 8) { above in
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: w) { above in
             for y in 0..<h {
                 let row = y &* w
                 let count = peaks_indices_above(rp.baseAddress! + row, w, limit, above.baseAddress!)

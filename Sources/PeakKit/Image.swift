@@ -41,14 +41,12 @@ public struct Image: Sendable, Equatable {
     /// Subtracts `other` pixel by pixel (same size), in bands over the cores.
     public mutating func subtract(_ other: Image) {
         precondition(width == other.width && height == other.height, "subtracting a \(other.width)x\(other.height) image from a \(width)x\(height) one")
-        let n = count, band = 16_384
+        let n = count
         if n == 0 { return }
         pixels.withUnsafeMutableBufferPointer { r in
             other.pixels.withUnsafeBufferPointer { o in
                 let (out, from) = (SharedPointer(r.baseAddress!), SharedPointer(o.baseAddress!))
-                Parallel.forEach((n + band - 1) / band) { k in
-                    for i in (k * band)..<Swift.min(n, (k + 1) * band) { out[i] -= from[i] }
-                }
+                Parallel.forEachBand(n) { band in for i in band { out[i] -= from[i] } }
             }
         }
     }
@@ -56,15 +54,13 @@ public struct Image: Sendable, Equatable {
     /// a - b pixel by pixel (same size), computed in bands over the cores.
     public static func difference(_ a: Image, _ b: Image) -> Image {
         precondition(a.width == b.width && a.height == b.height, "difference of a \(a.width)x\(a.height) and a \(b.width)x\(b.height) image")
-        let n = a.count, band = 16_384
+        let n = a.count
         if n == 0 { return a }
         let pixels = [Float](unsafeUninitializedCapacity: n) { out, count in
             a.pixels.withUnsafeBufferPointer { pa in
                 b.pixels.withUnsafeBufferPointer { pb in
                     let (o, x, y) = (SharedPointer(out.baseAddress!), SharedPointer(pa.baseAddress!), SharedPointer(pb.baseAddress!))
-                    Parallel.forEach((n + band - 1) / band) { k in
-                        for i in (k * band)..<Swift.min(n, (k + 1) * band) { o[i] = x[i] - y[i] }
-                    }
+                    Parallel.forEachBand(n) { band in for i in band { o[i] = x[i] - y[i] } }
                 }
             }
             count = n

@@ -40,6 +40,13 @@ public enum Parallel {
         (c * count / chunks)..<((c + 1) * count / chunks)
     }
 
+    /// `body` for consecutive bands of 16,384 of `count` items, the bands over the cores: for
+    /// element-wise passes bound by memory traffic, whose result per item does not depend on the band.
+    public static func forEachBand(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let band = 16_384
+        forEach((count + band - 1) / band) { k in body((k * band)..<Swift.min(count, (k + 1) * band)) }
+    }
+
     // Safe: `forEach` does not return before `concurrentPerform` has finished every index, so
     // the closure (and what it captures) outlives every use; callers' closures write disjoint
     // elements, which is what makes their captured state safe to share (documented above).
