@@ -192,20 +192,7 @@ public enum ContentScale {
 
     static func latticeVector(_ image: Image) throws -> ((dx: Int, dy: Int)?, Double) {
         let w = image.width, h = image.height
-        let low = smoothBackground(image, sigma: 16, step: 4)
-        // a = image - low, less its mean (summed in raster order).
-        var mean = 0.0
-        var a = Image(width: w, height: h, pixels: [Float](unsafeUninitializedCapacity: image.count) { out, count in
-            image.pixels.withUnsafeBufferPointer { px in
-                low.pixels.withUnsafeBufferPointer { lo in
-                    for i in 0..<px.count { let d = px[i] - lo[i]; out[i] = d; mean += Double(d) }
-                }
-            }
-            count = image.count
-        })
-        mean /= Double(image.count)
-        let offset = Float(mean)
-        a.pixels.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] -= offset } }
+        let a = highPass(image, sigma: 16, step: 4)
         let reach = latticeReach(width: w, height: h)
         let ac = try FFTConvolution.autocorrelation(a, maxLag: (reach + 1, reach + 1))  // lag (0, 0) at the centre
         let aw = ac.width, cx = ac.width / 2, cy = ac.height / 2
@@ -230,37 +217,62 @@ public enum ContentScale {
         return (p >= periodicThreshold ? (bx, by) : nil, p)
     }
 
-    /// G(sigma) * I computed every `step` pixels and interpolated bilinearly in between: for
-    /// sigma >= 4 step the interpolation error is below 1e-3 of the image's range (the blur has
-    /// no detail at the scale of the step), at about 1 / step of the cost.
-    static func smoothBackground(_ image: Image, sigma: Double, step: Int) -> Image {
+    /// The image less its smooth background and less the mean of the difference: a = I - B - mean(I - B),
+    /// with B = G(sigma) * I computed every `step` pixels and interpolated bilinearly in between.
+    /// For sigma >= 4 step the interpolation error is below 1e-3 of the image's range (the blur
+    /// has no detail at the scale of the step). The samples of B come from a pyramid level, as
+    /// the scale space's coarser octaves do (`octaveFactors`): the image blurred by G(step / 2)
+    /// and sampled every `step` pixels, then blurred by G(sqrt(sigma^2 - (step / 2)^2) / step) on
+    /// that grid (a Gaussian of a Gaussian is the Gaussian of the summed variances). For sigma
+    /// 16, step 4 that is a quarter of the multiply-adds of G(16) sampled directly, whose 129
+    /// taps run along every row. The coarse rows are interpolated along x once each; an image row
+    /// is then a blend of two of them, its difference and its share of the mean in the same pass.
+    static func highPass(_ image: Image, sigma: Double, step: Int) -> Image {
         let w = image.width, h = image.height
-        let coarse = GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: sigma, step: step)
+        let pre = Double(step) / 2
+        precondition(sigma >= 2 * pre, "ContentScale.highPass: sigma \(sigma) is below the pyramid's \(pre)")
+        let grid = GaussianFilter.applySampled(image, mask: Mask(width: w, height: h), sigma: pre, step: step)
+        let coarse = GaussianFilter.apply(grid, sigma: (sigma * sigma - pre * pre).squareRoot() / Double(step))
         let cw = coarse.width, ch = coarse.height
-        // Where column x falls between the coarse samples, the same for every row: once.
-        var x0s = [Int](repeating: 0, count: w), x1s = x0s, txs = [Float](repeating: 0, count: w)
-        for x in 0..<w {
-            let fx = Double(x) / Double(step)
-            x0s[x] = min(Int(fx), cw - 1); x1s[x] = min(x0s[x] + 1, cw - 1)
-            txs[x] = Float(fx - Double(x0s[x]))
+        // Every coarse row interpolated along x: rows[r * w + x].
+        var rows = [Float](repeating: 0, count: ch * w)
+        coarse.pixels.withUnsafeBufferPointer { c in
+            rows.withUnsafeMutableBufferPointer { out in
+                for x in 0..<w {
+                    let fx = Double(x) / Double(step)
+                    let x0 = min(Int(fx), cw - 1), x1 = min(x0 + 1, cw - 1)
+                    let tx = Float(fx - Double(x0))
+                    for r in 0..<ch { out[r * w + x] = c[r * cw + x0] * (1 - tx) + c[r * cw + x1] * tx }
+                }
+            }
         }
-        let pixels = [Float](unsafeUninitializedCapacity: w * h) { out, count in
+        var total = 0.0
+        var pixels = [Float](unsafeUninitializedCapacity: w * h) { out, count in
             count = w * h
-            coarse.pixels.withUnsafeBufferPointer { c in
-                for y in 0..<h {
-                    let fy = Double(y) / Double(step)
-                    let y0 = min(Int(fy), ch - 1), y1 = min(y0 + 1, ch - 1)
-                    let ty = Float(fy - Double(y0))
-                    let r0 = y0 * cw, r1 = y1 * cw, row = y * w
-                    for x in 0..<w {
-                        let x0 = x0s[x], x1 = x1s[x], tx = txs[x]
-                        let a = c[r0 + x0] * (1 - tx) + c[r0 + x1] * tx
-                        let b = c[r1 + x0] * (1 - tx) + c[r1 + x1] * tx
-                        out[row + x] = a * (1 - ty) + b * ty
+            image.pixels.withUnsafeBufferPointer { px in
+                rows.withUnsafeBufferPointer { rw in
+                    for y in 0..<h {
+                        let fy = Double(y) / Double(step)
+                        let y0 = min(Int(fy), ch - 1), y1 = min(y0 + 1, ch - 1)
+                        let ty = Float(fy - Double(y0))
+                        let a = rw.baseAddress! + y0 * w, b = rw.baseAddress! + y1 * w
+                        let p = px.baseAddress! + y * w, o = out.baseAddress! + y * w
+                        for x in 0..<w { o[x] = p[x] - (a[x] * (1 - ty) + b[x] * ty) }
+                        // Four partial sums (the row's additions are not one dependent chain).
+                        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                        var x = 0
+                        while x + 4 <= w {
+                            s0 += Double(o[x]); s1 += Double(o[x + 1]); s2 += Double(o[x + 2]); s3 += Double(o[x + 3])
+                            x += 4
+                        }
+                        while x < w { s0 += Double(o[x]); x += 1 }
+                        total += (s0 + s1) + (s2 + s3)
                     }
                 }
             }
         }
+        let offset = Float(total / Double(image.count))
+        pixels.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] -= offset } }
         return Image(width: w, height: h, pixels: pixels)
     }
 
@@ -436,7 +448,14 @@ public enum ContentScale {
             }
             blurs[end] = nil  // the last blur is no response
         }
-        enum Job { case alongside(Int), grid(Int), blur(Int, Int), vote(Int, Int) }
+        // The finest octave's blurs from `cascadeFrom` on are made each from the one before, by
+        // the increment G(sqrt(s_j^2 - s_(j-1)^2)) (a Gaussian of a Gaussian is the Gaussian of
+        // the summed variances), where that increment is at least 1 px: a sampled Gaussian that
+        // wide has its variance to ~1e-6 and the kernels are 60% as long as G(s_j) itself.
+        // Below 1 px the sampled kernel's variance drifts from sigma^2 (0.38 px for 0.63 after
+        // 0.5), so the small blurs stay direct. One job makes the chain, the others the rest.
+        let cascadeFrom = cascadeStart(usable, first: plans[0].members[0] - 1, count: plans[0].members.count + 3)
+        enum Job { case alongside(Int), grid(Int), blur(Int, Int), chain(Int, Int), vote(Int, Int) }
         // Runs `jobs`, each writing only its own slot.
         func run(_ jobs: [Job]) {
             grids.withUnsafeMutableBufferPointer { gb in
@@ -450,6 +469,16 @@ public enum ContentScale {
                     case .alongside(let a): alongside[a]()
                     case .grid(let o): g[o] = makeGrid(o)
                     case .blur(let o, let b): bl[blurStart[o] + b] = blur(o, b, of: g[o]!)
+                    case .chain(let o, let from):
+                        // Blur from - 1 directly, then each from the one before.
+                        let first = plans[o].members[0] - 1
+                        var previous = blur(o, from - 1, of: g[o]!)
+                        bl[blurStart[o] + from - 1] = previous
+                        for b in from..<(plans[o].members.count + 3) {
+                            let s0 = usable[first + b - 1], s1 = usable[first + b]
+                            previous = GaussianFilter.apply(previous, sigma: (s1 * s1 - s0 * s0).squareRoot() / Double(plans[o].factor))
+                            bl[blurStart[o] + b] = previous
+                        }
                     case .vote(let o, let m):
                         // Scale i = members[m] is response k = m + 1 of the octave.
                         let k = m + 1, i = plans[o].members[m]
@@ -470,7 +499,8 @@ public enum ContentScale {
         // Round 1: the lattice search, the coarser grids, the finest octave's blurs.
         let coarser = 1..<count
         let first: [Job] = alongside.indices.map { .alongside($0) } + coarser.map { .grid($0) }
-            + (0..<(plans[0].members.count + 3)).map { .blur(0, $0) }
+            + (cascadeFrom.map { [.chain(0, $0)] + (0..<($0 - 1)).map { .blur(0, $0) } }
+               ?? (0..<(plans[0].members.count + 3)).map { .blur(0, $0) })
         run(first)
         for o in 0..<count {
             let f = plans[o].factor, grid = grids[o]!
@@ -498,6 +528,19 @@ public enum ContentScale {
                                    madVotes: Array(found[voteStart[o]..<(voteStart[o] + n)]))
         }
         return ScaleSpace(usable: usable, octaves: octaves)
+    }
+
+    /// The first of the `count` blurs of scales usable[first ..< first + count] that is made from
+    /// the one before (the increment sqrt(s_b^2 - s_(b-1)^2) at least 1 px, as it is for every
+    /// later one: the scales grow geometrically), or nil when none is (the chain then starts at
+    /// 2 or later, blur 0 is always direct).
+    static func cascadeStart(_ usable: [Double], first: Int, count: Int) -> Int? {
+        guard count >= 3 else { return nil }
+        for b in 2..<count {
+            let s0 = usable[first + b - 1], s1 = usable[first + b]
+            if (s1 * s1 - s0 * s0).squareRoot() >= 1 { return b }
+        }
+        return nil
     }
 
     /// The votes of response k's scale-space maxima (3x3x3 with responses k - 1 and k + 1)

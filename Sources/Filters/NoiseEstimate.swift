@@ -25,31 +25,65 @@ public enum NoiseEstimate {
     static func flatPatchCentres(_ image: Image) -> [Bool]? {
         let w = image.width, h = image.height
         guard w >= 5, h >= 5 else { return nil }
-        // Row runs first: rowFlat[i] when p[i-2...i+2] on i's row all equal p[i]; a pixel is the
-        // centre of a flat patch when rows y-2...y+2 are row-flat there with one value.
+        // Row runs first: rowFlat[i] when p[i-2...i+2] on i's row all equal p[i] (four equal
+        // neighbours in a row: IEEE equality is transitive except for NaN, which equals nothing
+        // either way); a pixel is the centre of a flat patch when rows y-2...y+2 are row-flat
+        // there with one value. Both passes are branch-free byte arithmetic (the compiler
+        // vectorises them): 0 / 1 bytes, combined with &.
         var flat = [Bool](repeating: false, count: w * h)
-        var any = false
-        image.pixels.withUnsafeBufferPointer { p in
-            var rowFlat = [Bool](repeating: false, count: w * h)
-            for y in 0..<h {
-                let r = y * w
-                for x in 2..<(w - 2) {
-                    let v = p[r + x]
-                    rowFlat[r + x] = p[r + x - 2] == v && p[r + x - 1] == v && p[r + x + 1] == v && p[r + x + 2] == v
-                }
-            }
-            for y in 2..<(h - 2) {
-                for x in 2..<(w - 2) {
-                    let i = y * w + x, v = p[i]
-                    if rowFlat[i], rowFlat[i - w], rowFlat[i - 2 * w], rowFlat[i + w], rowFlat[i + 2 * w],
-                       p[i - w] == v, p[i - 2 * w] == v, p[i + w] == v, p[i + 2 * w] == v {
-                        flat[i] = true
-                        any = true
+        var any: UInt8 = 0
+        image.pixels.withUnsafeBufferPointer { px in
+            var rowFlat = [UInt8](repeating: 0, count: w * h)
+            rowFlat.withUnsafeMutableBufferPointer { rf in
+                let p = px.baseAddress!, r = rf.baseAddress!
+                // Bool is one byte, 0 or 1: written as such.
+                flat.withUnsafeMutableBytes { fb in
+                    let f = fb.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    for y in 0..<h {
+                        let row = p + y * w, out = r + y * w
+                        for x in 2..<(w - 2) {
+                            let e0: UInt8 = row[x - 2] == row[x - 1] ? 1 : 0, e1: UInt8 = row[x - 1] == row[x] ? 1 : 0
+                            let e2: UInt8 = row[x] == row[x + 1] ? 1 : 0, e3: UInt8 = row[x + 1] == row[x + 2] ? 1 : 0
+                            out[x] = e0 & e1 & e2 & e3
+                        }
+                    }
+                    for y in 2..<(h - 2) {
+                        let c = p + y * w, up2 = c - 2 * w, up1 = c - w, dn1 = c + w, dn2 = c + 2 * w
+                        let rc = UnsafeRawPointer(r + y * w), out = f + y * w
+                        let stride = w
+                        var seen: UInt8 = 0
+                        var x = 2
+                        while x < w - 2 {
+                            // Eight columns at a time where five rows are row-flat nowhere (the
+                            // rule on most images): `flat` is already false there.
+                            if x + 8 <= w - 2 {
+                                let rows = rc.loadUnaligned(fromByteOffset: x - 2 * stride, as: UInt64.self)
+                                    & rc.loadUnaligned(fromByteOffset: x - stride, as: UInt64.self)
+                                    & rc.loadUnaligned(fromByteOffset: x, as: UInt64.self)
+                                    & rc.loadUnaligned(fromByteOffset: x + stride, as: UInt64.self)
+                                    & rc.loadUnaligned(fromByteOffset: x + 2 * stride, as: UInt64.self)
+                                if rows == 0 { x += 8; continue }
+                            }
+                            let end = min(x + 8, w - 2)
+                            for x in x..<end {
+                                let v = c[x]
+                                let rows = rc.load(fromByteOffset: x - 2 * stride, as: UInt8.self) & rc.load(fromByteOffset: x - stride, as: UInt8.self)
+                                    & rc.load(fromByteOffset: x, as: UInt8.self) & rc.load(fromByteOffset: x + stride, as: UInt8.self)
+                                    & rc.load(fromByteOffset: x + 2 * stride, as: UInt8.self)
+                                let e0: UInt8 = up2[x] == v ? 1 : 0, e1: UInt8 = up1[x] == v ? 1 : 0
+                                let e2: UInt8 = dn1[x] == v ? 1 : 0, e3: UInt8 = dn2[x] == v ? 1 : 0
+                                let centre = rows & e0 & e1 & e2 & e3
+                                out[x] = centre
+                                seen |= centre
+                            }
+                            x = end
+                        }
+                        any |= seen
                     }
                 }
             }
         }
-        return any ? flat : nil
+        return any != 0 ? flat : nil
     }
 
     /// Where the noise can be measured: not at the centre of a 5 x 5 patch where the recorded

@@ -208,6 +208,36 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         #expect(NoiseEstimate.measurable(Mask(width: 8, height: 8), in: small) == Mask(width: 8, height: 8))
     }
 
+    /// `flatPatchCentres` (the eight-column skips, the byte arithmetic) against the rule written
+    /// out per pixel: on images of few levels, so that flat 5 x 5 patches occur by chance, with
+    /// NaN (equal to nothing), signed zeros (equal) and widths that are not multiples of eight.
+    @Test func flatPatchCentresMatchTheRulePerPixel() {
+        var rng = SeededRandom(seed: 41)
+        for (w, h) in [(5, 5), (9, 7), (13, 11), (37, 29), (64, 40), (101, 67)] {
+            for levels in [1, 2, 3] {
+                let image = Image(width: w, height: h) { _, _ in
+                    let u = Int(rng.next() % 1000)
+                    if u < 3 { return .nan }
+                    if u < 10 { return -0.0 }
+                    return u % 7 == 0 ? Float(u % levels) : 0
+                }
+                var expected = [Bool](repeating: false, count: w * h)
+                for y in 2..<(h - 2) { for x in 2..<(w - 2) {
+                    let v = image[x, y]
+                    var all = true
+                    for dy in -2...2 { for dx in -2...2 where image[x + dx, y + dy] != v { all = false } }
+                    expected[y * w + x] = all
+                } }
+                let found = NoiseEstimate.flatPatchCentres(image)
+                if expected.contains(true) {
+                    #expect(found == expected, "\(w)x\(h), \(levels) levels")
+                } else {
+                    #expect(found == nil, "\(w)x\(h), \(levels) levels")
+                }
+            }
+        }
+    }
+
     @Test(arguments: [0.5, 2.0, 10.0])
     func recoversWhiteNoiseSigmaUnderStructure(sigma: Double) {
         var rng = SeededRandom(seed: 21)
