@@ -1,4 +1,6 @@
 @testable import Correlation
+import Filters
+import Foundation
 import Harness
 import PeakKit
 import Testing
@@ -81,5 +83,73 @@ import Testing
             let got = ContentScale.latticeNoise(of: image, mask: mask, lattice: (l.0, l.1), samples: samples)
             #expect(got == want, "lattice \(l), \(samples) samples: \(String(describing: got)) against \(want)")
         }
+    }
+}
+
+/// The finest octave's wide blurs are made each from the one before (`blurChain` from the
+/// scale `cascadeStart` picks), and the lattice search's background is sampled and interpolated
+/// (`highPass`). Both against the direct filters they stand for, on spots over a gradient with
+/// noise: what they change is the truncation and the rounding, far below what the scale votes
+/// and the lattice search can resolve.
+@Suite struct ContentScaleShortcuts {
+    static func scene(_ w: Int, _ h: Int, seed: UInt64) -> Image {
+        var rng = SeededRandom(seed: seed)
+        var image = Image(width: w, height: h) { x, y in 40 + 0.2 * Float(x) - 0.1 * Float(y) }
+        for _ in 0..<40 {
+            let cx = Double(rng.next() % UInt64(w)), cy = Double(rng.next() % UInt64(h))
+            let s = 1 + Double(rng.next() % 40) / 10, a = 50 + Double(rng.next() % 200)
+            for y in 0..<h { for x in 0..<w {
+                let r2 = (Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)
+                image[x, y] += Float(a * exp(-r2 / (2 * s * s)))
+            } }
+        }
+        for i in image.pixels.indices { image.pixels[i] += Float(5 * rng.normal()) }
+        return image
+    }
+
+    @Test func cascadeStartsWhereTheIncrementReachesOnePixel() {
+        let s = ContentScale.scales
+        let start = ContentScale.cascadeStart(s, first: 0, count: 11)
+        #expect(start == 6)  // sqrt(2^2 - 1.59^2) = 1.22; sqrt(1.59^2 - 1.26^2) = 0.97
+        for b in 1..<11 {
+            let increment = (s[b] * s[b] - s[b - 1] * s[b - 1]).squareRoot()
+            #expect((increment >= 1) == (b >= 6), "blur \(b): increment \(increment)")
+        }
+        #expect(ContentScale.cascadeStart(s, first: 0, count: 6) == nil)
+        #expect(ContentScale.cascadeStart(s, first: 0, count: 2) == nil)
+    }
+
+    @Test func chainedBlursMatchTheDirectOnes() {
+        let image = Self.scene(160, 120, seed: 3)
+        let range = Double(image.pixels.max()! - image.pixels.min()!)
+        let s = ContentScale.scales
+        let chained = ContentScale.blurChain(GaussianFilter.apply(image, sigma: s[5]), from: s[5], through: Array(s[6...10]))
+        for (n, b) in chained.enumerated() {
+            let direct = GaussianFilter.apply(image, sigma: s[6 + n])
+            var worst = 0.0
+            for i in direct.pixels.indices { worst = max(worst, Double(abs(direct.pixels[i] - b.pixels[i]))) }
+            #expect(worst <= 2e-4 * range, "sigma \(s[6 + n]): \(worst / range) of the range")
+        }
+    }
+
+    @Test func highPassMatchesTheDirectBackground() {
+        let image = Self.scene(256, 200, seed: 5)
+        let range = Double(image.pixels.max()! - image.pixels.min()!)
+        let got = ContentScale.highPass(image, sigma: 16, step: 4)
+        let background = GaussianFilter.apply(image, sigma: 16)
+        var d = [Double](repeating: 0, count: image.count), mean = 0.0
+        for i in d.indices { d[i] = Double(image.pixels[i] - background.pixels[i]); mean += d[i] }
+        mean /= Double(d.count)
+        var worst = 0.0, worstInside = 0.0
+        for y in 0..<image.height { for x in 0..<image.width {
+            let i = y * image.width + x, e = abs(Double(got.pixels[i]) - (d[i] - mean))
+            worst = max(worst, e)
+            if min(x, y, image.width - 1 - x, image.height - 1 - y) >= 32 { worstInside = max(worstInside, e) }
+        } }
+        #expect(worstInside <= 2e-3 * range, "inside: \(worstInside / range) of the range")
+        #expect(worst <= 4e-3 * range, "at the edges: \(worst / range) of the range")
+        var total = 0.0
+        for v in got.pixels { total += Double(v) }
+        #expect(abs(total / Double(got.count)) <= 1e-5 * range)
     }
 }
