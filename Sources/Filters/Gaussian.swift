@@ -132,7 +132,8 @@ public enum GaussianFilter {
     /// The separable filter evaluated at every `step`-th pixel of every `step`-th row (step 1:
     /// every pixel): the row pass at the sampled columns of every row, each row through a padded
     /// line buffer (the column pass needs all rows), then the column pass at the sampled rows,
-    /// a whole output row at a time: out[y] = sum_m k[m] * tmp[y + m - r].
+    /// a whole output row at a time: out[y] = sum_m k[m] * tmp[y + m - r] (at step 1 two interior
+    /// rows at a time, `peaks_tap_sums_two_rows`).
     static func separableSampled(_ pixels: [Float], width: Int, height: Int, kernel w: [Float], border: BorderMode, step: Int) -> [Float] {
         let r = w.count / 2
         let sw = (width + step - 1) / step, sh = (height + step - 1) / step
@@ -195,7 +196,7 @@ public enum GaussianFilter {
             out.withUnsafeMutableBufferPointer { o in
                 let oBase = o.baseAddress!
                 w.withUnsafeBufferPointer { k in
-                    Parallel.forEach(sh) { oy in
+                    func row(_ oy: Int) {
                         let y = oy &* step
                         let dst = oBase + oy &* sw
                         let first = y - r
@@ -212,6 +213,18 @@ public enum GaussianFilter {
                             let srcRow = t.baseAddress! + sy &* sw
                             for x in 0..<sw { dst[x] += km * srcRow[x] }
                         }
+                    }
+                    guard step == 1 else { Parallel.forEach(sh) { row($0) }; return }
+                    // Every row: two interior rows at a time, each input row read once for both
+                    // (the same sums, bit for bit).
+                    Parallel.forEach((sh + 1) / 2) { pair in
+                        let y = 2 &* pair, first = y - r
+                        if y + 1 < sh && first >= 0 && first + k.count + 1 <= height {
+                            peaks_tap_sums_two_rows(oBase + y &* sw, sw, sw, t.baseAddress! + first &* sw, sw, k.baseAddress!, k.count)
+                            return
+                        }
+                        row(y)
+                        if y + 1 < sh { row(y + 1) }
                     }
                 }
             }

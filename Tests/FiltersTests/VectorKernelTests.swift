@@ -42,6 +42,33 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("two rows of tap sums equal two one-row calls bit for bit on every instruction set, at every length")
+    func twoRowTapSumsMatchTwoOneRowCalls() {
+        var rng = SeededRandom(seed: 43)
+        for count in [0, 1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100] {
+            for taps in [1, 2, 3, 7, 21, 47, 181] {
+                let stride = count + Int(rng.uniform(0, 9))
+                let base = (0..<(stride * (taps + 1) + count + 1)).map { _ in Float(rng.uniform(-1000, 1000)) }
+                let k = (0..<taps).map { _ in Float(rng.uniform(-1, 1)) }
+                let dstStride = count + 3
+                for isa in Self.isas {
+                    var want = [Float](repeating: .nan, count: 2 * dstStride)
+                    want.withUnsafeMutableBufferPointer { w in
+                        base.withUnsafeBufferPointer { b in
+                            peaks_tap_sums_strided_isa(isa, w.baseAddress!, count, b.baseAddress!, stride, k, taps)
+                            peaks_tap_sums_strided_isa(isa, w.baseAddress! + dstStride, count, b.baseAddress! + stride, stride, k, taps)
+                        }
+                    }
+                    var got = [Float](repeating: .nan, count: 2 * dstStride)
+                    peaks_tap_sums_two_rows_isa(isa, &got, dstStride, count, base, stride, k, taps)
+                    #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "isa \(isa.rawValue), \(count) x \(taps)")
+                    // The slots between and after the two rows are untouched.
+                    #expect(got[count..<dstStride].allSatisfy(\.isNaN) && got[(dstStride + count)...].allSatisfy(\.isNaN))
+                }
+            }
+        }
+    }
+
     @Test("single-spot normal equations equal GaussianSpotFit's scalar loop bit for bit on every instruction set")
     func spotNormalEquationsMatchTheScalarLoop() {
         var rng = SeededRandom(seed: 42)

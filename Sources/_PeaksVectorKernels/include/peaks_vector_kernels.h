@@ -25,6 +25,12 @@ void peaks_tap_sums_strided(float *dst, long count, const float *base, long stri
 /// The same with tap m at base[offsets[m] + x].
 void peaks_tap_sums_offsets(float *dst, long count, const float *base, const long *offsets, const float *k, long taps);
 
+/// Two rows of `peaks_tap_sums_strided` at once, the second one input row further:
+/// dst[x] = sum over m of k[m] * base[m * stride + x] and dst[dstStride + x] = sum over m of
+/// k[m] * base[(m + 1) * stride + x], for x < count (taps >= 1), bit for bit two calls of it.
+/// Each input row is read once for both.
+void peaks_tap_sums_two_rows(float *dst, long dstStride, long count, const float *base, long stride, const float *k, long taps);
+
 /// The normal equations of one Levenberg-Marquardt step of a single-spot GaussianSpotFit
 /// (n = 5 unknowns x, y, s, A, B; or 7 with the background's slopes: n must be slopes ? 7 : 5, else
 /// the program stops), summed over `count`
@@ -63,6 +69,8 @@ long peaks_indices_above(const float *values, long n, float limit, int *out);
 /// The kernels above compiled for `isa` (which must be supported): for tests that compare the
 /// instruction sets bit for bit.
 void peaks_tap_sums_strided_isa(peaks_isa isa, float *dst, long count, const float *base, long stride, const float *k, long taps);
+void peaks_tap_sums_two_rows_isa(peaks_isa isa, float *dst, long dstStride, long count, const float *base, long stride,
+                                 const float *k, long taps);
 void peaks_tap_sums_offsets_isa(peaks_isa isa, float *dst, long count, const float *base, const long *offsets, const float *k, long taps);
 void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
                                      long n, int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
