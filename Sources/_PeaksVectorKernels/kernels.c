@@ -454,6 +454,67 @@ long peaks_bracket_pass(const float *values, long n, float lo, float hi, float *
     return peaks_bracket_pass_isa(chosen, values, n, lo, hi, inside, capacity, counts);
 }
 
+typedef int v16i __attribute__((vector_size(64)));
+typedef int v16i_loose __attribute__((vector_size(64), aligned(4)));
+
+int peaks_whole_numbers(const float *values, long n, int *positive, float *largest) {
+    // 16 at a time in vectors (lane flags are 0 or -1), then one at a time: a float >= 2^23 is
+    // always whole; below, x is whole when converting it to int and back gives x (the
+    // conversion is given only values in [0, 2^23), where it is exact). NaN fails x >= 0.
+    v16i whole16 = (v16i){0} - 1, above16 = {0};
+    v16 top16 = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16 x = LOAD16(values + i);
+        v16i nonNegative = x >= 0, big = x >= 8388608.0f;
+        v16 small = (v16)((v16i)x & (nonNegative & ~big));
+        v16 back = __builtin_convertvector(__builtin_convertvector(small, v16i), v16);
+        whole16 &= nonNegative & (big | (back == x));
+        above16 |= x > 0;
+        v16i higher = x > top16;
+        top16 = (v16)(((v16i)x & higher) | ((v16i)top16 & ~higher));
+    }
+    int whole = 1, above = 0;
+    float top = 0;
+    for (int l = 0; l < 16; l++) {
+        whole &= whole16[l] != 0;
+        above |= above16[l] != 0;
+        top = top16[l] > top ? top16[l] : top;
+    }
+    for (; i < n; i++) {
+        float x = values[i];
+        float c = (x >= 0 && x < 8388608.0f) ? x : 0.0f;
+        whole &= (x >= 0) & ((x >= 8388608.0f) | ((float)(int)c == x));
+        above |= x > 0;
+        top = x > top ? x : top;
+    }
+    *positive = above;
+    *largest = top;
+    return whole;
+}
+
+void peaks_integer_tile_sums(const float *corner, long width, long tile, double *sum, double *squares) {
+    // Whole numbers in [0, 2^22]: (int) is exact, differences fit in 32 bits, squares in 64.
+    long long total = 0, sq = 0;
+    for (long y = 0; y < tile; y++) {
+        const float *row = corner + y * width;
+        for (long x = 0; x < tile; x++) total += (int)row[x];
+        for (long x = 0; x + 1 < tile; x++) {
+            long long d = (int)row[x] - (int)row[x + 1];
+            sq += d * d;
+        }
+        if (y + 1 < tile) {
+            const float *below = row + width;
+            for (long x = 0; x < tile; x++) {
+                long long d = (int)row[x] - (int)below[x];
+                sq += d * d;
+            }
+        }
+    }
+    *sum = (double)total;
+    *squares = (double)sq;
+}
+
 double peaks_spot_cost(long count, const int *px, const int *py, const double *pv, double b, double gx, double gy,
                        long ox, long oy, double a, const double *ex, const double *ey) {
     double sum = 0;

@@ -208,6 +208,29 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         #expect(NoiseEstimate.measurable(Mask(width: 8, height: 8), in: small) == Mask(width: 8, height: 8))
     }
 
+    /// `CountingData`'s integer tile sums against the pixel-by-pixel Double loop they replace
+    /// (every pixel valid, whole numbers up to 2^22): equal bit for bit, at the bound too.
+    @Test func integerTileSumsEqualTheDoubleLoop() {
+        var rng = SeededRandom(seed: 44)
+        let tile = CountingData.tile, w = 3 * tile + 5
+        for top in [3.0, 40.0, 65_535.0, 4_194_304.0] {
+            var pixels = (0..<(w * tile)).map { _ in Float((rng.uniform(0, 1) * top).rounded(.down)) }
+            // A tile of zeros and the largest value next to each other (the largest differences).
+            for y in 0..<tile { for x in 0..<tile { pixels[y * w + tile + x] = (x + y) % 2 == 0 ? 0 : Float(top) } }
+            for tx in [0, tile, 2 * tile, w - tile] {
+                var sum = 0.0, sq = 0.0
+                for y in 0..<tile { for x in tx..<(tx + tile) {
+                    let i = y * w + x, a = Double(pixels[i])
+                    sum += a
+                    if x + 1 < tx + tile { let d = a - Double(pixels[i + 1]); sq += d * d }
+                    if y + 1 < tile { let d = a - Double(pixels[i + w]); sq += d * d }
+                } }
+                let got = pixels.withUnsafeMutableBufferPointer { CountingData.integerTileSums($0.baseAddress! + tx, width: w) }
+                #expect(got.sum.bitPattern == sum.bitPattern && got.squares.bitPattern == sq.bitPattern, "top \(top), tile at \(tx)")
+            }
+        }
+    }
+
     /// `flatPatchCentres` (the eight-column skips, the byte arithmetic) against the rule written
     /// out per pixel: on images of few levels, so that flat 5 x 5 patches occur by chance, with
     /// NaN (equal to nothing), signed zeros (equal) and widths that are not multiples of eight.

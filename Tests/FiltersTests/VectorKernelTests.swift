@@ -69,6 +69,28 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("whole-number test against the definition, at every length, with NaN, infinities, signed zeros and 2^23")
+    func wholeNumbersMatchTheDefinition() {
+        var rng = SeededRandom(seed: 45)
+        let specials: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 8_388_607, 8_388_607.5, 8_388_608, 8_388_609, 1e30,
+                                 -1, 0.5, 3, 4_194_304, .leastNonzeroMagnitude, Float(Int32.max), 2_147_483_904]
+        for n in [0, 1, 15, 16, 17, 33, 100] {
+            for trial in 0..<40 {
+                var values = (0..<n).map { _ in Float(Int(rng.uniform(0, 300))) }
+                // Most trials: one special value somewhere (or none).
+                if n > 0, trial > 0 { values[Int(rng.uniform(0, Double(n)))] = specials[trial % specials.count] }
+                let whole = values.allSatisfy { $0 >= 0 && $0 == $0.rounded(.towardZero) }
+                let positive = values.contains { $0 > 0 }
+                let largest = values.reduce(Float(0)) { $1 > $0 ? $1 : $0 }
+                var gotPositive: Int32 = -1, gotLargest: Float = -1
+                let got = peaks_whole_numbers(values, n, &gotPositive, &gotLargest)
+                #expect((got != 0) == whole, "n \(n), trial \(trial): \(values)")
+                #expect((gotPositive != 0) == positive, "n \(n), trial \(trial)")
+                if whole { #expect(gotLargest == largest, "n \(n), trial \(trial)") }
+            }
+        }
+    }
+
     @Test("single-spot normal equations equal GaussianSpotFit's scalar loop bit for bit on every instruction set")
     func spotNormalEquationsMatchTheScalarLoop() {
         var rng = SeededRandom(seed: 42)

@@ -50,6 +50,16 @@ void peaks_spot_normal_equations(long count, const int *px, const int *py, const
 double peaks_spot_cost(long count, const int *px, const int *py, const double *pv, double b, double gx, double gy,
                        long ox, long oy, double a, const double *ex, const double *ey);
 
+/// Whether every one of values[0 ..< n] is a whole number >= 0 (NaN is not); *positive: whether
+/// one is > 0; *largest: the largest (0 if none is larger; meaningful when the answer is 1).
+int peaks_whole_numbers(const float *values, long n, int *positive, float *largest);
+
+/// For a tile x tile block at `corner` (rows `width` apart) of whole numbers in [0, 2^22]: the sum
+/// of its values and the sum of the squared differences of its horizontally and vertically
+/// adjacent pixels, as integers (exact, so equal to any order of Double additions), returned as
+/// doubles (below 2^53 for tile <= 16).
+void peaks_integer_tile_sums(const float *corner, long width, long tile, double *sum, double *squares);
+
 /// Rearranges a[0 ..< n] (no NaN) so that a[k] is the value a sort would put there, everything
 /// before it <= a[k] and everything after it >= a[k], and returns a[k]. Quickselect with a
 /// median-of-three pivot and branch-free partitions (one for < pivot, one for == pivot, so that
