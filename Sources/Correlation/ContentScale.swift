@@ -112,7 +112,7 @@ public enum ContentScale {
             case .given(let dx, let dy): return Result(spotSigma: nil, lattice: (dx, dy), periodicity: 1)
             }
         }
-        let filled = mask.isValid.allSatisfy { $0 } ? image : fill(image, mask: mask)
+        let filled = mask.isEverywhereValid ? image : fill(image, mask: mask)
         // The response noises are measured where the image is not exactly constant (dead
         // detector areas are not noise samples: NoiseEstimate.measurable).
         let noiseMask = given ?? NoiseEstimate.measurable(mask, in: image)
@@ -138,7 +138,7 @@ public enum ContentScale {
     /// when the content is periodic, and the normalised autocorrelation at the strongest lag.
     public static func lattice(of image: Image, mask: Mask) throws -> (vector: (dx: Int, dy: Int)?, periodicity: Double) {
         guard image.width >= 8, image.height >= 8 else { return (nil, 0) }
-        let filled = mask.isValid.allSatisfy { $0 } ? image : fill(image, mask: mask)
+        let filled = mask.isEverywhereValid ? image : fill(image, mask: mask)
         let (vector, periodicity) = try latticeVector(filled)
         return (vector, periodicity)
     }

@@ -44,7 +44,7 @@ public struct BandPassNoise: Sendable {
         interior = GaussianFilter.bandPassNoiseGain(sigma: sigma, background: background, truncate: truncate)
         (aaX, abX, bbX) = Self.sums(a, b, length: width)
         (aaY, abY, bbY) = Self.sums(a, b, length: height)
-        if let mask, !mask.isValid.allSatisfy({ $0 }) {
+        if let mask, !mask.isEverywhereValid {
             precondition(mask.width == width && mask.height == height)
             var s = [Int32](repeating: 0, count: (width + 1) * (height + 1))
             for y in 0..<height {

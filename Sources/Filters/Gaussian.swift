@@ -65,7 +65,7 @@ public enum GaussianFilter {
     /// Pixels far from any valid one (weight below 1e-6) are set to 0 and should stay masked.
     public static func apply(_ image: Image, mask: Mask, sigma: Double, truncate: Double = 4.0) -> Image {
         if sigma == 0 || image.isEmpty { return image }
-        if mask.isValid.allSatisfy({ $0 }) { return apply(image, sigma: sigma, truncate: truncate, border: .reflect) }
+        if mask.isEverywhereValid { return apply(image, sigma: sigma, truncate: truncate, border: .reflect) }
         let w = kernel(sigma: sigma, truncate: truncate)
         var weighted = image.pixels
         var weights = [Float](repeating: 0, count: image.count)
@@ -95,7 +95,7 @@ public enum GaussianFilter {
             return Image(width: sw, height: sh) { x, y in image[x * step, y * step] }
         }
         let w = kernel(sigma: sigma, truncate: truncate)
-        if mask.isValid.allSatisfy({ $0 }) {
+        if mask.isEverywhereValid {
             let p = separableSampled(image.pixels, width: image.width, height: image.height, kernel: w, border: .reflect, step: step)
             return Image(width: sw, height: sh, pixels: p)
         }
@@ -160,6 +160,25 @@ public enum GaussianFilter {
                             let y0 = band * bandRows, y1 = min(height, y0 + bandRows)
                             for y in y0..<y1 {
                                 let row = y &* width
+                                if step == 1 && width >= 4 * r {
+                                    // Output x needs l[x ..< x + 2r + 1] = row[x - r ...]: the
+                                    // outputs r ..< width - r read the row itself, the r at
+                                    // each end the padded line (its first 3r and last 3r
+                                    // samples), each output summed as from the whole line.
+                                    let dst = tBase + y &* sw, line = l.baseAddress!
+                                    tapSums(into: dst + r, count: width - 2 * r, base: src.baseAddress! + row, stride: 1, k)
+                                    for i in 0..<(3 * r) {
+                                        let j = borderIndex(i - r, width, border)
+                                        line[i] = j < 0 ? 0 : src[row &+ j]
+                                    }
+                                    tapSums(into: dst, count: r, base: line, stride: 1, k)
+                                    for i in (width - r)..<(width + 2 * r) {
+                                        let j = borderIndex(i - r, width, border)
+                                        line[i - (width - r)] = j < 0 ? 0 : src[row &+ j]
+                                    }
+                                    tapSums(into: dst + width - r, count: r, base: line, stride: 1, k)
+                                    continue
+                                }
                                 // The row itself in one copy; the border rule only for the
                                 // 2r padding samples.
                                 (l.baseAddress! + r).update(from: src.baseAddress! + row, count: width)

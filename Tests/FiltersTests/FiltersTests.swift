@@ -43,13 +43,15 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         }
     }
 
-    /// The vectorised passes (16 outputs summed in registers, the phases of a sampled line) give
-    /// the plain per-pixel loops' values bit for bit: row pass, then column pass, each output
-    /// summing k[0] x[0], k[1] x[1], ... from zero in Float, in that order.
+    /// The vectorised passes (16 outputs summed in registers, the phases of a sampled line, a
+    /// row's interior read in place and its ends from a padded line, two column outputs at a
+    /// time) give the plain per-pixel loops' values bit for bit: row pass, then column pass,
+    /// each output summing k[0] x[0], k[1] x[1], ... from zero in Float, in that order. Widths
+    /// below, at and above 4 r, where the row pass changes path.
     @Test(arguments: [BorderMode.reflect, .nearest, .constant])
     func separablePassesEqualThePerPixelLoops(border: BorderMode) {
         var rng = SeededRandom(seed: 8)
-        for (w, h, sigma, step) in [(100, 37, 1.7, 1), (70, 90, 3.0, 1), (131, 45, 5.0, 2), (97, 64, 16.0, 4), (64, 33, 2.2, 3), (33, 20, 1.0, 5)] {
+        for (w, h, sigma, step) in [(100, 37, 1.7, 1), (70, 90, 3.0, 1), (28, 9, 1.7, 1), (20, 15, 3.0, 1), (131, 45, 5.0, 2), (97, 64, 16.0, 4), (64, 33, 2.2, 3), (33, 20, 1.0, 5)] {
             let image = Image(width: w, height: h) { _, _ in Float(rng.uniform(-50, 50)) }
             let k = GaussianFilter.kernel(sigma: sigma)
             let r = k.count / 2
@@ -206,6 +208,35 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         var small = Image(width: 8, height: 8, repeating: 3)
         small.pixels[0] = 4
         #expect(NoiseEstimate.measurable(Mask(width: 8, height: 8), in: small) == Mask(width: 8, height: 8))
+    }
+
+    /// `sigma` with every pixel valid (rows of responses at once) against the definition: the
+    /// Immerkaer responses of every interior pixel in raster order, the non-finite ones left out,
+    /// then `robustSpread` / 6. Bit for bit, on noise, on flat quantised data (the median is 0
+    /// and the order of the mean's sum matters) and with NaN pixels.
+    @Test func sigmaOfEveryPixelMatchesTheDefinition() {
+        var rng = SeededRandom(seed: 46)
+        for (w, h, kind) in [(3, 3, 0), (17, 9, 0), (64, 48, 0), (64, 48, 1), (40, 31, 2)] {
+            let image = Image(width: w, height: h) { _, _ in
+                switch kind {
+                case 0: return Float(rng.normal() * 3 + 10)
+                case 1: return rng.uniform(0, 1) < 0.8 ? 5 : 6  // mostly flat: median response 0
+                default: return rng.uniform(0, 1) < 0.05 ? .nan : Float(rng.normal())
+                }
+            }
+            var responses: [Float] = []
+            image.pixels.withUnsafeBufferPointer { p in
+                for y in 1..<(h - 1) { for x in 1..<(w - 1) {
+                    let r = NoiseEstimate.immerkaerResponse(p, at: y * w + x, width: w)
+                    if r.isFinite { responses.append(r) }
+                } }
+            }
+            let want = responses.isEmpty ? 0 : NoiseEstimate.robustSpread(&responses) / 6
+            for mask in [nil, Mask(width: w, height: h)] {
+                let got = NoiseEstimate.sigma(image, mask: mask)
+                #expect(got.bitPattern == want.bitPattern, "\(w)x\(h), kind \(kind): \(got) against \(want)")
+            }
+        }
     }
 
     /// `CountingData`'s integer tile sums against the pixel-by-pixel Double loop they replace
