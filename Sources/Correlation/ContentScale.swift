@@ -284,9 +284,12 @@ public enum ContentScale {
 
     /// The first half of `noise(of:mask:lattice:samples:)`: 1.4826 MAD(F) over every step-th
     /// valid pixel, step = max(1, count / samples).
+    /// The stride of `madNoise`'s samples.
+    static func madNoiseStep(count: Int, samples: Int) -> Int { max(1, count / samples) }
+
     static func madNoise(of f: Image, mask: Mask, samples: Int) -> Double {
         var vals: [Float] = []
-        let step = max(1, f.count / samples)
+        let step = madNoiseStep(count: f.count, samples: samples)
         vals.reserveCapacity(f.count / step + 1)
         // Every step-th valid pixel (the step-th, the 2 step-th, ...): a countdown instead of a
         // division per pixel.
@@ -437,11 +440,20 @@ public enum ContentScale {
         // Response j (blur b - blur b + 1) written over blur b, in order, so that blur b + 1 is
         // read before it is itself overwritten (no new memory). Each subtraction, a pass bound by
         // memory traffic, is cut into bands over the cores (Image.subtract).
+        // The voting responses' noise samples (madNoise's strided pixels, when its mask is the
+        // whole grid), kept by `respond` as it writes them (slot = blur slot; nil: sample later).
+        var noiseSamples = [[Float]?](repeating: nil, count: blurCount)
         func respond(_ o: Int) {
             let start = blurStart[o], end = start + plans[o].members.count + 2
+            let keep = gridMasks[o].noise.isEverywhereValid
             for b in start..<end {
                 let next = blurs[b + 1]!
-                blurs[b]!.subtract(next)
+                let k = b - start
+                if keep, k >= 1, k <= plans[o].members.count {
+                    noiseSamples[b] = blurs[b]!.subtract(next, keepingEvery: madNoiseStep(count: next.count, samples: 1 << 16))
+                } else {
+                    blurs[b]!.subtract(next)
+                }
             }
             blurs[end] = nil  // the last blur is no response
         }
@@ -478,7 +490,11 @@ public enum ContentScale {
                         // Scale i = members[m] is response k = m + 1 of the octave.
                         let k = m + 1, i = plans[o].members[m]
                         let responses = (0..<(plans[o].members.count + 2)).map { bl[blurStart[o] + $0]! }
-                        let noise = madNoise(of: responses[k], mask: gridMasks[o].noise, samples: 1 << 16)
+                        let slot = blurStart[o] + k
+                        let noise = noiseSamples[slot].map { samples in
+                            var values = samples
+                            return Selection.normalMAD(&values)
+                        } ?? madNoise(of: responses[k], mask: gridMasks[o].noise, samples: 1 << 16)
                         ns[voteStart[o] + m] = noise
                         fo[voteStart[o] + m] = ContentScale.votes(scale: usable[i], responses: responses, k, mask: gridMasks[o].grid, noise: noise)
                     }

@@ -51,6 +51,31 @@ public struct Image: Sendable, Equatable {
         }
     }
 
+    /// `subtract(other)`, also returning the results at pixels step - 1, 2 step - 1, ... (every
+    /// step-th pixel, in raster order: count / step of them), taken as they are written instead
+    /// of in a second pass over the image.
+    public mutating func subtract(_ other: Image, keepingEvery step: Int) -> [Float] {
+        precondition(width == other.width && height == other.height, "subtracting a \(other.width)x\(other.height) image from a \(width)x\(height) one")
+        precondition(step >= 1, "Image.subtract: step must be at least 1, got \(step)")
+        let n = count, kept = n / step
+        if n == 0 { return [] }
+        var samples = [Float](repeating: 0, count: kept)
+        pixels.withUnsafeMutableBufferPointer { r in
+            other.pixels.withUnsafeBufferPointer { o in
+                samples.withUnsafeMutableBufferPointer { k in
+                    let (out, from, keep) = (SharedPointer(r.baseAddress!), SharedPointer(o.baseAddress!), SharedPointer(k.baseAddress!))
+                    Parallel.forEachBand(n) { band in
+                        for i in band { out[i] -= from[i] }
+                        // The kept pixels of this band: i + 1 a multiple of step.
+                        var j = (band.lowerBound + step) / step - 1, i = (j + 1) * step - 1
+                        while i < band.upperBound { keep[j] = out[i]; i += step; j += 1 }
+                    }
+                }
+            }
+        }
+        return samples
+    }
+
     /// a - b pixel by pixel (same size), computed in bands over the cores.
     public static func difference(_ a: Image, _ b: Image) -> Image {
         precondition(a.width == b.width && a.height == b.height, "difference of a \(a.width)x\(a.height) and a \(b.width)x\(b.height) image")

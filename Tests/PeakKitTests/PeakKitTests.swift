@@ -177,6 +177,22 @@ private func peak(_ x: Double, _ y: Double, _ s: Double) -> Peak { Peak(x: x, y:
         #expect(throws: PeaksError.self) { try Mask(width: 2, height: 3).checkShape(matches: image) }
     }
 
+    /// `subtract(_:keepingEvery:)` leaves what `subtract` leaves and keeps pixels step - 1,
+    /// 2 step - 1, ... of the result, across the 16,384-pixel bands it is cut into.
+    @Test(arguments: [1, 3, 4, 7, 16_384, 40_000])
+    func subtractKeepsEveryStepthResult(step: Int) {
+        for (w, h) in [(1, 1), (5, 3), (300, 200), (181, 97)] {
+            let a = Image(width: w, height: h) { x, y in Float((x * 7 + y * 13) % 29) - 3.5 }
+            let b = Image(width: w, height: h) { x, y in Float((x * 5 + y * 3) % 11) * 0.25 }
+            var plain = a, kept = a
+            plain.subtract(b)
+            let samples = kept.subtract(b, keepingEvery: step)
+            #expect(kept.pixels.map(\.bitPattern) == plain.pixels.map(\.bitPattern))
+            let want = stride(from: step - 1, to: plain.count, by: step).map { plain.pixels[$0] }
+            #expect(samples.map(\.bitPattern) == want.map(\.bitPattern), "\(w)x\(h), step \(step)")
+        }
+    }
+
     @Test func registryFindsAndRejects() throws {
         struct Dummy: PeakDetector {
             var name = "dummy"
