@@ -22,7 +22,8 @@ enum PixelOrder {
 
     /// The raster indices of the valid pixels, sorted by value descending then index ascending.
     /// Peak memory: 8 bytes per valid pixel while sorting (16 up to `lsdLimit` pixels), 12 while
-    /// copying out, 4 afterwards. Spread over the cores (each pass cut into fixed chunks, so the
+    /// copying out (20 up to `lsdLimit`: the indices are read from whichever buffer the last pass
+    /// filled), 4 afterwards. Spread over the cores (each pass cut into fixed chunks, so the
     /// result does not depend on them; nested in another parallel loop it runs on one core).
     static func sortedDescending(_ values: UnsafeBufferPointer<Float>, valid: UnsafeBufferPointer<Bool>?) -> [UInt32] {
         let total = values.count
@@ -60,15 +61,22 @@ enum PixelOrder {
                 k &+= 1
             }
         }
+        // The sorted words: in `words`, or (LSD with an odd number of passes) in the LSD's second
+        // buffer, read from there without copying them back.
+        var sorted = words
+        var other: UnsafeMutablePointer<UInt64>? = nil
+        defer { if let other { LargeBuffer.free(other) } }
         if n <= lsdLimit {
-            sortByKeyLSD(words, n)
+            other = LargeBuffer.allocate(UInt64.self, count: n)
+            sorted = sortByKeyLSD(words, n, other: other!)
         } else {
             sortInPlace(words, n, shift: 56)
         }
+        let from = SharedPointer(sorted)
         return [UInt32](unsafeUninitializedCapacity: n) { out, count in
             let o = SharedPointer(out.baseAddress!), outChunks = Parallel.chunkCount(n)
             Parallel.forEach(outChunks) { c in
-                for i in Parallel.chunk(c, of: outChunks, count: n) { o[i] = UInt32(truncatingIfNeeded: w[i]) }
+                for i in Parallel.chunk(c, of: outChunks, count: n) { o[i] = UInt32(truncatingIfNeeded: from[i]) }
             }
             count = n
         }
@@ -90,9 +98,23 @@ enum PixelOrder {
     /// smaller digits and, for its own digit, the earlier chunks end. That is exactly where a
     /// single stable pass puts every word, so the result does not depend on the chunks.
     static func sortByKeyLSD(_ a: UnsafeMutablePointer<UInt64>, _ n: Int) {
-        let digits: [(shift: UInt64, size: Int)] = [(32, 2048), (43, 2048), (54, 1024)]
         let other = LargeBuffer.allocate(UInt64.self, count: n)
         defer { LargeBuffer.free(other) }
+        let sorted = sortByKeyLSD(a, n, other: other)
+        if sorted != a {
+            let (from, to) = (SharedPointer(sorted), SharedPointer(a))
+            let chunks = Parallel.chunkCount(n)
+            Parallel.forEach(chunks) { c in
+                let r = Parallel.chunk(c, of: chunks, count: n)
+                (to.base + r.lowerBound).update(from: from.base + r.lowerBound, count: r.count)
+            }
+        }
+    }
+
+    /// The same with the second buffer given (n words): returns the buffer that holds the sorted
+    /// words, `a` or `other` (each pass moves them from one to the other).
+    static func sortByKeyLSD(_ a: UnsafeMutablePointer<UInt64>, _ n: Int, other: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<UInt64> {
+        let digits: [(shift: UInt64, size: Int)] = [(32, 2048), (43, 2048), (54, 1024)]
         let chunks = Parallel.chunkCount(n)
         @inline(__always) func bounds(_ c: Int) -> Range<Int> { Parallel.chunk(c, of: chunks, count: n) }
         // counts[c * 2048 + d]: words of chunk c with digit d, then where chunk c's next one goes.
@@ -126,13 +148,7 @@ enum PixelOrder {
             }
             swap(&src, &dst)
         }
-        if src != a {
-            let (from, to) = (SharedPointer(src), SharedPointer(a))
-            Parallel.forEach(chunks) { c in
-                let r = bounds(c)
-                (to.base + r.lowerBound).update(from: from.base + r.lowerBound, count: r.count)
-            }
-        }
+        return src
     }
 
     /// Sorts `a[0..<n]` ascending by the byte at `shift` and every byte below it (the words are
