@@ -30,7 +30,10 @@ import Spectral
 ///   R / noise; the spot scale is the weighted median (Lindeberg's scale selection, pooled over
 ///   the significant candidates). Scales >= 4 px are computed on a Gaussian pyramid (2x, and
 ///   4x from 8 px; `octaveFactors`), where they are >= 2 px wide: the same spot sigma on every
-///   Golden/real case at 1.3-4x less time. Golden/real: within 0.7x-1.4x of the truth's fitted sigma on
+///   Golden/real case at 1.3-4x less time. The finest octave's blurs from 2 px on are each made
+///   from the one before (G(sqrt(s_j^2 - s_(j-1)^2)), an increment of at least 1 px; `blurChain`):
+///   141 instead of 191 taps, within 2e-4 of the range of the direct blurs, and the same votes on
+///   every Golden/real case. Golden/real: within 0.7x-1.4x of the truth's fitted sigma on
 ///   14 of 15 cases (nuclei: 5.0 for 8.5).
 public enum ContentScale {
     public struct Result: Sendable, Equatable {
