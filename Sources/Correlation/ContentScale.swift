@@ -220,6 +220,16 @@ public enum ContentScale {
         return (p >= periodicThreshold ? (bx, by) : nil, p)
     }
 
+    /// Where pixel i falls between the samples taken every `step` pixels (`count` of them): the
+    /// samples before and after it (the last one twice beyond the end) and the weight of the
+    /// second.
+    @inline(__always)
+    static func coarseNeighbours(_ i: Int, step: Int, count: Int) -> (Int, Int, Float) {
+        let f = Double(i) / Double(step)
+        let i0 = min(Int(f), count - 1)
+        return (i0, min(i0 + 1, count - 1), Float(f - Double(i0)))
+    }
+
     /// The image less its smooth background and less the mean of the difference:
     /// a = I - B - mean(I - B), with B = G(sigma) * I computed every `step` pixels
     /// (`GaussianFilter.applySampled`, bit for bit the full filter there) and interpolated
@@ -239,9 +249,7 @@ public enum ContentScale {
         coarse.pixels.withUnsafeBufferPointer { c in
             rows.withUnsafeMutableBufferPointer { out in
                 for x in 0..<w {
-                    let fx = Double(x) / Double(step)
-                    let x0 = min(Int(fx), cw - 1), x1 = min(x0 + 1, cw - 1)
-                    let tx = Float(fx - Double(x0))
+                    let (x0, x1, tx) = coarseNeighbours(x, step: step, count: cw)
                     for r in 0..<ch { out[r * w + x] = c[r * cw + x0] * (1 - tx) + c[r * cw + x1] * tx }
                 }
             }
@@ -252,9 +260,7 @@ public enum ContentScale {
             image.pixels.withUnsafeBufferPointer { px in
                 rows.withUnsafeBufferPointer { rw in
                     for y in 0..<h {
-                        let fy = Double(y) / Double(step)
-                        let y0 = min(Int(fy), ch - 1), y1 = min(y0 + 1, ch - 1)
-                        let ty = Float(fy - Double(y0))
+                        let (y0, y1, ty) = coarseNeighbours(y, step: step, count: ch)
                         let a = rw.baseAddress! + y0 * w, b = rw.baseAddress! + y1 * w
                         let p = px.baseAddress! + y * w, o = out.baseAddress! + y * w
                         for x in 0..<w { o[x] = p[x] - (a[x] * (1 - ty) + b[x] * ty) }
