@@ -59,7 +59,7 @@ public enum CountingData {
     /// sums in C (`peaks_integer_tile_sums`: Swift checks every Float-to-Int conversion, which
     /// keeps the loop scalar), exact, returned as Doubles.
     @inline(__always)
-    static func integerTileSums(_ corner: UnsafeMutablePointer<Float>, width w: Int) -> (sum: Double, squares: Double) {
+    static func integerTileSums(_ corner: UnsafePointer<Float>, width w: Int) -> (sum: Double, squares: Double) {
         var sum = 0.0, squares = 0.0
         peaks_integer_tile_sums(corner, w, tile, &sum, &squares)
         return (sum, squares)
@@ -107,8 +107,8 @@ public enum CountingData {
             return Verdict(isCounting: false, dispersion: nil, rule: notCounts)
         }
         // Each tile's sums are whole numbers. With every pixel valid and no count above 2^22 they
-        // stay below 2^53 (256 values, 480 squared differences of at most 2^22 each), so a Double
-        // sums them exactly in any order: they are summed as integers, in vector registers,
+        // stay below 2^53 (256 values; 480 squares of differences of at most 2^22, each below
+        // 2^44), so a Double sums them exactly in any order: they are summed as integers in C,
         // with the same result as the pixel-by-pixel Double loop.
         let integerSums = everywhereValid && chunkVerdicts.allSatisfy { $0.largest <= 4_194_304 }
         // Each row of whole tiles measured on its own (over the cores), the rows' tiles then
@@ -129,7 +129,7 @@ public enum CountingData {
                             while tx + tile <= w {
                                 var sum = 0.0, n = 0, sq = 0.0, pairs = 0
                                 if integerSums {
-                                    (sum, sq) = integerTileSums(p.base + (ty &* w &+ tx), width: w)
+                                    (sum, sq) = integerTileSums(UnsafePointer(p.base + (ty &* w &+ tx)), width: w)
                                     (n, pairs) = (tile * tile, 2 * tile * (tile - 1))
                                 } else {
                                     for y in ty..<(ty + tile) {

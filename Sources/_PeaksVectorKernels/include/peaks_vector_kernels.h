@@ -27,8 +27,8 @@ void peaks_tap_sums_offsets(float *dst, long count, const float *base, const lon
 
 /// Two rows of `peaks_tap_sums_strided` at once, the second one input row further:
 /// dst[x] = sum over m of k[m] * base[m * stride + x] and dst[dstStride + x] = sum over m of
-/// k[m] * base[(m + 1) * stride + x], for x < count (taps >= 1), bit for bit two calls of it.
-/// Each input row is read once for both.
+/// k[m] * base[(m + 1) * stride + x], for x < count (taps >= 1; the output rows must not overlap,
+/// dstStride >= count), bit for bit two calls of it. Each input row is read once for both.
 void peaks_tap_sums_two_rows(float *dst, long dstStride, long count, const float *base, long stride, const float *k, long taps);
 
 /// The normal equations of one Levenberg-Marquardt step of a single-spot GaussianSpotFit
