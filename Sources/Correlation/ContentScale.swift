@@ -441,12 +441,12 @@ public enum ContentScale {
             let pre = f == 1 ? 0.0 : Double(f) / 2
             return GaussianFilter.apply(grid, sigma: (usable[j] * usable[j] - pre * pre).squareRoot() / Double(f))
         }
-        // Response j (blur b - blur b + 1) written over blur b, in order, so that blur b + 1 is
-        // read before it is itself overwritten (no new memory). Each subtraction, a pass bound by
-        // memory traffic, is cut into bands over the cores (Image.subtract).
         // The voting responses' noise samples (madNoise's strided pixels, when its mask is the
         // whole grid), kept by `respond` as it writes them (slot = blur slot; nil: sample later).
         var noiseSamples = [[Float]?](repeating: nil, count: blurCount)
+        // Response j (blur b - blur b + 1) written over blur b, in order, so that blur b + 1 is
+        // read before it is itself overwritten (no new memory). Each subtraction, a pass bound by
+        // memory traffic, is cut into bands over the cores (Image.subtract).
         func respond(_ o: Int) {
             let start = blurStart[o], end = start + plans[o].members.count + 2
             let keep = gridMasks[o].noise.isEverywhereValid
@@ -547,11 +547,10 @@ public enum ContentScale {
 
     /// The first of the `count` blurs of scales usable[first ..< first + count] that is made from
     /// the one before (the increment sqrt(s_b^2 - s_(b-1)^2) at least 1 px, as it is for every
-    /// later one: the scales grow geometrically), or nil when none is (the chain then starts at
-    /// 2 or later, blur 0 is always direct).
+    /// later one: the scales grow geometrically), or nil when none is. Blur 0 is always direct.
     static func cascadeStart(_ usable: [Double], first: Int, count: Int) -> Int? {
-        guard count >= 3 else { return nil }
-        for b in 2..<count {
+        guard count >= 2 else { return nil }
+        for b in 1..<count {
             let s0 = usable[first + b - 1], s1 = usable[first + b]
             if (s1 * s1 - s0 * s0).squareRoot() >= 1 { return b }
         }

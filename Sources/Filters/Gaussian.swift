@@ -160,6 +160,11 @@ public enum GaussianFilter {
                             let y0 = band * bandRows, y1 = min(height, y0 + bandRows)
                             for y in y0..<y1 {
                                 let row = y &* width
+                                // Sample i of the row's padded line: row[i - r] under the border rule.
+                                @inline(__always) func padded(_ i: Int) -> Float {
+                                    let j = borderIndex(i - r, width, border)
+                                    return j < 0 ? 0 : src[row &+ j]
+                                }
                                 if step == 1 && width >= 4 * r {
                                     // Output x needs l[x ..< x + 2r + 1] = row[x - r ...]: the
                                     // outputs r ..< width - r read the row itself, the r at
@@ -167,25 +172,16 @@ public enum GaussianFilter {
                                     // samples), each output summed as from the whole line.
                                     let dst = tBase + y &* sw, line = l.baseAddress!
                                     tapSums(into: dst + r, count: width - 2 * r, base: src.baseAddress! + row, stride: 1, k)
-                                    for i in 0..<(3 * r) {
-                                        let j = borderIndex(i - r, width, border)
-                                        line[i] = j < 0 ? 0 : src[row &+ j]
-                                    }
+                                    for i in 0..<(3 * r) { line[i] = padded(i) }
                                     tapSums(into: dst, count: r, base: line, stride: 1, k)
-                                    for i in (width - r)..<(width + 2 * r) {
-                                        let j = borderIndex(i - r, width, border)
-                                        line[i - (width - r)] = j < 0 ? 0 : src[row &+ j]
-                                    }
+                                    for i in 0..<(3 * r) { line[i] = padded(width - r + i) }
                                     tapSums(into: dst + width - r, count: r, base: line, stride: 1, k)
                                     continue
                                 }
                                 // The row itself in one copy; the border rule only for the
                                 // 2r padding samples.
                                 (l.baseAddress! + r).update(from: src.baseAddress! + row, count: width)
-                                for i in [0..<r, (width + r)..<(width + 2 * r)].joined() {
-                                    let j = borderIndex(i - r, width, border)
-                                    l[i] = j < 0 ? 0 : src[row &+ j]
-                                }
+                                for i in [0..<r, (width + r)..<(width + 2 * r)].joined() { l[i] = padded(i) }
                                 let dst = tBase + y &* sw
                                 if step == 1 {
                                     // Tap m is a constant stride: no table (12% faster).

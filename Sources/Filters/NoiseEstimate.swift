@@ -141,13 +141,8 @@ public enum NoiseEstimate {
             var responses = [Float](unsafeUninitializedCapacity: interior * (h - 2)) { out, count in
                 image.pixels.withUnsafeBufferPointer { p in
                     for y in 1..<(h - 1) {
-                        let o = out.baseAddress! + (y - 1) * interior
-                        let c = p.baseAddress! + y * w, up = c - w, dn = c + w
-                        for x in 1..<(w - 1) {
-                            let corners = up[x &- 1] + up[x &+ 1] + dn[x &- 1] + dn[x &+ 1]
-                            let edges = up[x] + dn[x] + c[x &- 1] + c[x &+ 1]
-                            o[x &- 1] = abs(corners - 2 * edges + 4 * c[x])
-                        }
+                        let o = out.baseAddress! + (y - 1) * interior, row = y &* w
+                        for x in 1..<(w - 1) { o[x &- 1] = immerkaerResponse(p, at: row &+ x, width: w) }
                     }
                 }
                 count = interior * (h - 2)

@@ -40,40 +40,44 @@ public struct Image: Sendable, Equatable {
 
     /// Subtracts `other` pixel by pixel (same size), in bands over the cores.
     public mutating func subtract(_ other: Image) {
-        precondition(width == other.width && height == other.height, "subtracting a \(other.width)x\(other.height) image from a \(width)x\(height) one")
-        let n = count
-        if n == 0 { return }
-        pixels.withUnsafeMutableBufferPointer { r in
-            other.pixels.withUnsafeBufferPointer { o in
-                let (out, from) = (SharedPointer(r.baseAddress!), SharedPointer(o.baseAddress!))
-                Parallel.forEachBand(n) { band in for i in band { out[i] -= from[i] } }
-            }
-        }
+        subtract(other) { _, _ in }
     }
 
     /// `subtract(other)`, also returning the results at pixels step - 1, 2 step - 1, ... (every
     /// step-th pixel, in raster order: count / step of them), taken as they are written instead
     /// of in a second pass over the image.
     public mutating func subtract(_ other: Image, keepingEvery step: Int) -> [Float] {
-        precondition(width == other.width && height == other.height, "subtracting a \(other.width)x\(other.height) image from a \(width)x\(height) one")
         precondition(step >= 1, "Image.subtract: step must be at least 1, got \(step)")
-        let n = count, kept = n / step
-        if n == 0 { return [] }
+        let kept = count / step
+        if kept == 0 { subtract(other); return [] }
         var samples = [Float](repeating: 0, count: kept)
-        pixels.withUnsafeMutableBufferPointer { r in
-            other.pixels.withUnsafeBufferPointer { o in
-                samples.withUnsafeMutableBufferPointer { k in
-                    let (out, from, keep) = (SharedPointer(r.baseAddress!), SharedPointer(o.baseAddress!), SharedPointer(k.baseAddress!))
-                    Parallel.forEachBand(n) { band in
-                        for i in band { out[i] -= from[i] }
-                        // The kept pixels of this band: i + 1 a multiple of step.
-                        var j = (band.lowerBound + step) / step - 1, i = (j + 1) * step - 1
-                        while i < band.upperBound { keep[j] = out[i]; i += step; j += 1 }
-                    }
-                }
+        samples.withUnsafeMutableBufferPointer { k in
+            let keep = SharedPointer(k.baseAddress!)
+            subtract(other) { band, out in
+                // The kept pixels of this band: sample j is pixel (j + 1) step - 1, the first of
+                // them at or after the band's start has j = lowerBound / step.
+                var j = band.lowerBound / step, i = (j + 1) * step - 1
+                while i < band.upperBound { keep[j] = out[i]; i += step; j += 1 }
             }
         }
         return samples
+    }
+
+    /// The subtraction in bands over the cores, `afterBand` called with each band and the result
+    /// once the band is written.
+    private mutating func subtract(_ other: Image, afterBand: (Range<Int>, SharedPointer<Float>) -> Void) {
+        precondition(width == other.width && height == other.height, "subtracting a \(other.width)x\(other.height) image from a \(width)x\(height) one")
+        let n = count
+        if n == 0 { return }
+        pixels.withUnsafeMutableBufferPointer { r in
+            other.pixels.withUnsafeBufferPointer { o in
+                let (out, from) = (SharedPointer(r.baseAddress!), SharedPointer(o.baseAddress!))
+                Parallel.forEachBand(n) { band in
+                    for i in band { out[i] -= from[i] }
+                    afterBand(band, out)
+                }
+            }
+        }
     }
 
     /// a - b pixel by pixel (same size), computed in bands over the cores.
