@@ -3,6 +3,7 @@
 
     python3 Benchmarks/reference/real_times.py [--peaks .build/release/peaks] [--reps 7]
         [--only CASE,...] [--csv Benchmarks/reference/real-times.csv] [--before OTHER_PEAKS]
+        [--batch N]
 
 Why a second timing script: Golden/real/peers.csv records one run of each peer (the run that was
 scored), on the machine and day real_peers.py ran. A single run includes first-call costs, and a
@@ -15,6 +16,16 @@ measures both sides the same way, in one session, in alternation:
          and one warm-up call excluded.
   peaks  wall time of the whole process `peaks detect IMAGE -o OUT.json` (start-up, read, detect,
          write), default detector and settings, one warm-up run excluded.
+
+--batch N also times one `peaks detect` process over a list of N copies of the image (symbolic
+links with distinct names: `peaks detect 'DIR/*.npy'`, a multi-file stack), as tool
+"peaks-batchN", and reports its wall time divided by N: the cost per image when many images are
+detected at once, where start-up, argument parsing and FFTW planning are paid once and the
+detector's image-measured settings (spot scale, lattice, noise model) are measured on a few
+sample frames and then fixed (docs/cli.md, stacks). The script checks that frame 0 of that run
+reports the same peaks as the single-image run. The copies are identical, so this is the cost of
+the per-frame work only, as for a stack of similar frames; images that need different settings
+are one process each.
 
 --before times a second `peaks` executable (say, a build of the previous commit) in the same
 loop, as tool "peaks-before", so that a change is measured against the same slow spells of a
@@ -58,6 +69,22 @@ def peaks_time(peaks, path, out):
     return time.perf_counter() - t0
 
 
+def batch_time(peaks, pattern, out, count):
+    """Wall time of one process over the `count` files matching `pattern`, per file."""
+    t0 = time.perf_counter()
+    subprocess.run([peaks, "detect", pattern, "-o", out], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - t0) / count
+
+
+def same_peaks(single_json, batch_csv):
+    """True when frame 0 of the batch run lists the single run's peaks (x, y to 1e-9 px)."""
+    one = [(p["x"], p["y"]) for p in json.load(open(single_json))["peaks"]]
+    with open(batch_csv) as f:
+        rows = [(float(r["x"]), float(r["y"])) for r in csv.DictReader(f) if r["frame"] == "0"]
+    return len(one) == len(rows) and all(abs(a - c) <= 1e-9 and abs(b - d) <= 1e-9 for (a, b), (c, d) in zip(one, rows))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default=os.path.join(ROOT, "Golden", "real"))
@@ -66,6 +93,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--csv", default=os.path.join(HERE, "real-times.csv"))
     ap.add_argument("--before", default="", help="a second peaks executable, timed in the same loop")
+    ap.add_argument("--batch", type=int, default=0, help="also time one process over N copies of each image (per image)")
     a = ap.parse_args()
     cases = sorted(d for d in os.listdir(a.dir) if os.path.isfile(os.path.join(a.dir, d, "truth.json")))
     if a.only:
@@ -80,18 +108,34 @@ def main():
             path = os.path.join(a.dir, c, "image.npy")
             img = np.load(path)
             sigma = float(t["spot_sigma"])
+            batch_tool = f"peaks-batch{a.batch}"
+            if a.batch > 0:
+                folder = os.path.join(tmp, c)
+                os.makedirs(folder, exist_ok=True)
+                for i in range(a.batch):
+                    link = os.path.join(folder, f"{c}-{i:04d}.npy")
+                    if not os.path.lexists(link):
+                        os.symlink(os.path.abspath(path), link)
+                pattern = os.path.join(folder, "*.npy")
+                batch_out = os.path.join(tmp, "batch.csv")
             # Warm-up: imports, first calls, the page cache.
             peaks_time(a.peaks, path, out)
+            if a.batch > 0:
+                batch_time(a.peaks, pattern, batch_out, a.batch)
+                if not same_peaks(out, batch_out):
+                    sys.exit(f"{c}: frame 0 of the batch run does not list the single run's peaks")
             if a.before:
                 peaks_time(a.before, path, out)
             for peer in PEERS:
                 peer_time(img, sigma, peer)
-            mine_tools = ["peaks"] + (["peaks-before"] if a.before else [])
+            mine_tools = ["peaks"] + (["peaks-before"] if a.before else []) + ([batch_tool] if a.batch > 0 else [])
             times = {p: [] for p in mine_tools + PEERS}
             for _ in range(a.reps):  # alternate, so slow spells of the machine hit every tool
                 times["peaks"].append(peaks_time(a.peaks, path, out))
                 if a.before:
                     times["peaks-before"].append(peaks_time(a.before, path, out))
+                if a.batch > 0:
+                    times[batch_tool].append(batch_time(a.peaks, pattern, batch_out, a.batch))
                 for peer in PEERS:
                     times[peer].append(peer_time(img, sigma, peer))
             for tool, ts in times.items():
@@ -102,6 +146,9 @@ def main():
             mine = next(r for r in rows if r["case"] == c and r["tool"] == "peaks")
             before = next((r for r in rows if r["case"] == c and r["tool"] == "peaks-before"), None)
             was = f"  (before {before['min_ms']:6.1f} ms, ratio {before['min_ms'] / fastest['min_ms']:.2f})" if before else ""
+            batch = next((r for r in rows if r["case"] == c and r["tool"] == batch_tool), None)
+            if batch:
+                was += f"  (per image of {a.batch}: {batch['min_ms']:6.1f} ms, ratio {batch['min_ms'] / fastest['min_ms']:.2f})"
             print(f"{c:22s} peaks {mine['min_ms']:6.1f} ms  fastest peer {fastest['tool']:8s} "
                   f"{fastest['min_ms']:6.1f} ms  ratio {mine['min_ms'] / fastest['min_ms']:.2f}{was}", flush=True)
     with open(a.csv, "w", newline="") as f:
