@@ -21,11 +21,11 @@ measures both sides the same way, in one session, in alternation:
 links with distinct names: `peaks detect 'DIR/*.npy'`, a multi-file stack), as tool
 "peaks-batchN", and reports its wall time divided by N: the cost per image when many images are
 detected at once, where start-up, argument parsing and FFTW planning are paid once and the
-detector's image-measured settings (spot scale, lattice, noise model) are measured on a few
+detector's image-measured settings (spot scale, lattice, noise model) are measured on up to 8
 sample frames and then fixed (docs/cli.md, stacks). The script checks that frame 0 of that run
 reports the same peaks as the single-image run. The copies are identical, so this is the cost of
-the per-frame work only, as for a stack of similar frames; images that need different settings
-are one process each.
+the per-frame work plus a share of that measurement, as for a stack of similar frames; images
+that need different settings are one process each.
 
 --before times a second `peaks` executable (say, a build of the previous commit) in the same
 loop, as tool "peaks-before", so that a change is measured against the same slow spells of a
@@ -69,14 +69,6 @@ def peaks_time(peaks, path, out):
     return time.perf_counter() - t0
 
 
-def batch_time(peaks, pattern, out, count):
-    """Wall time of one process over the `count` files matching `pattern`, per file."""
-    t0 = time.perf_counter()
-    subprocess.run([peaks, "detect", pattern, "-o", out], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return (time.perf_counter() - t0) / count
-
-
 def same_peaks(single_json, batch_csv):
     """True when frame 0 of the batch run lists the single run's peaks (x, y to 1e-9 px)."""
     one = [(p["x"], p["y"]) for p in json.load(open(single_json))["peaks"]]
@@ -113,15 +105,13 @@ def main():
                 folder = os.path.join(tmp, c)
                 os.makedirs(folder, exist_ok=True)
                 for i in range(a.batch):
-                    link = os.path.join(folder, f"{c}-{i:04d}.npy")
-                    if not os.path.lexists(link):
-                        os.symlink(os.path.abspath(path), link)
+                    os.symlink(os.path.abspath(path), os.path.join(folder, f"{c}-{i:04d}.npy"))
                 pattern = os.path.join(folder, "*.npy")
                 batch_out = os.path.join(tmp, "batch.csv")
             # Warm-up: imports, first calls, the page cache.
             peaks_time(a.peaks, path, out)
             if a.batch > 0:
-                batch_time(a.peaks, pattern, batch_out, a.batch)
+                peaks_time(a.peaks, pattern, batch_out)
                 if not same_peaks(out, batch_out):
                     sys.exit(f"{c}: frame 0 of the batch run does not list the single run's peaks")
             if a.before:
@@ -135,7 +125,7 @@ def main():
                 if a.before:
                     times["peaks-before"].append(peaks_time(a.before, path, out))
                 if a.batch > 0:
-                    times[batch_tool].append(batch_time(a.peaks, pattern, batch_out, a.batch))
+                    times[batch_tool].append(peaks_time(a.peaks, pattern, batch_out) / a.batch)
                 for peer in PEERS:
                     times[peer].append(peer_time(img, sigma, peer))
             for tool, ts in times.items():
