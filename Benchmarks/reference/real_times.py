@@ -3,7 +3,7 @@
 
     python3 Benchmarks/reference/real_times.py [--peaks .build/release/peaks] [--reps 7]
         [--only CASE,...] [--csv Benchmarks/reference/real-times.csv] [--before OTHER_PEAKS]
-        [--batch N]
+        [--batch N] [--each CSV]
 
 Why a second timing script: Golden/real/peers.csv records one run of each peer (the run that was
 scored), on the machine and day real_peers.py ran. A single run includes first-call costs, and a
@@ -26,6 +26,13 @@ sample frames and then fixed (docs/cli.md, stacks). The script checks that frame
 reports the same peaks as the single-image run. The copies are identical, so this is the cost of
 the per-frame work plus a share of that measurement, as for a stack of similar frames; images
 that need different settings are one process each.
+
+--each CSV also times one `peaks detect --each` process over all the selected cases' images (a
+list of different images, each detected on its own with its own measured settings, one peak list
+per file; docs/cli.md), after the per-case loop, alternating with the sum of one process per
+image and with the sum of each case's fastest peer (the peer found fastest in the per-case loop,
+timed again here). It checks first that every list of the --each run is byte-identical to the
+single run's, and writes the totals (min and median over --reps) to CSV.
 
 --before times a second `peaks` executable (say, a build of the previous commit) in the same
 loop, as tool "peaks-before", so that a change is measured against the same slow spells of a
@@ -86,6 +93,7 @@ def main():
     ap.add_argument("--csv", default=os.path.join(HERE, "real-times.csv"))
     ap.add_argument("--before", default="", help="a second peaks executable, timed in the same loop")
     ap.add_argument("--batch", type=int, default=0, help="also time one process over N copies of each image (per image)")
+    ap.add_argument("--each", default="", help="CSV: also time one --each process over all the cases' images")
     a = ap.parse_args()
     cases = sorted(d for d in os.listdir(a.dir) if os.path.isfile(os.path.join(a.dir, d, "truth.json")))
     if a.only:
@@ -141,12 +149,59 @@ def main():
                 was += f"  (per image of {a.batch}: {batch['min_ms']:6.1f} ms, ratio {batch['min_ms'] / fastest['min_ms']:.2f})"
             print(f"{c:22s} peaks {mine['min_ms']:6.1f} ms  fastest peer {fastest['tool']:8s} "
                   f"{fastest['min_ms']:6.1f} ms  ratio {mine['min_ms'] / fastest['min_ms']:.2f}{was}", flush=True)
+        if a.each:
+            each_times(a, cases, rows, tmp)
     with open(a.csv, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["case", "shape", "tool", "min_ms", "median_ms", "reps"])
         for r in rows:
             w.writerow([r["case"], r["shape"], r["tool"], f"{r['min_ms']:.1f}", f"{r['median_ms']:.1f}", r["reps"]])
     print(f"wrote {a.csv}")
+
+
+def each_times(a, cases, rows, tmp):
+    """One `peaks detect --each` process over every case's image against one process per image
+    and against each case's fastest peer, alternating; totals over the cases to a.each."""
+    folder = os.path.join(tmp, "each-in")
+    os.makedirs(folder)
+    items = []
+    for c in cases:
+        t = json.load(open(os.path.join(a.dir, c, "truth.json")))
+        if t.get("task") == "center":
+            continue
+        link = os.path.join(folder, f"{c}.npy")
+        os.symlink(os.path.abspath(os.path.join(a.dir, c, "image.npy")), link)
+        fastest = min((r for r in rows if r["case"] == c and r["tool"] in PEERS), key=lambda r: r["min_ms"])["tool"]
+        items.append((c, link, np.load(link), float(t["spot_sigma"]), fastest))
+    outdir = os.path.join(tmp, "each-out")
+    one = os.path.join(tmp, "one.json")
+
+    def each_run():
+        t0 = time.perf_counter()
+        subprocess.run([a.peaks, "detect", "--each", *[i[1] for i in items], "-o", outdir], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+    each_run()  # warm-up, then the check: every list as the file's own run writes it
+    for c, link, *_ in items:
+        peaks_time(a.peaks, link, one)
+        if open(one, "rb").read() != open(os.path.join(outdir, f"{c}.json"), "rb").read():
+            sys.exit(f"{c}: the --each list differs from the single run's")
+    totals = {"peaks --each (one process)": [], "peaks (one process per image)": [], "fastest peer per image": []}
+    for _ in range(a.reps):
+        totals["peaks --each (one process)"].append(each_run())
+        totals["peaks (one process per image)"].append(sum(peaks_time(a.peaks, i[1], one) for i in items))
+        totals["fastest peer per image"].append(sum(peer_time(i[2], i[3], i[4]) for i in items))
+    with open(a.each, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["cases", "images", "tool", "total_min_ms", "total_median_ms", "per_image_min_ms", "reps"])
+        for tool, ts in totals.items():
+            ts.sort()
+            w.writerow([" ".join(i[0] for i in items), len(items), tool, f"{1e3 * ts[0]:.1f}",
+                        f"{1e3 * ts[len(ts) // 2]:.1f}", f"{1e3 * ts[0] / len(items):.1f}", a.reps])
+            print(f"{tool:32s} total {1e3 * ts[0]:7.1f} ms (median {1e3 * ts[len(ts) // 2]:7.1f}), "
+                  f"per image {1e3 * ts[0] / len(items):5.1f} ms", flush=True)
+    print(f"wrote {a.each}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ struct Detect: ParsableCommand {
         valueName: "input"))
     var inputs: [String] = []
 
+    @Flag(help: ArgumentHelp("Several files or a pattern: detect in each file on its own, as one run per file would (its own size and settings measured from it), and write one peak list per file into the folder -o DIR, named after the file (NAME.json, or NAME.csv with --format csv). A file that cannot be read or detected in is reported and skipped; the run then exits 1."))
+    var each = false
+
     /// The input as output headers name it (the argument, the pattern, or the file range).
     var input: String { inputs.count == 1 ? inputs[0] : (try? FileList(inputs).label) ?? inputs.joined(separator: " ") }
 
@@ -117,6 +120,7 @@ struct Detect: ParsableCommand {
         do {
             guard !inputs.isEmpty else { throw UsageError("missing the input image, stack, files or pattern") }
             try source.check()
+            if each { try checkEach() }
             if try sharding.spec() != nil && output == nil {
                 throw UsageError("--shard writes a table and its manifest beside it: give -o FILE")
             }
@@ -148,6 +152,7 @@ struct Detect: ParsableCommand {
         let (detector, parameters) = try resolvedParameters()
         let windowSize = try refinementWindow()
         let list = try FileList(inputs)
+        if each { return try runEach(list, detector: detector, parameters: parameters, windowSize: windowSize) }
         try checkOutputPaths(inputs: list.files)
 
         // Read.
@@ -317,6 +322,87 @@ struct Detect: ParsableCommand {
             given[name] = try spec.parse(text)
         }
         return given
+    }
+
+    /// `--each` writes peak lists only, one per file, into the folder -o DIR; the options of one
+    /// picture, one stack or one shard have no meaning there.
+    func checkEach() throws {
+        guard output != nil else { throw UsageError("--each writes one peak list per file into the folder -o DIR: give -o") }
+        let refused: [(given: Bool, name: String)] = [
+            (overlay != nil, "--overlay"), (blobs != nil, "--blobs"), (blobsPreview != nil, "--blobs-preview"),
+            (shiftMap != nil, "--shift-map"), (sharding.shard != nil, "--shard"), (source.frames != nil, "--frames"),
+            (source.scan != nil, "--scan"),
+        ]
+        if let option = refused.first(where: \.given) {
+            throw UsageError("\(option.name) is not available with --each (it writes one peak list per image)")
+        }
+    }
+
+    /// The peak list of each file of an `--each` run: FOLDER/NAME.json (or .csv), NAME the
+    /// file's name without its extension; two files of one name are a usage error.
+    static func eachOutputs(_ files: [String], folder: String, format: PeakListFormat) throws -> [String] {
+        var owner: [String: String] = [:]
+        return try files.map { file in
+            let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + "." + format.rawValue
+            if let other = owner.updateValue(file, forKey: name) {
+                throw UsageError("--each: '\(other)' and '\(file)' would both write '\(name)'")
+            }
+            return URL(fileURLWithPath: folder).appendingPathComponent(name).path
+        }
+    }
+
+    /// `--each`: every file is its own image and its own detection, exactly as `peaks detect FILE
+    /// -o FOLDER/NAME.json` would run it (the settings measured from that image), written
+    /// atomically one by one. Start-up, argument parsing, the libraries and the FFT plans are paid
+    /// once. A file that fails is reported on its own line and skipped; the run then exits 1.
+    func runEach(_ list: FileList, detector: any PeakDetector, parameters: ParameterSet, windowSize: Int) throws {
+        let folder = output!
+        let format = out.format ?? .json
+        let outputs = try Self.eachOutputs(list.files, folder: folder, format: format)
+        try CommandInput.checkOutputs(outputs, inputs: list.files + [mask].compactMap { $0 })
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw PeaksError.file(path: folder, reason: "cannot create the output folder (\(error.localizedDescription))")
+        }
+        let validity = try mask.map { try ImageFile.readMask($0) }
+        let job = FrameDetection(
+            detector: detector, parameters: parameters, mask: validity, nonFinite: nonfinite,
+            refine: refine.method, refineSize: windowSize, options: DetectionOptions(wantsLabels: false))
+        var failed: [String] = []
+        let clock = ContinuousClock()
+        for (file, target) in zip(list.files, outputs) {
+            let start = clock.now
+            do {
+                let frames = try source.open(file)
+                guard !frames.source.layout.isStack else {
+                    throw PeaksError.file(path: file, reason: "holds a stack of \(frames.frames.count) frames; --each takes single images (detect a stack by itself)")
+                }
+                try hints.check(parameters, width: frames.layout.width, height: frames.layout.height)
+                let image = try frames.frame(0)
+                if let validity, let maskPath = mask { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
+                let detection = try job.run(image, nanMeansInvalid: frames.nanMeansInvalid)
+                let text = format.render(
+                    detection, algorithm: detector.name, parameters: parameters,
+                    source: ImageSource(path: file, width: image.width, height: image.height))
+                try CommandInput.finish(text: text, output: target, files: [])
+                if timings {
+                    let d = clock.now - start
+                    let ms = Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
+                    StandardError.write("peaks: timings: \(file): read, detect and write \(String(format: "%.1f", ms)) ms\n")
+                }
+            } catch {
+                // One file's failure is its own: report it, skip it, go on with the others.
+                let text = (error as? PeaksError)?.description ?? (error as? UsageError)?.description ?? "\(error)"
+                let line = text.hasPrefix(file) ? text : "\(file): \(text)"
+                StandardError.write("peaks: error: \(line)\n")
+                failed.append(file)
+            }
+        }
+        if !failed.isEmpty {
+            let written = list.files.count - failed.count
+            throw PeaksError.file(path: folder, reason: "\(failed.count) of \(list.files.count) files failed (above); \(written) peak list\(written == 1 ? "" : "s") written")
+        }
     }
 
     /// Outputs must not overwrite the inputs or each other, and must have a usable extension.
