@@ -327,7 +327,11 @@ struct Detect: ParsableCommand {
     /// `--each` writes peak lists only, one per file, into the folder -o DIR; the options of one
     /// picture, one stack or one shard have no meaning there.
     func checkEach() throws {
-        guard output != nil else { throw UsageError("--each writes one peak list per file into the folder -o DIR: give -o") }
+        guard let output else { throw UsageError("--each writes one peak list per file into the folder -o DIR: give -o") }
+        // A peak-list name is a file the user expects, not a folder to be created under it.
+        if PeakListFormat.allCases.contains(where: { output.lowercased().hasSuffix("." + $0.rawValue) }) {
+            throw UsageError("--each writes one peak list per file into a folder; '-o \(output)' names a file (give a folder)")
+        }
         let refused: [(given: Bool, name: String)] = [
             (overlay != nil, "--overlay"), (blobs != nil, "--blobs"), (blobsPreview != nil, "--blobs-preview"),
             (shiftMap != nil, "--shift-map"), (sharding.shard != nil, "--shard"), (source.frames != nil, "--frames"),

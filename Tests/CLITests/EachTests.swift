@@ -92,6 +92,7 @@ import Testing
             (["detect", "--each"] + files + ["-o", out, "--shard", "0/2"], "--shard is not available with --each"),
             (["detect", "--each"] + files + ["-o", out, "--frames", "0:1"], "--frames is not available with --each"),
             (["detect", "--each", files[0], twin, "-o", out], "would both write"),
+            (["detect", "--each"] + files + ["-o", dir.appendingPathComponent("all.CSV").path], "names a file (give a folder)"),
         ] {
             let r = try PeaksExecutable.run(arguments)
             #expect(r.status == 2, "\(arguments): \(r.stderr)")
