@@ -373,36 +373,45 @@ struct Detect: ParsableCommand {
         let job = FrameDetection(
             detector: detector, parameters: parameters, mask: validity, nonFinite: nonfinite,
             refine: refine.method, refineSize: windowSize, options: DetectionOptions(wantsLabels: false))
-        var failed: [String] = []
-        let clock = ContinuousClock()
-        for (file, target) in zip(list.files, outputs) {
+        // The files as independent jobs, as many at a time as there are cores (`IndependentJobs`:
+        // each detection's result does not depend on the threads); what each reports is printed
+        // afterwards in file order.
+        let files = list.files, openOptions = try source.openOptions(), maskPath = mask, timed = timings
+        let reports = IndependentJobs.run(count: files.count) { i -> (failed: Bool, line: String?) in
+            let file = files[i]
+            let clock = ContinuousClock()
             let start = clock.now
             do {
-                let frames = try source.open(file)
+                let frames = try SelectedFrames(try ImageFormat.open(file, options: openOptions))
                 guard !frames.source.layout.isStack else {
                     throw PeaksError.file(path: file, reason: "holds a stack of \(frames.frames.count) frames; --each takes single images (detect a stack by itself)")
                 }
-                try hints.check(parameters, width: frames.layout.width, height: frames.layout.height)
+                if let s = DetectionHints.spotSize(in: parameters) {
+                    do {
+                        try DetectionHints.checkSpotSize(s, width: frames.layout.width, height: frames.layout.height)
+                    } catch let error as PeaksError {
+                        throw UsageError("--spot-size: \(error.description)")
+                    }
+                }
                 let image = try frames.frame(0)
-                if let validity, let maskPath = mask { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
+                if let validity, let maskPath { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
                 let detection = try job.run(image, nanMeansInvalid: frames.nanMeansInvalid)
                 let text = format.render(
-                    detection, algorithm: detector.name, parameters: parameters,
+                    detection, algorithm: job.detector.name, parameters: parameters,
                     source: ImageSource(path: file, width: image.width, height: image.height))
-                try CommandInput.finish(text: text, output: target, files: [])
-                if timings {
-                    let d = clock.now - start
-                    let ms = Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
-                    StandardError.write("peaks: timings: \(file): read, detect and write \(String(format: "%.1f", ms)) ms\n")
-                }
+                try CommandInput.finish(text: text, output: outputs[i], files: [])
+                guard timed else { return (false, nil) }
+                let d = clock.now - start
+                let ms = Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
+                return (false, "peaks: timings: \(file): read, detect and write \(String(format: "%.1f", ms)) ms\n")
             } catch {
-                // One file's failure is its own: report it, skip it, go on with the others.
+                // One file's failure is its own: reported, skipped, the others go on.
                 let text = (error as? PeaksError)?.description ?? (error as? UsageError)?.description ?? "\(error)"
-                let line = text.hasPrefix(file) ? text : "\(file): \(text)"
-                StandardError.write("peaks: error: \(line)\n")
-                failed.append(file)
+                return (true, "peaks: error: \(text.hasPrefix(file) ? text : "\(file): \(text)")\n")
             }
         }
+        for report in reports { if let line = report.line { StandardError.write(line) } }
+        let failed = reports.filter(\.failed)
         if !failed.isEmpty {
             let written = list.files.count - failed.count
             throw PeaksError.file(path: folder, reason: "\(failed.count) of \(list.files.count) files failed (above); \(written) peak list\(written == 1 ? "" : "s") written")

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Testing
 
 /// `peaks detect --each FILES -o DIR`: every file is its own image and its own detection, with
@@ -102,3 +103,32 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 }
+
+/// `IndependentJobs` (the workers of `--each`): every job runs once, and the results come back in
+/// job order whatever the thread count and whichever job finishes first.
+@Suite struct IndependentJobsOrder {
+    /// Counts how often each job ran, from any thread.
+    final class Runs: @unchecked Sendable {
+        private let lock = NSLock()
+        private var counts: [Int]
+        init(_ n: Int) { counts = [Int](repeating: 0, count: n) }
+        func record(_ i: Int) { lock.lock(); counts[i] += 1; lock.unlock() }
+        var all: [Int] { lock.lock(); defer { lock.unlock() }; return counts }
+    }
+
+    @Test(arguments: [0, 1, 2, 3, 8])
+    func resultsInJobOrderEachJobOnce(threads: Int) {
+        let n = 40
+        let runs = Runs(n)
+        // Later jobs finish first: job i sleeps (n - i) x 0.2 ms.
+        let results = IndependentJobs.run(count: n, threads: threads) { i -> String in
+            runs.record(i)
+            usleep(useconds_t(200 * (n - i)))
+            return "job \(i), \(i * i)"
+        }
+        #expect(results == (0..<n).map { "job \($0), \($0 * $0)" })
+        #expect(runs.all == [Int](repeating: 1, count: n))
+        #expect(IndependentJobs.run(count: 0, threads: threads) { $0 }.isEmpty)
+    }
+}
+
