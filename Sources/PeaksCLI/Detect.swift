@@ -198,8 +198,7 @@ struct Detect: ParsableCommand {
         let end = clock.now
 
         if timings {
-            func ms(_ d: Duration) -> String { String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
-            StandardError.write("peaks: timings: read \(ms(afterRead - start)) ms, detect \(ms(afterDetect - afterRead)) ms, render \(ms(afterRender - afterDetect)) ms, write \(ms(end - afterRender)) ms\n")
+            StandardError.write("peaks: timings: read \(Self.milliseconds(afterRead - start)) ms, detect \(Self.milliseconds(afterDetect - afterRead)) ms, render \(Self.milliseconds(afterRender - afterDetect)) ms, write \(Self.milliseconds(end - afterRender)) ms\n")
         }
     }
 
@@ -324,6 +323,11 @@ struct Detect: ParsableCommand {
         return given
     }
 
+    /// A duration as `--timings` prints it: milliseconds with one decimal.
+    static func milliseconds(_ d: Duration) -> String {
+        String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
+    }
+
     /// `--each` writes peak lists only, one per file, into the folder -o DIR; the options of one
     /// picture, one stack or one shard have no meaning there.
     func checkEach() throws {
@@ -386,13 +390,7 @@ struct Detect: ParsableCommand {
                 guard !frames.source.layout.isStack else {
                     throw PeaksError.file(path: file, reason: "holds a stack of \(frames.frames.count) frames; --each takes single images (detect a stack by itself)")
                 }
-                if let s = DetectionHints.spotSize(in: parameters) {
-                    do {
-                        try DetectionHints.checkSpotSize(s, width: frames.layout.width, height: frames.layout.height)
-                    } catch let error as PeaksError {
-                        throw UsageError("--spot-size: \(error.description)")
-                    }
-                }
+                try HintOptions.check(parameters, width: frames.layout.width, height: frames.layout.height)
                 let image = try frames.frame(0)
                 if let validity, let maskPath { try validity.checkShape(matches: image, what: "mask '\(maskPath)'") }
                 let detection = try job.run(image, nanMeansInvalid: frames.nanMeansInvalid)
@@ -401,9 +399,7 @@ struct Detect: ParsableCommand {
                     source: ImageSource(path: file, width: image.width, height: image.height))
                 try CommandInput.finish(text: text, output: outputs[i], files: [])
                 guard timed else { return (false, nil) }
-                let d = clock.now - start
-                let ms = Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
-                return (false, "peaks: timings: \(file): read, detect and write \(String(format: "%.1f", ms)) ms\n")
+                return (false, "peaks: timings: \(file): read, detect and write \(Self.milliseconds(clock.now - start)) ms\n")
             } catch {
                 // One file's failure is its own: reported, skipped, the others go on.
                 let text = (error as? PeaksError)?.description ?? (error as? UsageError)?.description ?? "\(error)"

@@ -183,6 +183,12 @@ struct HintOptions: ParsableArguments {
 
     /// Refuses a hint the image (or each frame) cannot hold, as a usage error.
     func check(_ parameters: ParameterSet, width: Int, height: Int) throws {
+        try Self.check(parameters, width: width, height: height)
+    }
+
+    /// The same check from the resolved parameters alone (they hold the hint as `spot_size`), for
+    /// work that runs off the command's thread (`peaks detect --each`).
+    static func check(_ parameters: ParameterSet, width: Int, height: Int) throws {
         guard let s = DetectionHints.spotSize(in: parameters) else { return }
         do {
             try DetectionHints.checkSpotSize(s, width: width, height: height)
