@@ -384,6 +384,15 @@ def ring_center(img, mask, c0, n_rays=180):
 # ------------------------------------------------------------------------------------------
 # the cases
 
+MOS2_PATH = "temul/example_data/experimental/example_Se_implanted_MoS2.dm3"
+
+
+def mos2_source(tmp):
+    """The whole Se-implanted MoS2 HAADF frame of temul-toolkit."""
+    import skued
+    return skued.diffread(member("temul-toolkit", MOS2_PATH, tmp))
+
+
 def case_stem(tmp, name):
     import h5py
     if name == "stem-adf-srtio3":
@@ -402,10 +411,8 @@ def case_stem(tmp, name):
         src = source("atomap", path)
         s0 = 4.0
     else:
-        path = "temul/example_data/experimental/example_Se_implanted_MoS2.dm3"
-        import skued
-        raw = skued.diffread(member("temul-toolkit", path, tmp))
-        img = np.ascontiguousarray(raw[256:768, 256:768])
+        path = MOS2_PATH
+        img = np.ascontiguousarray(mos2_source(tmp)[256:768, 256:768])
         note = "temul-toolkit experimental HAADF of Se-implanted MoS2, crop [256:768, 256:768] (rows, cols)"
         src = source("temul-toolkit", path)
         s0 = 3.0
@@ -473,13 +480,19 @@ def case_bismuth(tmp, name):
 LAUE_CROPS = {"xray-laue-ge-a": (512, 512), "xray-laue-ge-b": (512, 1024), "xray-laue-ge-c": (1024, 512)}
 
 
-def case_laue(tmp, name):
+def laue_sources(tmp):
+    """The Ge_blanc_0000 frame and LaueTools' refined fit (.fit) and peak list (.dat)."""
     import tifffile
     base = "LaueTools/LaueImages/Ge_blanc_0000"
     full = tifffile.imread(member("lauetools", base + ".mccd", tmp))
     fit = np.loadtxt(member("lauetools", base + "_LT_5.fit", tmp), comments="#")
     dat = np.loadtxt(member("lauetools", base + "_LT_5.dat", tmp), skiprows=1)
-    r0, c0 = LAUE_CROPS[name]
+    return full, fit, dat
+
+
+def laue_crop(full, fit, dat, r0, c0):
+    """The 512 x 512 crop at (row r0, column c0) and its truth (module doc, "annotation")."""
+    base = "LaueTools/LaueImages/Ge_blanc_0000"
     img = np.ascontiguousarray(full[r0:r0 + 512, c0:c0 + 512])
     # LaueTools pixel positions are 1-based (checked: intensity centroids sit at X-1, Y-1 within 0.01 px)
     ind = fit[:, 7:9] - 1.0 - [c0, r0]
@@ -503,6 +516,11 @@ def case_laue(tmp, name):
                                   "1-based -> 0-based) of the 95 spots indexed by the refined Ge orientation and "
                                   "detector calibration (mean model deviation 0.19 px); spots in the peak list "
                                   "that are not indexed, or within 2 px of the crop edge, are ignore")
+
+
+def case_laue(tmp, name):
+    r0, c0 = LAUE_CROPS[name]
+    return laue_crop(*laue_sources(tmp), r0, c0)
 
 
 def case_stardist(tmp, name):
@@ -555,8 +573,8 @@ CONSENSUS = {
 }
 
 
-def case_consensus(tmp, name):
-    pkg, path, reader, crop, s0, field = CONSENSUS[name]
+def consensus_source(tmp, pkg, path, reader):
+    """The whole image (before any crop) that a CONSENSUS entry names."""
     f = member(pkg, path, tmp)
     if reader.startswith("tif"):
         import tifffile
@@ -574,6 +592,12 @@ def case_consensus(tmp, name):
         from skimage import io
         rgb = io.imread(f).astype(np.float32)
         img = (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]).astype(np.float32)
+    return img
+
+
+def case_consensus(tmp, name):
+    pkg, path, reader, crop, s0, field = CONSENSUS[name]
+    img = consensus_source(tmp, pkg, path, reader)
     if crop:
         img = img[crop[0]:crop[1], crop[2]:crop[3]]
     img = np.ascontiguousarray(img)

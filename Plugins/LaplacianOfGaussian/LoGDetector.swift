@@ -375,7 +375,9 @@ public struct LoGDetector: PeakDetector {
                         continue
                     }
                     let s = sigma0 * pow(k, Double(i) + r.ds)
-                    if hasInvalid && Self.centreLobeTouchesInvalid(x: Int(m.x), y: Int(m.y), radius: 2.0.squareRoot() * s, mask: mask) {
+                    // No invalid pixel within the kernel's negative centre lobe (r < sqrt(2)
+                    // sigma), the part of the support that measures the blob itself.
+                    if hasInvalid && mask.hasInvalidPixel(within: 2.0.squareRoot() * s, ofX: Int(m.x), y: Int(m.y)) {
                         if wanted.contains(sign) { rejectedByMask += 1 }
                         continue
                     }
@@ -509,22 +511,5 @@ public struct LoGDetector: PeakDetector {
         }
         guard d.count >= 64 else { return mad }
         return min(mad, Selection.normalMAD(&d) / variance.squareRoot())
-    }
-
-    /// Whether an invalid pixel lies within `radius` of (x, y): the LoG kernel's negative centre
-    /// lobe (r < sqrt(2) sigma), the part of the support that measures the blob itself.
-    static func centreLobeTouchesInvalid(x: Int, y: Int, radius: Double, mask: Mask) -> Bool {
-        let r = Int(radius.rounded(.down))
-        let r2 = radius * radius
-        for dy in -r...r {
-            let yy = y + dy
-            guard yy >= 0, yy < mask.height else { continue }
-            for dx in -r...r where Double(dx * dx + dy * dy) <= r2 {
-                let xx = x + dx
-                guard xx >= 0, xx < mask.width else { continue }
-                if !mask.isValid[yy * mask.width + xx] { return true }
-            }
-        }
-        return false
     }
 }

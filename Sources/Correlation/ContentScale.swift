@@ -500,7 +500,7 @@ public enum ContentScale {
                             return Selection.normalMAD(&values)
                         } ?? madNoise(of: responses[k], mask: gridMasks[o].noise, samples: 1 << 16)
                         ns[voteStart[o] + m] = noise
-                        fo[voteStart[o] + m] = ContentScale.votes(scale: usable[i], responses: responses, k, mask: gridMasks[o].grid, noise: noise)
+                        fo[voteStart[o] + m] = ContentScale.votes(scale: usable[i], factor: plans[o].factor, responses: responses, k, mask: gridMasks[o].grid, noise: noise)
                     }
                 }
             }
@@ -570,11 +570,17 @@ public enum ContentScale {
     }
 
     /// The votes of response k's scale-space maxima (3x3x3 with responses k - 1 and k + 1)
-    /// above 5 noise units: (the scale it votes for, response / noise) each.
-    static func votes(scale s: Double, responses: [Image], _ k: Int, mask: Mask, noise: Double) -> [(Double, Double)] {
+    /// above 5 noise units: (the scale it votes for, response / noise) each. The responses are
+    /// on a grid of every `factor`-th pixel. A maximum votes only if no invalid pixel lies within
+    /// its centre lobe, sqrt(2) x its scale (as `log` drops such blobs): there the response
+    /// measures the edge of the valid data (a dead detector area's rim, a beam stop's), not a
+    /// spot, and on a frame with few spots those edges would carry the median.
+    static func votes(scale s: Double, factor: Int, responses: [Image], _ k: Int, mask: Mask, noise: Double) -> [(Double, Double)] {
         guard noise > 0 else { return [] }
-        return maxima(responses[k], below: responses[k - 1], above: responses[k + 1], mask: mask, limit: Float(5 * noise))
-            .map { (s * pow(2, 1.0 / 6), Double($0) / noise) }
+        let voted = s * pow(2, 1.0 / 6)
+        let lobe = mask.isEverywhereValid ? 0 : 2.0.squareRoot() * voted / Double(factor)
+        return maxima(responses[k], below: responses[k - 1], above: responses[k + 1], mask: mask, limit: Float(5 * noise), lobe: lobe)
+            .map { (voted, Double($0) / noise) }
     }
 
     /// The votes of the significant scale-space maxima and their weighted median scale. With a
@@ -604,7 +610,7 @@ public enum ContentScale {
                 let mad = octave.madNoise[m]
                 guard let along = latticeNoise(of: octave.responses[k], mask: octave.noiseMask, lattice: L, samples: 1 << 16),
                       along < mad else { out[n] = octave.madVotes[m]; return }
-                out[n] = ContentScale.votes(scale: space.usable[i], responses: octave.responses, k, mask: octave.gridMask, noise: along)
+                out[n] = ContentScale.votes(scale: space.usable[i], factor: octave.factor, responses: octave.responses, k, mask: octave.gridMask, noise: along)
             }
         }
         // In octave and member order, as measured.
@@ -628,8 +634,8 @@ public enum ContentScale {
     }
 
     /// The values of the maxima of `r` over its 3x3x3 neighbourhood with `lo` and `hi` that
-    /// exceed `limit`, on valid pixels.
-    static func maxima(_ r: Image, below lo: Image, above hi: Image, mask: Mask, limit: Float) -> [Float] {
+    /// exceed `limit`, on valid pixels with no invalid pixel within `lobe` px (0: not checked).
+    static func maxima(_ r: Image, below lo: Image, above hi: Image, mask: Mask, limit: Float, lobe: Double = 0) -> [Float] {
         let w = r.width, h = r.height
         var found: [Float] = []
         r.pixels.withUnsafeBufferPointer { rp in
@@ -657,7 +663,7 @@ public enum ContentScale {
                             if lp[q] > v || hp[q] > v || (q != row &+ x && rp[q] > v) { isMax = false; break check }
                         }
                     }
-                    if isMax { found.append(v) }
+                    if isMax, lobe == 0 || !mask.hasInvalidPixel(within: lobe, ofX: x, y: y) { found.append(v) }
                 }
             }
         }

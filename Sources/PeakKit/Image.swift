@@ -173,6 +173,23 @@ public struct Mask: Sendable, Equatable {
 
     public var validCount: Int { isValid.reduce(0) { $0 + ($1 ? 1 : 0) } }
 
+    /// Whether an invalid pixel lies within `radius` of pixel (x, y) (on the disc of pixel
+    /// centres at distance <= radius; pixels beyond the frame do not count).
+    public func hasInvalidPixel(within radius: Double, ofX x: Int, y: Int) -> Bool {
+        let r = Int(radius.rounded(.down))
+        let r2 = radius * radius
+        for dy in -r...r {
+            let yy = y + dy
+            guard yy >= 0, yy < height else { continue }
+            for dx in -r...r where Double(dx * dx + dy * dy) <= r2 {
+                let xx = x + dx
+                guard xx >= 0, xx < width else { continue }
+                if !isValid[yy * width + xx] { return true }
+            }
+        }
+        return false
+    }
+
     /// Pixel-wise AND of two masks of the same shape.
     public func intersection(_ other: Mask) -> Mask {
         precondition(width == other.width && height == other.height)

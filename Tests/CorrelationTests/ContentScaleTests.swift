@@ -57,6 +57,38 @@ import Testing
     }
 }
 
+/// A scale-space maximum whose centre lobe (sqrt(2) x its scale) holds an invalid pixel does not
+/// vote for the spot scale: beside a dead area its response measures the edge of the data (the
+/// held-out Laue tiles: a detector's bright rim took the measured scale of a tile with 3 spots
+/// of 0.8 px to 3.56 px). Eight spots of sigma 1 px, and the same image with eight broad bright
+/// half-blobs (sigma 3 px) on the border of a dead left third: the same spot scale, and the
+/// spots' own (1.12 px). Without the rule the rim carries the scale to 2.24 px.
+@Suite struct ScaleVotesBesideInvalidPixels {
+    @Test func theEdgeOfADeadAreaDoesNotVote() throws {
+        let (w, h) = (192, 192)
+        var valid = [Bool](repeating: true, count: w * h)
+        for y in 0..<h { for x in 0..<64 { valid[y * w + x] = false } }
+        let mask = Mask(width: w, height: h, isValid: valid)
+        var rng = SeededRandom(seed: 5)
+        let noise = (0..<(w * h)).map { _ in Float(2 * rng.normal()) }
+        func scene(rim: Bool) -> Image {
+            var image = Image(width: w, height: h, repeating: 40)
+            SpotRenderer.add((0..<8).map { k in
+                Spot(x: 96 + Double(k % 4) * 24 + 0.3, y: 40 + Double(k / 4) * 100 + 0.6, amplitude: 60, sigma: 1)
+            }, to: &image)
+            if rim {
+                SpotRenderer.add((0..<8).map { k in Spot(x: 64, y: 12 + Double(k) * 24, amplitude: 80, sigma: 3) }, to: &image)
+            }
+            for i in 0..<(w * h) { image.pixels[i] = valid[i] ? image.pixels[i] + noise[i] : 0 }  // the dead area holds 0
+            return image
+        }
+        let plain = try #require(try ContentScale.analyse(scene(rim: false), mask: mask).spotSigma)
+        let rimmed = try #require(try ContentScale.analyse(scene(rim: true), mask: mask).spotSigma)
+        #expect(plain < 1.5, "spots of sigma 1 px: \(plain)")
+        #expect(rimmed == plain, "with the rim: \(rimmed) against \(plain)")
+    }
+}
+
 /// The noise along a lattice takes every step-th pixel of its region where the pixel and its two
 /// lattice neighbours are valid; with every pixel valid it strides straight to them. Both against
 /// the definition written out here, on noise with a lattice vector of each sign.
