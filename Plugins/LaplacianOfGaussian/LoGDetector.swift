@@ -95,7 +95,7 @@ public struct LoGDetector: PeakDetector {
             .real("overlap", \.overlap, range: 0...1,
                   help: "Of two blobs whose discs (radius sqrt(2) sigma) share more than this fraction of the smaller disc, the weaker is dropped (1 = keep all)."),
             .choice("fit", \.fit,
-                    help: "gaussian: refine x, y and sigma by a least-squares fit of a pixel-integrated Gaussian on a plane background around each blob (near the Cramer-Rao bound; adds the amplitude); none: keep the scale-space interpolation."),
+                    help: "gaussian: refine x, y and sigma by a least-squares fit of a pixel-integrated Gaussian on a plane background around each blob (near the Cramer-Rao bound; adds the amplitude), and drop the blobs around which no plausible Gaussian fits (an edge, a rim or a broad structure); none: keep the scale-space interpolation and every blob."),
         ]
     }
 
@@ -401,6 +401,12 @@ public struct LoGDetector: PeakDetector {
         let requested = blobs.indices.filter { !rings.contains($0) && wanted.contains(Float(blobs[$0].polarity)) }.map { blobs[$0] }
         var kept = BlobPruning.prune(requested, overlap: overlap)
         let fitIterations = fitSpots ? SpotFitting.refine(&kept, image: filledImage, mask: mask, gridSigmas: sigmas, k: k) : 0
+        // The fit also confirms the blob: where no plausible Gaussian fits around it (none of its
+        // polarity, a width beyond 3x its scale, a centre that runs away or off the valid
+        // pixels) the response came from an edge, a rim or a broad structure, not a blob.
+        let fittedCount = kept.count
+        if fitSpots { kept.removeAll { !$0.fitted && $0.snr >= SpotFitting.minimumSNR } }
+        let rejectedByFit = fittedCount - kept.count
         let peaks = kept.map { b -> Peak in
             let px = min(w - 1, max(0, Int(b.x.rounded()))), py = min(h - 1, max(0, Int(b.y.rounded())))
             return Peak(
@@ -434,6 +440,7 @@ public struct LoGDetector: PeakDetector {
                 ("below_detection_threshold", .integer(belowThreshold)),
                 ("fitted", .integer(kept.filter(\.fitted).count)),
                 ("fit_iterations", .integer(fitIterations)),
+                ("rejected_by_fit", .integer(rejectedByFit)),
                 ("rejected_near_mask", .integer(rejectedByMask)),
                 ("rejected_as_edges", .integer(rejectedAsEdges)),
                 ("rejected_as_rings", .integer(rings.filter { wanted.contains(Float(blobs[$0].polarity)) }.count)),

@@ -23,7 +23,8 @@ import PeakKit
 ///   lone blob whose fitted sigma outgrows its window is fitted once more in a window made for
 ///   the fitted sigma), and the centre moved less than max(1, either sigma) px and lies on a valid
 ///   pixel. When a group's fit is not plausible for every member, its blobs are fitted one by
-///   one; a blob whose own fit is not plausible keeps its scale-space values (`fitted` false).
+///   one; a blob whose own fit is not plausible keeps its scale-space values (`fitted` false),
+///   and the detector then drops it (the fit did not confirm a blob there).
 ///
 /// Blobs with `snr` below `minimumSNR` (3; possible only with a fixed `prominence` or a
 /// `noise_factor` below 3) are not fitted but still count as neighbours.

@@ -15,11 +15,14 @@ struct LoGRealCorpusTests {
         .deletingLastPathComponent().appendingPathComponent("Golden/real")
 
     /// F1 with the defaults (measured; session 10: lattice-aware response noise, Poisson model
-    /// for counting data, noise_factor 6; session 13: scales from 1.41 px).
+    /// for counting data, noise_factor 6; session 13: scales from 1.41 px; session 21: blobs the
+    /// Gaussian fit cannot confirm are dropped: Merlin 0.88 -> 0.94, ADF 0.92 -> 0.99, ABF
+    /// 0.73 -> 0.76, MoS2 0.94 -> 0.95; HybISS 0.98 -> 0.97 and the nuclei 0.43 -> 0.42 lower,
+    /// docs/real-data.md).
     static let floors: [String: Double] = [
-        "astro-dss": 1.0, "astro-hubble": 0.99, "astro-m13": 0.96, "ed-merlin-spots": 0.88,
-        "fluo-nuclei-stardist": 0.43, "fluo-spots-hybiss": 0.98, "fluo-spots-terra": 0.83,
-        "stem-abf-srtio3": 0.73, "stem-adf-srtio3": 0.92, "stem-mos2-se": 0.94,
+        "astro-dss": 1.0, "astro-hubble": 0.99, "astro-m13": 0.96, "ed-merlin-spots": 0.94,
+        "fluo-nuclei-stardist": 0.42, "fluo-spots-hybiss": 0.97, "fluo-spots-terra": 0.83,
+        "stem-abf-srtio3": 0.76, "stem-adf-srtio3": 0.99, "stem-mos2-se": 0.95,
         "track-telomeres-f0": 1.0, "track-telomeres-f100": 1.0,
         "xray-laue-ge-a": 1.0, "xray-laue-ge-b": 1.0, "xray-laue-ge-c": 1.0,
     ]
@@ -53,13 +56,17 @@ struct LoGRealCorpusTests {
     /// The Poisson model on a counting-detector diffraction pattern (Merlin, counts 0-717, a
     /// diffuse halo): chosen automatically, and in Anscombe units the halo's shot noise no
     /// longer passes for spots (F1 0.89 against 0.33 with noise=gaussian at session 10; 0.55 with
-    /// the scales from 1.41, session 13).
+    /// the scales from 1.41, session 13). Measured with `fit=none`: since session 21 the Gaussian
+    /// fit also drops the blobs it cannot confirm, which removes most of the halo's blobs under
+    /// either model (0.94 both; without the fit 0.94 against 0.59).
     @Test func countingDataUsesThePoissonModel() throws {
         let name = "ed-merlin-spots"
-        let (auto, detection) = try Self.score(name)
-        let (gaussian, _) = try Self.score(name, ["noise": .string("gaussian")])
+        let (auto, detection) = try Self.score(name, ["fit": .string("none")])
+        let (gaussian, _) = try Self.score(name, ["fit": .string("none"), "noise": .string("gaussian")])
         #expect(detection.diagnostic("noise_model") == .string("poisson"))
-        #expect(auto.f1 > gaussian.f1 + 0.3, "poisson F1 \(auto.f1), gaussian \(gaussian.f1)")
+        #expect(auto.f1 > gaussian.f1 + 0.3, "poisson F1 \(auto.f1), gaussian \(gaussian.f1) (fit=none)")
+        let (fitted, _) = try Self.score(name)
+        #expect(fitted.f1 >= auto.f1, "with the fit \(fitted.f1), without \(auto.f1)")
     }
 
     /// `response_noise=auto` on the dense nuclei: the pixel noise is white and resolved, so each
