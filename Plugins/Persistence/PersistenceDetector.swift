@@ -69,7 +69,7 @@ public struct PersistenceDetector: PeakDetector {
             .boolean("band_pass", \.bandPass,
                      help: "With smooth > 0: subtract a Gaussian background of 4 x smooth (local background: gradients, halos) before the filtration; the auto threshold then uses the robust noise of that band-passed image (periodic content aware)."),
             .choice("refine", \.refine,
-                    help: "Subpixel position of each peak: fit (a least-squares fit of a Gaussian plus a constant to the image over a window of half-width max(2, ceil(2 smooth)) around the log-parabola position, kept when it ends on a bright spot within max(1, smooth) px of it, on a valid pixel, with a sigma in [0.3, 3] x smooth; else, and with smooth=0, the log-parabola position), gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive; on the outermost row or column along the edge only) or none (the summit pixel)."),
+                    help: "Subpixel position of each peak: fit (a least-squares fit of a Gaussian plus a constant to the image over a window of half-width max(2, ceil(2 smooth)) around the log-parabola position, kept when it ends on a bright spot within max(1, smooth) px of it, on a valid pixel, with a sigma in [0.3, 3] x smooth; else, and with smooth=0, the log-parabola position; a peak whose fit ends on a bright spot farther away is dropped: it sits on a ridge, a rim or a brighter neighbour's flank), gaussian (log-parabola through the 3x3 cross of the filtered image, parabolic where values are not positive; on the outermost row or column along the edge only) or none (the summit pixel)."),
             .text("lattice", \.lattice,
                   help: "Lattice vector of periodic content, used by the band-passed noise estimate of prominence=auto (a lattice is not noise): auto = measured from the image (autocorrelation), none = not periodic, or DX,DY in px (e.g. 12,0).",
                   check: ContentScale.LatticeInput.reason),
@@ -277,7 +277,7 @@ public struct PersistenceDetector: PeakDetector {
         // log-parabola).
         let positionSurface = (poisson && smooth > 0 && settings.refine != .none)
             ? GaussianFilter.apply(image, mask: mask, sigma: smooth) : filtered
-        let significant: [PersistencePair]
+        var significant: [PersistencePair]
         if auto && poisson && smooth == 0 {
             // Without smoothing the filtration runs on the image itself (the pairing is the same
             // after the Anscombe transform, which is increasing).
@@ -349,18 +349,28 @@ public struct PersistenceDetector: PeakDetector {
         if settings.refine == .fit {
             // Without smoothing there is no spot scale to fit with: every position stays the
             // log-parabola's (fitted 0).
-            var iterations = 0
+            var iterations = 0, ranAway = 0
             if smooth > 0 {
                 let fits = SpotPositionFit.refine(summits.map { ($0.x, $0.y) }, in: image, mask: mask, sigma: smooth)
                 for (k, f) in fits.positions.enumerated() {
                     if let f { summits[k].x = f.x; summits[k].y = f.y; fitted[k] = true }
                 }
                 iterations = fits.iterations
+                // A summit whose fit runs away (the best Gaussian's centre beyond max(1, s) px of
+                // it) is not a spot: the fit slid along a ridge or a rim, or the light there
+                // belongs to a brighter neighbour. It is dropped (docs/algorithms/persistence.md,
+                // "Positions").
+                let keep = summits.indices.filter { !fits.ranAway[$0] }
+                ranAway = summits.count - keep.count
+                if ranAway > 0 {
+                    summits = keep.map { summits[$0] }; fitted = keep.map { fitted[$0] }; significant = keep.map { significant[$0] }
+                }
             }
             // Counted over the candidates, before the shared post-processing (mask, border,
             // min_dist) drops any.
             diagnostics.append(("fitted", .integer(fitted.filter { $0 }.count)))
             diagnostics.append(("fit_iterations", .integer(iterations)))
+            diagnostics.append(("rejected_by_fit", .integer(ranAway)))
         }
 
         var peaks: [Peak] = []
