@@ -20,10 +20,10 @@ import PeakKit
 /// spot shape, fewer than 15 usable pixels, the iteration fails) the log-parabola position stays.
 /// A fit that ends on a bright spot farther than max(1, s) px from the start along an axis *ran
 /// away* (reported in `ranAway`): the summit is then on a ridge, a rim or a brighter neighbour's
-/// flank, not on a spot of its own, and the detector drops it. The acceptance rules are those of the Gaussian fits that built the
-/// Golden/real truths (Benchmarks/reference/real_common.py); their model differs in two details:
-/// it samples the Gaussian at pixel centres (ours integrates it over each pixel) and asks for at
-/// least 9 pixels (ours 3 per unknown, 15).
+/// flank, not on a spot of its own, and the detector drops it. The acceptance rules are those of
+/// the Gaussian fits that built the Golden/real truths (Benchmarks/reference/real_common.py);
+/// their model differs in two details: it samples the Gaussian at pixel centres (ours integrates
+/// it over each pixel) and asks for at least 9 pixels (ours 3 per unknown, 15).
 enum SpotPositionFit {
     /// The fitted positions, one per start (nil where the fit was not kept), whether each fit ran
     /// away, and the iterations spent, computed in parallel (each fit reads only the image: the

@@ -53,6 +53,21 @@ struct LoGRealCorpusTests {
         #expect(auto.f1 > none.f1 + 0.1, "\(name): lattice=auto F1 \(auto.f1), none \(none.f1)")
     }
 
+    /// The Gaussian fit confirms each blob (session 21): on the ADF lattice the blobs around
+    /// which no plausible Gaussian fits (34 of the 35 false ones, on column flanks and the
+    /// border) are dropped and counted in `rejected_by_fit`, and no true column is lost; with
+    /// `fit=none` every blob stays.
+    @Test func blobsTheFitCannotConfirmAreDropped() throws {
+        let name = "stem-adf-srtio3"
+        let (fit, detection) = try Self.score(name)
+        let (none, noneDetection) = try Self.score(name, ["fit": .string("none")])
+        let dropped = try #require(detection.diagnostic("rejected_by_fit").flatMap { if case .integer(let n) = $0 { n } else { nil } })
+        #expect(dropped >= 30, "\(dropped) dropped")
+        #expect(noneDetection.diagnostic("rejected_by_fit") == .integer(0))
+        #expect(fit.truePositives >= none.truePositives, "true \(fit.truePositives) against \(none.truePositives) with fit=none")
+        #expect(fit.falsePositives + 25 <= none.falsePositives, "false \(fit.falsePositives) against \(none.falsePositives) with fit=none")
+    }
+
     /// The Poisson model on a counting-detector diffraction pattern (Merlin, counts 0-717, a
     /// diffuse halo): chosen automatically, and in Anscombe units the halo's shot noise no
     /// longer passes for spots (F1 0.89 against 0.33 with noise=gaussian at session 10; 0.55 with
