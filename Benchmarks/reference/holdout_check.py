@@ -39,7 +39,6 @@ import csv
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +47,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import real_corpus as rc  # noqa: E402  (importing it builds nothing)
+from dsb_check import fmt, run_peaks  # noqa: E402  (the same peaks call and CSV number format)
 from real_common import PEERS, RULE_K, Peer  # noqa: E402
 from score_peaks import score  # noqa: E402
 
@@ -131,27 +131,9 @@ FAMILIES = {
 }
 
 
-def run_peaks(peaks, npy, extra):
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "p.json")
-        p = subprocess.run([peaks, "detect", npy, "-o", out, *extra], capture_output=True, text=True)
-        if p.returncode != 0:
-            lines = p.stderr.strip().splitlines()
-            raise RuntimeError(lines[-1] if lines else f"exit {p.returncode}")
-        with open(out) as f:
-            return json.load(f)
-
-
 def scored(xy, t):
-    s = score(xy, [(p["x"], p["y"]) for p in t["peaks"]], [(p["x"], p["y"]) for p in t["ignore"]],
-              float(t["tolerance"]))
-    return s
-
-
-def fmt(v):
-    if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.4f}"
-    return v
+    return score(xy, [(p["x"], p["y"]) for p in t["peaks"]], [(p["x"], p["y"]) for p in t["ignore"]],
+                 float(t["tolerance"]))
 
 
 def main():
