@@ -361,6 +361,9 @@ final class NPYFrames: FrameSource {
     }
 
     private func transpose<T>(_ column: [T], into out: UnsafeMutableBufferPointer<T>) {
+        // A zero-sized frame has nothing to move; without this guard a shape like
+        // (0, 31111111111111) would spin through trillions of empty columns (found by FuzzNPY).
+        guard rows > 0, columns > 0 else { return }
         var i = 0
         for c in 0..<columns {
             for r in 0..<rows {

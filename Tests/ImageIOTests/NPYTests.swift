@@ -117,6 +117,25 @@ struct NPYTests {
         #expect(image.width == 5 && image.height == 0 && image.isEmpty)
     }
 
+    /// A zero-sized Fortran-order array read as frames: nothing to transpose, however long the
+    /// other axis (FuzzNPY found `(0, 31111111111111)` spinning through the columns; the input
+    /// is in Fuzz/Corpus/FuzzNPY).
+    @Test(.timeLimit(.minutes(1)))
+    func emptyFortranFrameReadsAtOnce() throws {
+        let dir = try TempDir()
+        defer { dir.cleanUp() }
+        for shape in ["(0, 31111111111111)", "(31111111111111, 0)", "(0, 5)"] {
+            let path = try dir.write(handBuiltNPY("{'descr': '>i8', 'fortran_order': True, 'shape': \(shape), }", data: []), "z.npy")
+            let source = try ImageFormat.open(path)
+            let n = source.layout.width * source.layout.height
+            #expect(n == 0, "\(shape): \(source.layout.width) x \(source.layout.height)")
+            var pixels = [Float](repeating: 0, count: n)
+            try pixels.withUnsafeMutableBufferPointer { try source.readFrame(0, into: $0) }
+            var valid = [Bool](repeating: false, count: n)
+            try valid.withUnsafeMutableBufferPointer { try source.readMaskFrame(0, into: $0) }
+        }
+    }
+
     // MARK: Errors
 
     @Test func shapeErrorsNameTheShape() {
