@@ -404,9 +404,9 @@ public struct LoGDetector: PeakDetector {
         // The fit also confirms the blob: where no plausible Gaussian fits around it (none of its
         // polarity, a width beyond 3x its scale, a centre that runs away or off the valid
         // pixels) the response came from an edge, a rim or a broad structure, not a blob.
-        let fittedCount = kept.count
+        let beforeCheck = kept.count
         if fitSpots { kept.removeAll { !$0.fitted && $0.snr >= SpotFitting.minimumSNR } }
-        let rejectedByFit = fittedCount - kept.count
+        let rejectedByFit = beforeCheck - kept.count
         let peaks = kept.map { b -> Peak in
             let px = min(w - 1, max(0, Int(b.x.rounded()))), py = min(h - 1, max(0, Int(b.y.rounded())))
             return Peak(

@@ -157,7 +157,7 @@ struct Detect: ParsableCommand {
 
         // Read.
         let frames = try source.open(list)
-        try hints.check(parameters, width: frames.layout.width, height: frames.layout.height)
+        try HintOptions.check(parameters, width: frames.layout.width, height: frames.layout.height)
         let validity = try mask.map { try ImageFile.readMask($0) }
         let wantsLabels = blobs != nil || blobsPreview != nil
         let job = FrameDetection(

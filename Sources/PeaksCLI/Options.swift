@@ -181,13 +181,9 @@ struct HintOptions: ParsableArguments {
         spotSize.map { [(DetectionHints.spotSizeName, $0, "--spot-size")] } ?? []
     }
 
-    /// Refuses a hint the image (or each frame) cannot hold, as a usage error.
-    func check(_ parameters: ParameterSet, width: Int, height: Int) throws {
-        try Self.check(parameters, width: width, height: height)
-    }
-
-    /// The same check from the resolved parameters alone (they hold the hint as `spot_size`), for
-    /// work that runs off the command's thread (`peaks detect --each`).
+    /// Refuses a hint the image (or each frame) cannot hold, as a usage error. It reads the
+    /// resolved parameters alone (they hold the hint as `spot_size`), so work that runs off the
+    /// command's thread (`peaks detect --each`) can call it too.
     static func check(_ parameters: ParameterSet, width: Int, height: Int) throws {
         guard let s = DetectionHints.spotSize(in: parameters) else { return }
         do {
