@@ -100,13 +100,15 @@ public enum NoiseEstimate {
 
     /// Both from one scan of the image. `data`: `mask` without the image's dead areas (when
     /// `deadAreas`): every pixel of an exactly constant 5 x 5 patch whose value is the smallest
-    /// valid value of the image (dead detector corners, padding, a beam stop written as 0).
+    /// valid value of the image (dead detector corners, padding, a beam stop written as 0); within
+    /// 2 px of the frame's edge a patch is the square's part inside the frame.
     /// Treated as invalid, they no longer make a step at their edge that the band-pass turns into
     /// a ring of false maxima, nor a plateau that it lifts into a peak. Constant patches at any
     /// other level (a saturated core is the brightest) stay data. `noise`: `measurable` of `data`.
     /// When fewer than 64 valid pixels would be left, each mask is its input unchanged.
     public static func constantAreas(_ mask: Mask, in image: Image, deadAreas: Bool = true) -> (data: Mask, noise: Mask) {
-        guard let flat = flatPatchCentres(image) else { return (mask, mask) }
+        let flat = flatPatchCentres(image)
+        guard flat != nil || deadAreas else { return (mask, mask) }
         let w = image.width, h = image.height
         var data = mask
         if deadAreas {
@@ -114,14 +116,31 @@ public enum NoiseEstimate {
             for i in 0..<image.count where mask.isValid[i] && image.pixels[i] < lowest { lowest = image.pixels[i] }
             var valid = mask.isValid
             var changed = false
-            for y in 2..<(h - 2) {
-                for x in 2..<(w - 2) where flat[y * w + x] && image.pixels[y * w + x] == lowest {
-                    for dy in -2...2 { for dx in -2...2 { valid[(y + dy) * w + x + dx] = false } }
+            if let flat {
+                for y in 2..<(h - 2) {
+                    for x in 2..<(w - 2) where flat[y * w + x] && image.pixels[y * w + x] == lowest {
+                        for dy in -2...2 { for dx in -2...2 { valid[(y + dy) * w + x + dx] = false } }
+                        changed = true
+                    }
+                }
+            }
+            // Within 2 px of the frame's edge a patch is the part of the 5 x 5 square inside the
+            // frame (3 x 3 to 5 x 4 pixels): a dead strip 3-4 px thick along the frame (a round
+            // detector's circle cutting the frame's edge) holds no whole 5 x 5 patch, and its
+            // step into the live area made false maxima along it (held-out Laue tiles).
+            for y in 0..<h {
+                let inner = y >= 2 && y < h - 2
+                for x in 0..<w where !(inner && x >= 2 && x < w - 2) && image.pixels[y * w + x] == lowest {
+                    let ys = max(0, y - 2)...min(h - 1, y + 2), xs = max(0, x - 2)...min(w - 1, x + 2)
+                    guard ys.count >= 3, xs.count >= 3,
+                          ys.allSatisfy({ yy in xs.allSatisfy { image.pixels[yy * w + $0] == lowest } }) else { continue }
+                    for yy in ys { for xx in xs { valid[yy * w + xx] = false } }
                     changed = true
                 }
             }
             if changed, valid.reduce(0, { $0 + ($1 ? 1 : 0) }) >= 64 { data = Mask(width: w, height: h, isValid: valid) }
         }
+        guard let flat else { return (data, data) }
         var valid = data.isValid
         var left = 0
         for i in 0..<valid.count {

@@ -292,6 +292,42 @@ private func directGaussian(_ image: Image, sigma: Double, border: BorderMode) -
         }
     }
 
+    /// `constantAreas`' dead pixels against the rule written out per pixel: every pixel of a
+    /// patch whose pixels all hold the image's lowest valid value, the patch being the 5 x 5
+    /// square around a centre, clipped to the frame within 2 px of its edge (3 x 3 to 5 x 4
+    /// pixels there: a dead strip 3-4 px thick along the frame has no whole square). Random
+    /// images of few levels (so that such patches occur by chance, at the edges too), and a
+    /// 3-row zero strip along the top of noise: those rows leave the data mask, a 2-row strip
+    /// does not.
+    @Test func deadAreasMatchTheRulePerPixelToTheFrameEdge() {
+        var rng = SeededRandom(seed: 52)
+        for (w, h) in [(9, 9), (13, 11), (37, 29), (64, 40)] {
+            for density in [2, 3] {
+                let image = Image(width: w, height: h) { _, _ in Int(rng.next() % UInt64(density + 2)) == 0 ? 1 : 0 }
+                let lowest = image.pixels.min()!
+                var expected = [Bool](repeating: true, count: w * h)
+                for y in 0..<h { for x in 0..<w {
+                    let ys = max(0, y - 2)...min(h - 1, y + 2), xs = max(0, x - 2)...min(w - 1, x + 2)
+                    guard ys.count >= 3, xs.count >= 3 else { continue }
+                    if ys.allSatisfy({ yy in xs.allSatisfy { image[$0, yy] == lowest } }) {
+                        for yy in ys { for xx in xs { expected[yy * w + xx] = false } }
+                    }
+                } }
+                let data = NoiseEstimate.constantAreas(Mask(width: w, height: h), in: image).data
+                let left = expected.filter { $0 }.count
+                #expect(data.isValid == (left >= 64 ? expected : [Bool](repeating: true, count: w * h)), "\(w)x\(h), density \(density)")
+            }
+        }
+        for rows in [2, 3, 4] {
+            var noise = SeededRandom(seed: 9)
+            let image = Image(width: 40, height: 30) { _, y in y < rows ? 0 : Float(20 + noise.normal()) }
+            let data = NoiseEstimate.constantAreas(Mask(width: 40, height: 30), in: image).data
+            for y in 0..<30 { for x in 0..<40 {
+                #expect(data[x, y] == (rows < 3 || y >= rows), "\(rows)-row strip: (\(x), \(y))")
+            } }
+        }
+    }
+
     @Test(arguments: [0.5, 2.0, 10.0])
     func recoversWhiteNoiseSigmaUnderStructure(sigma: Double) {
         var rng = SeededRandom(seed: 21)
