@@ -128,9 +128,9 @@ public enum NoiseEstimate {
             // frame (3 x 3 to 5 x 4 pixels): a dead strip 3-4 px thick along the frame (a round
             // detector's circle cutting the frame's edge) holds no whole 5 x 5 patch, and its
             // step into the live area made false maxima along it (held-out Laue tiles).
+            let edgeColumns = w <= 4 ? Array(0..<w) : [0, 1, w - 2, w - 1]
             for y in 0..<h {
-                let inner = y >= 2 && y < h - 2
-                for x in 0..<w where !(inner && x >= 2 && x < w - 2) && image.pixels[y * w + x] == lowest {
+                for x in (y < 2 || y >= h - 2) ? Array(0..<w) : edgeColumns where image.pixels[y * w + x] == lowest {
                     let ys = max(0, y - 2)...min(h - 1, y + 2), xs = max(0, x - 2)...min(w - 1, x + 2)
                     guard ys.count >= 3, xs.count >= 3,
                           ys.allSatisfy({ yy in xs.allSatisfy { image.pixels[yy * w + $0] == lowest } }) else { continue }
