@@ -586,10 +586,10 @@ public enum ContentScale {
 
     /// The votes of response k's scale-space maxima (3x3x3 with responses k - 1 and k + 1)
     /// above `voteLimit` noise units (5; 20 at 0.5 px): (the scale it votes for, response / noise)
-    /// each. The responses are on a grid of every `factor`-th pixel. A maximum votes only if no invalid pixel lies within
-    /// its centre lobe, sqrt(2) x its scale (as `log` drops such blobs): there the response
-    /// measures the edge of the valid data (a dead detector area's rim, a beam stop's), not a
-    /// spot, and on a frame with few spots those edges would carry the median.
+    /// each. The responses are on a grid of every `factor`-th pixel. A maximum votes only if no
+    /// invalid pixel lies within its centre lobe, sqrt(2) x its scale (as `log` drops such blobs):
+    /// there the response measures the edge of the valid data (a dead detector area's rim, a beam
+    /// stop's), not a spot, and on a frame with few spots those edges would carry the median.
     static func votes(scale s: Double, factor: Int, responses: [Image], _ k: Int, mask: Mask, noise: Double) -> [(Double, Double)] {
         guard noise > 0 else { return [] }
         let voted = s * pow(2, 1.0 / 6)
