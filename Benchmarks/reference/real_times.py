@@ -3,7 +3,7 @@
 
     python3 Benchmarks/reference/real_times.py [--peaks .build/release/peaks] [--reps 7]
         [--only CASE,...] [--csv Benchmarks/reference/real-times.csv] [--before OTHER_PEAKS]
-        [--batch N] [--each CSV]
+        [--batch N] [--each CSV] [--in-process LIB]
 
 Why a second timing script: Golden/real/peers.csv records one run of each peer (the run that was
 scored), on the machine and day real_peers.py ran. A single run includes first-call costs, and a
@@ -33,6 +33,14 @@ per file; docs/cli.md), after the per-case loop, alternating with the sum of one
 image and with the sum of each case's fastest peer (the peer found fastest in the per-case loop,
 timed again here). It checks first that every list of the --each run is byte-identical to the
 single run's, and writes the totals (min and median over --reps) to CSV.
+
+--in-process LIB also times `peaks.detect(array)` of the Python package (python/peaks, loaded with
+the native library LIB, e.g. python/build/venv/lib/python3.*/site-packages/peaks/libPeaksC.so after
+scripts/python-test) on the array read from the case's .npy, as tool "peaks-in-process": the same
+detection as the CLI's (the script checks that it lists the CLI run's peaks), measured as the
+peers are, in-process after one warm-up call (so without process start-up, argument parsing or the
+first FFTW plans, which the peers' figures do not include either). This is not the issue's target
+(whole process against the peer in-process); it says how much of the gap is the process.
 
 --before times a second `peaks` executable (say, a build of the previous commit) in the same
 loop, as tool "peaks-before", so that a change is measured against the same slow spells of a
@@ -76,6 +84,27 @@ def peaks_time(peaks, path, out):
     return time.perf_counter() - t0
 
 
+def load_package(lib):
+    """The Python package from python/ with the native library `lib`."""
+    os.environ["PEAKS_LIBRARY"] = os.path.abspath(lib)
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+    import peaks as package  # noqa: E402
+    return package
+
+
+def in_process_time(package, img):
+    t0 = time.perf_counter()
+    found = package.detect(img)
+    return time.perf_counter() - t0, found
+
+
+def same_as_cli(single_json, found):
+    """True when the in-process table lists the CLI run's peaks (x, y to 1e-9 px), in order."""
+    one = [(p["x"], p["y"]) for p in json.load(open(single_json))["peaks"]]
+    return len(one) == len(found) and all(abs(a - float(r["x"])) <= 1e-9 and abs(b - float(r["y"])) <= 1e-9
+                                          for (a, b), r in zip(one, found))
+
+
 def same_peaks(single_json, batch_csv):
     """True when frame 0 of the batch run lists the single run's peaks (x, y to 1e-9 px)."""
     one = [(p["x"], p["y"]) for p in json.load(open(single_json))["peaks"]]
@@ -94,7 +123,9 @@ def main():
     ap.add_argument("--before", default="", help="a second peaks executable, timed in the same loop")
     ap.add_argument("--batch", type=int, default=0, help="also time one process over N copies of each image (per image)")
     ap.add_argument("--each", default="", help="CSV: also time one --each process over all the cases' images")
+    ap.add_argument("--in-process", default="", help="libPeaksC.so: also time peaks.detect(array) of the Python package")
     a = ap.parse_args()
+    package = load_package(a.in_process) if a.in_process else None
     cases = sorted(d for d in os.listdir(a.dir) if os.path.isfile(os.path.join(a.dir, d, "truth.json")))
     if a.only:
         cases = [c for c in cases if c in a.only.split(",")]
@@ -124,9 +155,14 @@ def main():
                     sys.exit(f"{c}: frame 0 of the batch run does not list the single run's peaks")
             if a.before:
                 peaks_time(a.before, path, out)
+            if package is not None:
+                peaks_time(a.peaks, path, out)
+                if not same_as_cli(out, in_process_time(package, img)[1]):
+                    sys.exit(f"{c}: peaks.detect does not list the CLI run's peaks")
             for peer in PEERS:
                 peer_time(img, sigma, peer)
-            mine_tools = ["peaks"] + (["peaks-before"] if a.before else []) + ([batch_tool] if a.batch > 0 else [])
+            mine_tools = (["peaks"] + (["peaks-before"] if a.before else []) + ([batch_tool] if a.batch > 0 else [])
+                          + (["peaks-in-process"] if package is not None else []))
             times = {p: [] for p in mine_tools + PEERS}
             for _ in range(a.reps):  # alternate, so slow spells of the machine hit every tool
                 times["peaks"].append(peaks_time(a.peaks, path, out))
@@ -134,6 +170,8 @@ def main():
                     times["peaks-before"].append(peaks_time(a.before, path, out))
                 if a.batch > 0:
                     times[batch_tool].append(peaks_time(a.peaks, pattern, batch_out) / a.batch)
+                if package is not None:
+                    times["peaks-in-process"].append(in_process_time(package, img)[0])
                 for peer in PEERS:
                     times[peer].append(peer_time(img, sigma, peer))
             for tool, ts in times.items():
@@ -147,6 +185,9 @@ def main():
             batch = next((r for r in rows if r["case"] == c and r["tool"] == batch_tool), None)
             if batch:
                 was += f"  (per image of {a.batch}: {batch['min_ms']:6.1f} ms, ratio {batch['min_ms'] / fastest['min_ms']:.2f})"
+            inside = next((r for r in rows if r["case"] == c and r["tool"] == "peaks-in-process"), None)
+            if inside:
+                was += f"  (in-process: {inside['min_ms']:6.1f} ms, ratio {inside['min_ms'] / fastest['min_ms']:.2f})"
             print(f"{c:22s} peaks {mine['min_ms']:6.1f} ms  fastest peer {fastest['tool']:8s} "
                   f"{fastest['min_ms']:6.1f} ms  ratio {mine['min_ms'] / fastest['min_ms']:.2f}{was}", flush=True)
         if a.each:
