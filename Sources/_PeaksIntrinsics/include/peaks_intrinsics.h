@@ -8,6 +8,10 @@
 #endif
 #if defined(__GLIBC__)
 #include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 /// Hint that the cache line holding `address` will be read soon. Never faults, even for an
@@ -24,6 +28,29 @@ static inline int peaks_malloc_keep_freed(int mmap_threshold, int trim_threshold
     return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
 #else
     (void)mmap_threshold; (void)trim_threshold;
+    return 0;
+#endif
+}
+
+/// glibc's malloc: one arena for every thread, its heap grown by at least `pad` bytes now, and
+/// that heap advised to transparent huge pages (`MADV_HUGEPAGE`), so that the first touch of
+/// fresh heap memory costs one page fault per 2 MiB instead of one per 4 KiB. Call after
+/// `peaks_malloc_keep_freed` (the probe allocation must come from the heap). Nothing is touched
+/// here: pages are still faulted in only when used. With transparent huge pages set to `never`
+/// the advice is ignored; with `always` it changes nothing. Returns 1 when the advice was given.
+static inline int peaks_heap_huge_pages(size_t pad) {
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+    if (pad > (size_t)INT32_MAX || !mallopt(M_ARENA_MAX, 1) || !mallopt(M_TOP_PAD, (int)pad)) return 0;
+    void *probe = malloc(1 << 20);  // from the heap's top: grows it by `pad` and more
+    if (probe == NULL) return 0;
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)probe + huge - 1) & ~(huge - 1);
+    uintptr_t end = (uintptr_t)sbrk(0) & ~(huge - 1);
+    int advised = end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0;
+    free(probe);
+    return advised;
+#else
+    (void)pad;
     return 0;
 #endif
 }
