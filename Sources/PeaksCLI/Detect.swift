@@ -158,6 +158,7 @@ struct Detect: ParsableCommand {
         // Read.
         let frames = try source.open(list)
         try HintOptions.check(parameters, width: frames.layout.width, height: frames.layout.height)
+        Peaks.reserveHugePages(width: frames.layout.width, height: frames.layout.height)
         let validity = try mask.map { try ImageFile.readMask($0) }
         let wantsLabels = blobs != nil || blobsPreview != nil
         let job = FrameDetection(

@@ -55,6 +55,35 @@ static inline int peaks_heap_huge_pages(size_t pad) {
 #endif
 }
 
+/// After `peaks_heap_huge_pages`: grows the heap until at least `bytes` (at most 384 MiB, below
+/// the trim threshold, so that the memory stays) lie beyond the break as it was, by allocating
+/// and freeing 16 MiB blocks from it, and advises that new part to huge pages too (the kernel
+/// does not carry the advice over to a heap grown later). For inputs whose detection needs more
+/// than the first call's pad. Nothing is touched but the blocks' headers. Returns 1 when advised.
+static inline int peaks_heap_extend_huge_pages(size_t bytes) {
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+    const size_t block = (size_t)16 << 20, most = (size_t)384 << 20;
+    if (bytes > most) bytes = most;
+    void *blocks[32];
+    int count = 0;
+    uintptr_t before = (uintptr_t)sbrk(0);
+    while (count < 32 && (uintptr_t)sbrk(0) - before < bytes) {
+        void *b = malloc(block);
+        if (b == NULL) break;
+        blocks[count++] = b;
+    }
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = (before + huge - 1) & ~(huge - 1);
+    uintptr_t end = (uintptr_t)sbrk(0) & ~(huge - 1);
+    int advised = end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0;
+    while (count > 0) free(blocks[--count]);
+    return advised;
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+
 int peaks_intrinsics_available(void);
 
 #endif
