@@ -152,7 +152,10 @@ struct Detect: ParsableCommand {
         let (detector, parameters) = try resolvedParameters()
         let windowSize = try refinementWindow()
         let list = try FileList(inputs)
-        if each { return try runEach(list, detector: detector, parameters: parameters, windowSize: windowSize) }
+        if each {
+            Peaks.arenasForManyFrames()
+            return try runEach(list, detector: detector, parameters: parameters, windowSize: windowSize)
+        }
         try checkOutputPaths(inputs: list.files)
 
         // Read.
@@ -165,6 +168,7 @@ struct Detect: ParsableCommand {
             detector: detector, parameters: parameters, mask: validity, nonFinite: nonfinite,
             refine: refine.method, refineSize: windowSize, options: DetectionOptions(wantsLabels: wantsLabels))
         if frames.source.layout.isStack || source.selectsFrames || list.isList || sharding.shard != nil {
+            Peaks.arenasForManyFrames()
             return try runStack(frames, list: list, job: job)
         }
         if shiftMap != nil { throw UsageError("--shift-map draws a 4-D scan; '\(input)' is a single image") }

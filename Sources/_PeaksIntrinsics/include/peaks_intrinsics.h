@@ -84,6 +84,17 @@ static inline int peaks_heap_extend_huge_pages(size_t bytes) {
 #endif
 }
 
+/// glibc's malloc: allow `arenas` arenas again (after `peaks_heap_huge_pages` set one), so that
+/// threads created from now on may take their own. Returns 1 when set.
+static inline int peaks_malloc_arenas(int arenas) {
+#if defined(__GLIBC__)
+    return arenas > 0 && mallopt(M_ARENA_MAX, arenas);
+#else
+    (void)arenas;
+    return 0;
+#endif
+}
+
 int peaks_intrinsics_available(void);
 
 #endif
