@@ -32,6 +32,17 @@ static inline int peaks_malloc_keep_freed(int mmap_threshold, int trim_threshold
 #endif
 }
 
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+/// Advises the whole 2 MiB pages of the heap from `from` to the current break to transparent
+/// huge pages. Returns 1 when advised.
+static inline int peaks_advise_heap_huge_pages(uintptr_t from) {
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = (from + huge - 1) & ~(huge - 1);
+    uintptr_t end = (uintptr_t)sbrk(0) & ~(huge - 1);
+    return end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0;
+}
+#endif
+
 /// glibc's malloc: one arena for every thread, its heap grown by at least `pad` bytes now, and
 /// that heap advised to transparent huge pages (`MADV_HUGEPAGE`), so that the first touch of
 /// fresh heap memory costs one page fault per 2 MiB instead of one per 4 KiB. Call after
@@ -43,10 +54,7 @@ static inline int peaks_heap_huge_pages(size_t pad) {
     if (pad > (size_t)INT32_MAX || !mallopt(M_ARENA_MAX, 1) || !mallopt(M_TOP_PAD, (int)pad)) return 0;
     void *probe = malloc(1 << 20);  // from the heap's top: grows it by `pad` and more
     if (probe == NULL) return 0;
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t start = ((uintptr_t)probe + huge - 1) & ~(huge - 1);
-    uintptr_t end = (uintptr_t)sbrk(0) & ~(huge - 1);
-    int advised = end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0;
+    int advised = peaks_advise_heap_huge_pages((uintptr_t)probe);
     free(probe);
     return advised;
 #else
@@ -72,10 +80,7 @@ static inline int peaks_heap_extend_huge_pages(size_t bytes) {
         if (b == NULL) break;
         blocks[count++] = b;
     }
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t start = (before + huge - 1) & ~(huge - 1);
-    uintptr_t end = (uintptr_t)sbrk(0) & ~(huge - 1);
-    int advised = end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0;
+    int advised = peaks_advise_heap_huge_pages(before);
     while (count > 0) free(blocks[--count]);
     return advised;
 #else
