@@ -98,19 +98,26 @@ def in_process_time(package, img):
     return time.perf_counter() - t0, found
 
 
+def cli_positions(single_json):
+    """The (x, y) of the peaks a `peaks detect ... -o FILE.json` run listed, in order."""
+    return [(p["x"], p["y"]) for p in json.load(open(single_json))["peaks"]]
+
+
+def same_positions(one, other):
+    """True when two peak lists hold the same positions in the same order (x, y to 1e-9 px)."""
+    return len(one) == len(other) and all(abs(a - c) <= 1e-9 and abs(b - d) <= 1e-9 for (a, b), (c, d) in zip(one, other))
+
+
 def same_as_cli(single_json, found):
-    """True when the in-process table lists the CLI run's peaks (x, y to 1e-9 px), in order."""
-    one = [(p["x"], p["y"]) for p in json.load(open(single_json))["peaks"]]
-    return len(one) == len(found) and all(abs(a - float(r["x"])) <= 1e-9 and abs(b - float(r["y"])) <= 1e-9
-                                          for (a, b), r in zip(one, found))
+    """True when the in-process table lists the CLI run's peaks."""
+    return same_positions(cli_positions(single_json), [(float(r["x"]), float(r["y"])) for r in found])
 
 
 def same_peaks(single_json, batch_csv):
-    """True when frame 0 of the batch run lists the single run's peaks (x, y to 1e-9 px)."""
-    one = [(p["x"], p["y"]) for p in json.load(open(single_json))["peaks"]]
+    """True when frame 0 of the batch run lists the single run's peaks."""
     with open(batch_csv) as f:
         rows = [(float(r["x"]), float(r["y"])) for r in csv.DictReader(f) if r["frame"] == "0"]
-    return len(one) == len(rows) and all(abs(a - c) <= 1e-9 and abs(b - d) <= 1e-9 for (a, b), (c, d) in zip(one, rows))
+    return same_positions(cli_positions(single_json), rows)
 
 
 def main():
@@ -153,12 +160,10 @@ def main():
                 peaks_time(a.peaks, pattern, batch_out)
                 if not same_peaks(out, batch_out):
                     sys.exit(f"{c}: frame 0 of the batch run does not list the single run's peaks")
-            if a.before:
+            if package is not None and not same_as_cli(out, in_process_time(package, img)[1]):
+                sys.exit(f"{c}: peaks.detect does not list the CLI run's peaks")
+            if a.before:  # (overwrites `out`: the checks against the single run come first)
                 peaks_time(a.before, path, out)
-            if package is not None:
-                peaks_time(a.peaks, path, out)
-                if not same_as_cli(out, in_process_time(package, img)[1]):
-                    sys.exit(f"{c}: peaks.detect does not list the CLI run's peaks")
             for peer in PEERS:
                 peer_time(img, sigma, peer)
             mine_tools = (["peaks"] + (["peaks-before"] if a.before else []) + ([batch_tool] if a.batch > 0 else [])
