@@ -54,8 +54,11 @@ struct Peaks: ParsableCommand {
     /// 23, docs/performance.md); the same resident memory; the same outputs.
     static func keepFreedMemoryForReuse() {
         _ = peaks_malloc_keep_freed(32 << 20, 512 << 20)
-        _ = peaks_heap_huge_pages(64 << 20)
+        _ = peaks_heap_huge_pages(hugePagePad)
     }
+
+    /// The heap advised to huge pages at start, in bytes.
+    static let hugePagePad = 64 << 20
 
     /// A detection touches about 100 bytes of fresh memory per pixel of a frame (26 MB at 512²,
     /// 300 MB at 2048²); beyond the 64 MiB advised at start, the heap is grown and advised to
@@ -65,7 +68,7 @@ struct Peaks: ParsableCommand {
         let (w, h) = (max(0, width), max(0, height))
         guard w > 0, h > 0, w <= (1 << 20), h <= (1 << 20) else { return }
         let bytes = 100 * w * h
-        if bytes > 64 << 20 { _ = peaks_heap_extend_huge_pages(bytes - (64 << 20)) }
+        if bytes > hugePagePad { _ = peaks_heap_extend_huge_pages(bytes - hugePagePad) }
     }
 
     /// Many frames or files in one process: their workers get malloc arenas of their own again
