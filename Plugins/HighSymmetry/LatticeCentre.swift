@@ -1,5 +1,14 @@
 import Filters
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// Choosing, among the centres that point symmetry cannot tell apart, the one the spots sit on.

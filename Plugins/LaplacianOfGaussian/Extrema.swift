@@ -1,5 +1,14 @@
 import Filters
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// A maximum of the scale space before refinement: pixel, scale index, response there.
@@ -236,7 +245,7 @@ enum ScaleSpaceExtrema {
         let useLog = (bothScales ? [-1, 0, 1] : [0]).allSatisfy(positive)
         let useFiner = finerPatch != nil && (!useLog || (positive(-1) && positive(1)))
         let asc = bothScales || useFiner
-        func e(_ dx: Int, _ dy: Int, _ ds: Int) -> Double { useLog ? Foundation.log(d(dx, dy, ds)) : d(dx, dy, ds) }
+        func e(_ dx: Int, _ dy: Int, _ ds: Int) -> Double { useLog ? log(d(dx, dy, ds)) : d(dx, dy, ds) }
         /// Gradient and Hessian in (x, y) at scale ds (zero along a missing axis).
         func surface(_ ds: Int) -> (c: Double, gx: Double, gy: Double, hxx: Double, hyy: Double, hxy: Double) {
             let c = e(0, 0, ds)
@@ -270,10 +279,10 @@ enum ScaleSpaceExtrema {
                 if !useFiner { value += 0.5 * (upper - lower) / 2 * ds }
             }
         }
-        if useLog { value = Foundation.exp(value) }
+        if useLog { value = exp(value) }
         // 3. the blob model's profile, given the scale and the blob's sigma (step 2).
         if let sigmas, ax && ay {
-            let blob = sigmas.scale * Foundation.pow(sigmas.step, ds)
+            let blob = sigmas.scale * pow(sigmas.step, ds)
             let S = (sigmas.scale * sigmas.scale + blob * blob).squareRoot()
             var values = [Double](repeating: 0, count: 9)
             for k in 0..<9 { values[k] = d(k % 3 - 1, k / 3 - 1, 0) }
@@ -298,7 +307,7 @@ enum ScaleSpaceExtrema {
         // Initial A, B by linear least squares at the starting position.
         func basis(_ u: Double, _ v: Double, _ x0: Double, _ y0: Double) -> (f: Double, dfx: Double, dfy: Double) {
             let q = ((u - x0) * (u - x0) + (v - y0) * (v - y0)) / (2 * S * S)
-            let e = Foundation.exp(-q)
+            let e = exp(-q)
             let common = (2 - q) * e / (S * S)
             return ((1 - q) * e, common * (u - x0), common * (v - y0))
         }

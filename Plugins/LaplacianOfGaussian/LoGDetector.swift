@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Correlation
 import Filters
 import PeakKit
@@ -165,7 +174,7 @@ public struct LoGDetector: PeakDetector {
     /// ideal matched filter). Testing the larger scales' SNR at the same pixel finds faint small
     /// spots the own-scale test misses, with the same false-blob budget (`defaultNoiseFactor`).
     static func detectionSpan(k: Double) -> Int {
-        max(1, Int((Foundation.log(2) / Foundation.log(k)).rounded()))
+        max(1, Int((log(2) / log(k)).rounded()))
     }
 
     public func candidates(in image: Image, mask given: Mask, settings: Settings, options: DetectionOptions) throws -> Detection {

@@ -1,5 +1,14 @@
 import Filters
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// The `fit=gaussian` refinement of LoG blobs: position and sigma from a least-squares fit of

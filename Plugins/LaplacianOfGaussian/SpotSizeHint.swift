@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 extension LoGDetector {
@@ -14,7 +23,7 @@ extension LoGDetector {
         let k = given["k"]?.number ?? defaults.k
         let first = given["sigma"]?.number ?? max(0.3, sigma / 2)
         let top = 2 * sigma
-        let steps = top > first ? Int((Foundation.log(top / first) / Foundation.log(k) - 0.1).rounded(.up)) : 0
+        let steps = top > first ? Int((log(top / first) / log(k) - 0.1).rounded(.up)) : 0
         return ["sigma": .real(min(first, 1000)), "max_power": .integer(min(64, max(1, steps + 1)))]
     }
 }

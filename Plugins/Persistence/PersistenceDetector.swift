@@ -1,6 +1,15 @@
 import Correlation
 import Filters
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// `peaks detect --algo persistence`: peaks as the persistent maxima of the superlevel-set

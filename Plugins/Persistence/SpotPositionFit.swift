@@ -1,5 +1,14 @@
 import Filters
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// `refine=fit`: each peak's position from a least-squares fit of the image itself.

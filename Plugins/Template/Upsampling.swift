@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// DFT upsampling of a correlation around one maximum (Guizar-Sicairos, Thurman & Fienup,
 /// Opt. Lett. 33(2), 2008; blobfinder's `refine_center_upsampling`): the correlation

@@ -1,6 +1,16 @@
 import Filters
 import _PeaksVectorKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 import Spectral
 
@@ -58,10 +68,10 @@ public enum ContentScale {
         case given(dx: Int, dy: Int)
 
         public init?(_ text: String) {
-            let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+            let t = text.trimmingWhitespace().lowercased()
             if t == "auto" { self = .measured; return }
             if t == "none" { self = .absent; return }
-            let parts = t.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = t.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
             guard parts.count == 2, let dx = Int(parts[0]), let dy = Int(parts[1]),
                   dx != 0 || dy != 0, abs(dx) <= 1_000_000, abs(dy) <= 1_000_000 else { return nil }
             self = .given(dx: dx, dy: dy)

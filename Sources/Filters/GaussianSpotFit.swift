@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 import _PeaksVectorKernels
 
@@ -170,8 +179,8 @@ public enum GaussianSpotFit {
                 let lower = Double(first + t) - 0.5  // pixel t's lower edge
                 let a = (lower - centre) / s
                 edgeRatio[t] = a
-                edgeGauss[t] = Foundation.exp(-0.5 * a * a)
-                edgeErf[t] = Foundation.erf((lower - centre) * k)
+                edgeGauss[t] = exp(-0.5 * a * a)
+                edgeErf[t] = erf((lower - centre) * k)
             }
             for t in 0..<length {
                 let a = edgeRatio[t], b = edgeRatio[t + 1]

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// How `SubpixelRefinement.refine` locates a peak between pixel centres.
@@ -167,7 +176,7 @@ public enum SubpixelRefinement {
         if values.contains(where: { !$0.isFinite }) { return .failure(.init(.nonFinite)) }
         guard method == .gaussian else { return .success(values.map { Double($0) }) }
         if values.contains(where: { $0 <= 0 }) { return .failure(.init(.nonPositive)) }
-        return .success(values.map { Foundation.log(Double($0)) })
+        return .success(values.map { log(Double($0)) })
     }
 
     /// Vertex offset of the parabola through (-1, a), (0, b), (1, c), if it is a maximum.

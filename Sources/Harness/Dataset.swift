@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 
@@ -13,17 +22,17 @@ import PeakKit
 public enum Dataset {
     public static func load(_ folder: String) throws -> (cases: [EvaluationCase], notes: [String]) {
         let fm = FileManager.default
-        var isDir: ObjCBool = false
+        var isDir = false
         guard fm.fileExists(atPath: folder, isDirectory: &isDir) else {
             throw PeaksError.file(path: folder, reason: "dataset folder does not exist")
         }
-        guard isDir.boolValue else { throw PeaksError.file(path: folder, reason: "is not a folder") }
+        guard isDir else { throw PeaksError.file(path: folder, reason: "is not a folder") }
         let names = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
         var cases: [EvaluationCase] = []
         var notes: [String] = []
         for name in names {
             let dir = folder + "/" + name
-            guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { continue }
+            guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir else { continue }
             let truthPath = dir + "/truth.json"
             guard fm.fileExists(atPath: truthPath) else {
                 notes.append("skipping \(dir): no truth.json")

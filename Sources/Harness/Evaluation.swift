@@ -1,6 +1,15 @@
 import Synchronization
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// A file an evaluation read (or, for generated cases, would write), with its checksum.

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 import Rendering
@@ -69,7 +78,7 @@ public enum EvaluationReport {
     /// A safe file name part: letters, digits, '-', '_' and '.' kept, others become '_'.
     static func fileName(_ s: String) -> String {
         String(s.unicodeScalars.map { c -> Character in
-            CharacterSet.alphanumerics.contains(c) && c.isASCII || c == "-" || c == "_" || c == "." ? Character(c) : "_"
+            c.isASCII && (c.properties.isAlphabetic || c.properties.numericType != nil) || c == "-" || c == "_" || c == "." ? Character(c) : "_"
         })
     }
 
@@ -136,7 +145,7 @@ public enum EvaluationReport {
     // MARK: CSV
 
     static func csvField(_ s: String) -> String {
-        s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacing("\"", with: "\"\"") + "\"" : s
     }
 
     static func csvScores(_ s: Scores) -> String {
@@ -169,7 +178,7 @@ public enum EvaluationReport {
         for (i, c) in r.cases.enumerated() {
             for a in r.algorithms.indices {
                 let res = r.result(case: i, algorithm: a)
-                s += "\(csvField(c.name)),\(csvField(c.className)),\(csvField(res.algorithm)),\(c.image.width),\(c.image.height),\(String(format: "%.3f", res.seconds * 1000))\n"
+                s += "\(csvField(c.name)),\(csvField(c.className)),\(csvField(res.algorithm)),\(c.image.width),\(c.image.height),\(String(cFormat: "%.3f", res.seconds * 1000))\n"
             }
         }
         return s
@@ -191,8 +200,8 @@ public enum EvaluationReport {
                     name: sw.algorithm,
                     points: sw.points.map { ($0.scores.recall, $0.scores.precision) },
                     markers: [
-                        (best.scores.recall, best.scores.precision, "best F1 \(String(format: "%.2f", best.scores.f1))", true),
-                        (sw.defaultScores.recall, sw.defaultScores.precision, "default F1 \(String(format: "%.2f", sw.defaultScores.f1))", false),
+                        (best.scores.recall, best.scores.precision, "best F1 \(String(cFormat: "%.2f", best.scores.f1))", true),
+                        (sw.defaultScores.recall, sw.defaultScores.precision, "default F1 \(String(cFormat: "%.2f", sw.defaultScores.f1))", false),
                     ])
             }
             guard !lines.isEmpty else { continue }
@@ -225,13 +234,13 @@ public enum EvaluationReport {
         }
         let fp = res.match.unmatchedDetections.map { (x: res.detections[$0].x, y: res.detections[$0].y) }
         let fn = res.match.unmatchedTruth.map { (x: c.truth[$0].x, y: c.truth[$0].y) }
-        let title = "\(res.algorithm) on \(c.name): F1 \(String(format: "%.3f", res.scores.f1))"
+        let title = "\(res.algorithm) on \(c.name): F1 \(String(cFormat: "%.3f", res.scores.f1))"
         return try MatchOverlay.png(image: c.image, mask: c.mask, truePositives: tp, falsePositives: fp, misses: fn, title: title)
     }
 
     // MARK: Reports
 
-    static func f(_ v: Double?, _ digits: Int = 3) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "–" }
+    static func f(_ v: Double?, _ digits: Int = 3) -> String { v.map { String(cFormat: "%.\(digits)f", $0) } ?? "–" }
 
     /// Rows of the summary table: class, algorithm, cases, truth, TP, FP, FN, precision, recall,
     /// F1, Jaccard, RMSE, bias dx, bias dy, best F1 (threshold).
@@ -257,7 +266,7 @@ public enum EvaluationReport {
     static let summaryHeader = ["class", "algorithm", "cases", "truth", "TP", "FP", "FN", "precision", "recall", "F1", "Jaccard", "RMSE (px)", "bias dx (px)", "bias dy (px)", "best F1 (prominence)"]
 
     static func markdown(_ r: EvaluationResult, info: RunInfo, charts: [String], overlays: [String: String]) -> String {
-        func row(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
+        func row(_ cells: [String]) -> String { "| " + cells.map { $0.replacing("|", with: "\\|") }.joined(separator: " | ") + " |\n" }
         var s = "# peaks evaluation\n\n"
         s += "peaks \(info.peaksVersion)\(info.gitCommit.map { " (commit \($0.prefix(12)))" } ?? ""); "
         s += "\(r.cases.count) case\(r.cases.count == 1 ? "" : "s") in \(r.classNames.count) class\(r.classNames.count == 1 ? "" : "es"), "
@@ -290,8 +299,8 @@ public enum EvaluationReport {
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        s.replacing("&", with: "&amp;").replacing("<", with: "&lt;")
+            .replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
     }
 
     static func html(_ r: EvaluationResult, info: RunInfo, charts: [String], overlays: [String: String]) -> String {

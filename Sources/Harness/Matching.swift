@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A point in image coordinates (x = column, y = row; pixel (0, 0) centred at (0.0, 0.0)).
 public struct Point: Sendable, Equatable {

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// Writes a set of files into a folder all-or-nothing.
@@ -20,13 +29,13 @@ public enum OutputFolder {
         let fm = FileManager.default
         let url = URL(fileURLWithPath: folder).standardizedFileURL
         let parent = url.deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+        var isDir = false
+        guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir else {
             throw PeaksError.file(path: folder, reason: "cannot write: folder '\(parent)' does not exist")
         }
         var exists = false
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw PeaksError.file(path: folder, reason: "exists and is not a folder") }
+            guard isDir else { throw PeaksError.file(path: folder, reason: "exists and is not a folder") }
             let names = ((try? fm.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
             guard replaceable(names) else {
                 throw PeaksError.file(path: folder, reason: "exists and is not a \(what) (refusing to replace it; choose another --out)")
@@ -60,7 +69,7 @@ public enum OutputFolder {
             throw error
         } catch {
             try? fm.removeItem(atPath: tmp)
-            throw PeaksError.file(path: folder, reason: "cannot write: \((error as NSError).localizedDescription)")
+            throw PeaksError.file(path: folder, reason: "cannot write: \(PeaksError.systemReason(error))")
         }
     }
 }

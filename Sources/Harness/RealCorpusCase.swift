@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 
@@ -19,13 +28,13 @@ public struct RealCorpusCase: Sendable {
     /// Reads case `name` under `root` (the Golden/real folder).
     public init(_ name: String, root: URL) throws {
         let dir = root.appendingPathComponent(name)
-        guard let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("truth.json"))) as? [String: Any],
-              let tolerance = (json["tolerance"] as? NSNumber)?.doubleValue else {
+        let json = try JSONValue.parse(Array(Data(contentsOf: dir.appendingPathComponent("truth.json"))))
+        guard let tolerance = json["tolerance"]?.number else {
             throw PeaksError.file(path: dir.appendingPathComponent("truth.json").path, reason: "not a truth.json with a tolerance")
         }
         func points(_ key: String) -> [Point] {
-            ((json[key] as? [[String: Any]]) ?? []).compactMap {
-                guard let x = ($0["x"] as? NSNumber)?.doubleValue, let y = ($0["y"] as? NSNumber)?.doubleValue else { return nil }
+            (json[key]?.array ?? []).compactMap {
+                guard let x = $0["x"]?.number, let y = $0["y"]?.number else { return nil }
                 return Point(x: x, y: y)
             }
         }
@@ -34,7 +43,7 @@ public struct RealCorpusCase: Sendable {
         self.truth = points("peaks")
         self.ignore = points("ignore")
         self.tolerance = tolerance
-        self.task = json["task"] as? String
+        self.task = json["task"]?.string
     }
 
     /// The names of the peak-finding cases under `root` (those with a truth.json whose task is
@@ -43,8 +52,8 @@ public struct RealCorpusCase: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         return names.filter { name in
             guard let d = try? Data(contentsOf: root.appendingPathComponent("\(name)/truth.json")),
-                  let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return false }
-            return (j["task"] as? String) != "center"
+                  let j = try? JSONValue.parse(Array(d)), j.object != nil else { return false }
+            return j["task"]?.string != "center"
         }.sorted()
     }
 

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A documented, portable pseudo-random generator: xoshiro256** (Blackman & Vigna, 2018) seeded
 /// through SplitMix64. Unlike the system generator, the same seed gives the same sequence on every

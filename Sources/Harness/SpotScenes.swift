@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// The synthetic scene of the LoG quality tests and docs/algorithms/log.md: Gaussian spots of several sizes (sigma 1 to 4 px)

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// Ground-truth files (truth.json).
@@ -67,33 +76,28 @@ public enum TruthFile {
     /// - Throws: `PeaksError.file` when the bytes are not JSON, not an object, lack a `peaks`
     ///   array, or a peak lacks finite numbers `x` and `y`.
     public static func parse(_ bytes: [UInt8], path: String) throws -> Contents {
-        let object: Any
+        let top: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+            top = try JSONValue.parse(bytes)
         } catch {
             throw PeaksError.file(path: path, reason: "not valid JSON")
         }
-        guard let top = object as? [String: Any] else {
+        guard top.object != nil else {
             throw PeaksError.file(path: path, reason: "a truth file must be a JSON object with a \"peaks\" array")
         }
-        guard let list = top["peaks"] as? [Any] else {
+        guard let list = top["peaks"]?.array else {
             throw PeaksError.file(path: path, reason: "no \"peaks\" array")
         }
-        func number(_ v: Any?) -> Double? {
-            // JSON true/false also arrive as NSNumber (objCType "c"): not numbers here.
-            guard let n = v as? NSNumber, n.objCType.pointee != CChar(UInt8(ascii: "c")) else { return nil }
-            let d = n.doubleValue
-            return d.isFinite ? d : nil
-        }
         var peaks: [TruthPeak] = []
-        for (i, item) in list.enumerated() {
-            guard let p = item as? [String: Any], let x = number(p["x"]), let y = number(p["y"]) else {
+        for (i, p) in list.enumerated() {
+            // `number` is nil for true/false, strings and non-finite values: not coordinates.
+            guard let x = p["x"]?.number, let y = p["y"]?.number else {
                 throw PeaksError.file(path: path, reason: "peak \(i) needs numbers \"x\" and \"y\"")
             }
-            peaks.append(TruthPeak(x: x, y: y, amplitude: number(p["amplitude"]), sigma: number(p["sigma"])))
+            peaks.append(TruthPeak(x: x, y: y, amplitude: p["amplitude"]?.number, sigma: p["sigma"]?.number))
         }
         var center: (x: Double, y: Double)? = nil
-        if let c = top["center"] as? [String: Any], let x = number(c["x"]), let y = number(c["y"]) { center = (x, y) }
+        if let x = top["center"]?["x"]?.number, let y = top["center"]?["y"]?.number { center = (x, y) }
         return Contents(peaks: peaks, center: center)
     }
 }

@@ -194,7 +194,7 @@ public struct FrameRange: Sendable, Equatable, CustomStringConvertible {
     /// Parses `START:STOP[:STEP]` or a single index `N`.
     public init(parsing text: String) throws {
         func fail(_ why: String) -> PeaksError { PeaksError.invalidParameter(name: "frames", reason: why) }
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
         func number(_ s: String) throws -> Int? {
             if s.isEmpty { return nil }
             guard let v = Int(s) else { throw fail("'\(s)' in '\(text)' is not a whole number (expected START:STOP[:STEP])") }

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// Quantum Detectors Merlin `.mib` files (Medipix3): one or many frames, each behind its own
@@ -49,7 +58,7 @@ public enum MIB {
         guard head.has("MQ1,", at: 0) else { throw fail("not a Merlin MIB file (a frame header starts with 'MQ1,')") }
         // Fields up to the header size, which is the third field.
         let text = String(decoding: head.prefix(64).map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-        var fields = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        var fields = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
         guard fields.count > 2, let headerBytes = Int(fields[2]), headerBytes >= 64, headerBytes <= maxHeaderBytes else {
             throw fail("malformed MIB header: the header size (third field) is missing or not a number from 64 to \(maxHeaderBytes)")
         }
@@ -57,7 +66,7 @@ public enum MIB {
             throw fail("truncated: the first MIB header claims \(headerBytes) bytes, the file has \(head.count)")
         }
         fields = String(decoding: head.prefix(headerBytes).map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-            .split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            .split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
         guard fields.count > 8 else { throw fail("malformed MIB header: \(fields.count) fields, expected at least 9") }
         guard let chips = Int(fields[3]), let w = Int(fields[4]), let h = Int(fields[5]), chips >= 1, w >= 1, h >= 1,
               w <= 1 << 20, h <= 1 << 20
@@ -65,7 +74,7 @@ public enum MIB {
             throw fail("malformed MIB header: chips, width and height ('\(fields[3])', '\(fields[4])', '\(fields[5])') must be positive whole numbers")
         }
         let type = fields[6].uppercased()
-        let layout = fields[7].uppercased().replacingOccurrences(of: "G", with: "").lowercased()
+        let layout = fields[7].uppercased().replacing("G", with: "").lowercased()
         // Counter depth: the third field after "MQ1A" (after the extended time stamp and the
         // exposure in ns), else the last numeric field.
         var depth: Int?
@@ -117,9 +126,9 @@ public enum MIB {
         let text = String(decoding: bytes, as: UTF8.self)
         for line in text.split(whereSeparator: { $0.isNewline }) {
             guard let tab = line.firstIndex(of: "\t") else { continue }
-            var key = line[..<tab].trimmingCharacters(in: .whitespaces)
+            var key = line[..<tab].trimmingWhitespace()
             if key.hasSuffix(":") { key.removeLast() }
-            out[key] = line[line.index(after: tab)...].trimmingCharacters(in: .whitespaces)
+            out[key] = line[line.index(after: tab)...].trimmingWhitespace()
         }
         return out
     }
@@ -160,7 +169,7 @@ final class MIBFrames: FrameSource {
         // The header size is the third field, within the first 64 bytes.
         let first = try file.head(64)
         let parts = first.split(separator: UInt8(ascii: ","), maxSplits: 3, omittingEmptySubsequences: false)
-        let declared = parts.count > 3 ? Int(String(decoding: parts[2], as: UTF8.self).trimmingCharacters(in: .whitespaces)) ?? MIB.maxHeaderBytes : MIB.maxHeaderBytes
+        let declared = parts.count > 3 ? Int(String(decoding: parts[2], as: UTF8.self).trimmingWhitespace()) ?? MIB.maxHeaderBytes : MIB.maxHeaderBytes
         let head = try file.head(min(max(declared, 64), MIB.maxHeaderBytes))
         let h = try MIB.header(head, path: file.path)
         try ReadLimits.checkFrame(width: h.width, height: h.height, path: file.path)

@@ -419,7 +419,7 @@ final class TIFFFrames: FrameSource {
         } else if description.contains("<OME") {
             meta.append(("ome", .bool(true)))
             // The first series' page count (SizeC × SizeZ × SizeT of its first Pixels element).
-            if let pixels = description.range(of: "<Pixels ") ?? description.range(of: "<OME:Pixels ") {
+            if let pixels = description.firstRange(of: "<Pixels ") ?? description.firstRange(of: "<OME:Pixels ") {
                 let rest = description[pixels.upperBound...]
                 let element = rest[..<(rest.firstIndex(of: ">") ?? rest.endIndex)]
                 let fields = Self.attributes(String(element))
@@ -458,7 +458,7 @@ final class TIFFFrames: FrameSource {
     static func attributes(_ element: String) -> [String: String] {
         var out: [String: String] = [:]
         var rest = Substring(element)
-        while let eq = rest.range(of: "=\"") {
+        while let eq = rest.firstRange(of: "=\"") {
             let name = rest[..<eq.lowerBound].split(separator: " ").last.map(String.init) ?? ""
             let after = rest[eq.upperBound...]
             guard let close = after.firstIndex(of: "\"") else { break }

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Hints a caller may give about the image, which every detector turns into its own settings:
 /// today the spot size (`--spot-size SIGMA_PX`, the keyword / `-p` name `spot_size`), the

@@ -1,3 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// Every failure peaks reports to a user. Each case renders as one line that names the file or
 /// parameter at fault and what is wrong with it (the CLI prints it and exits with code 1).
 public enum PeaksError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -22,5 +33,14 @@ public enum PeaksError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public static func == (lhs: PeaksError, rhs: PeaksError) -> Bool {
         lhs.description == rhs.description
+    }
+
+    /// What went wrong in a file-system call of Foundation (creating a folder, writing a file),
+    /// for messages: the system's own words for the underlying POSIX error ("Permission denied",
+    /// "No such file or directory"), else the error as it describes itself.
+    public static func systemReason(_ error: Error) -> String {
+        if let posix = (error as? CocoaError)?.underlying as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        return "\(error)"
     }
 }

@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The type of a detector parameter.
 public enum ParameterKind: Sendable, Equatable {
@@ -103,11 +112,11 @@ public struct ParameterSpec: Sendable, Equatable {
     }
 
     /// The kebab-case command-line spelling of the name.
-    public var flag: String { name.replacingOccurrences(of: "_", with: "-") }
+    public var flag: String { name.replacing("_", with: "-") }
 
     /// Parses a textual value ("3.5", "auto", "true", a choice) into a checked value.
     public func parse(_ text: String) throws -> ParameterValue {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmingWhitespace()
         if allowsAuto && t.lowercased() == "auto" { return .auto }
         switch kind {
         case .real:

@@ -161,7 +161,7 @@ private func resolveSettings(
     let specs = detector.acceptedParameterSpecs
     for i in 0..<Int(count) {
         guard let k = keys![i], let v = values![i] else { throw CallError("setting \(i): NULL key or value") }
-        let name = String(cString: k).replacingOccurrences(of: "-", with: "_")
+        let name = String(cString: k).replacing("-", with: "_")
         let text = String(cString: v)
         guard let spec = specs.first(where: { $0.name == name }) else {
             throw PeaksError.invalidParameter(

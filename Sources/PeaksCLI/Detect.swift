@@ -1,7 +1,16 @@
 import ArgumentParser
 import Detectors
 import Filters
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 import Pipeline
@@ -303,7 +312,7 @@ struct Detect: ParsableCommand {
             guard detector.allParameterSpecs.contains(where: { $0.name == "center_x" }) else {
                 throw UsageError("--center: the \(detector.name) detector takes no centre (it is for --algo high-symmetry)")
             }
-            let parts = center.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = center.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
             guard parts.count == 2, Double(parts[0]) != nil, Double(parts[1]) != nil else {
                 throw PeaksError.invalidParameter(name: "center", reason: "expected x,y (two numbers separated by a comma), got '\(center)'")
             }
@@ -314,7 +323,7 @@ struct Detect: ParsableCommand {
             guard let eq = p.firstIndex(of: "="), eq != p.startIndex else {
                 throw UsageError("--param expects NAME=VALUE, got '\(p)'")
             }
-            let name = p[..<eq].replacingOccurrences(of: "-", with: "_")
+            let name = String(p[..<eq]).replacing("-", with: "_")
             texts.append((name, String(p[p.index(after: eq)...]), "--param \(name)"))
         }
         var given: [String: ParameterValue] = [:]
@@ -330,7 +339,7 @@ struct Detect: ParsableCommand {
 
     /// A duration as `--timings` prints it: milliseconds with one decimal.
     static func milliseconds(_ d: Duration) -> String {
-        String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
+        String(cFormat: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
     }
 
     /// `--each` writes peak lists only, one per file, into the folder -o DIR; the options of one
@@ -376,7 +385,7 @@ struct Detect: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw PeaksError.file(path: folder, reason: "cannot create the output folder (\(error.localizedDescription))")
+            throw PeaksError.file(path: folder, reason: "cannot create the output folder (\(PeaksError.systemReason(error)))")
         }
         let validity = try mask.map { try ImageFile.readMask($0) }
         let job = FrameDetection(

@@ -1,6 +1,15 @@
 import ArgumentParser
 import Detectors
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
 import Harness
 import PeakKit
@@ -153,7 +162,7 @@ struct Evaluate: ParsableCommand {
     }
 
     static func list(_ text: String, _ option: String) throws -> [String] {
-        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
         guard !items.isEmpty, items.allSatisfy({ !$0.isEmpty }) else { throw UsageError("\(option) expects a comma-separated list, got '\(text)'") }
         guard Set(items).count == items.count else { throw UsageError("\(option) names something twice: '\(text)'") }
         return items

@@ -1,7 +1,16 @@
 import Filters
 import ArgumentParser
 import Correlation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 import Spectral
@@ -47,7 +56,7 @@ struct Match: ParsableCommand {
     var output: String?
 
     func run() throws {
-        let debugFiles = debugDir.map { d in ["template.png", "image.png", "correlation.png", "match.json"].map { (d as NSString).appendingPathComponent($0) } } ?? []
+        let debugFiles = debugDir.map { d in ["template.png", "image.png", "correlation.png", "match.json"].map { d.hasSuffix("/") ? d + $0 : d + "/" + $0 } } ?? []
         try CommandInput.checkOutputs([output].compactMap { $0 } + debugFiles, inputs: [template, image])
         let t = try CommandInput.image(template)
         let f = try CommandInput.image(image)

@@ -1,5 +1,14 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 import Pipeline
@@ -22,7 +31,7 @@ struct InputOptions: ParsableArguments {
     func openOptions() throws -> OpenOptions {
         var hduNumber: Int?
         if let hdu {
-            guard let n = Int(hdu.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+            guard let n = Int(hdu.trimmingWhitespace()), n >= 0 else {
                 throw UsageError("--hdu: expected a whole number >= 0, got '\(hdu)'")
             }
             hduNumber = n
@@ -113,7 +122,7 @@ struct ProgressLine {
         lastPrint = p.elapsed
         let rate = p.elapsed > 0 ? Double(p.done) / p.elapsed : 0
         let left = rate > 0 ? Double(p.total - p.done) / rate : 0
-        let text = String(format: "\rpeaks: %d/%d frames, %.1f frames/s, %@ left ", p.done, p.total, rate, Self.duration(left))
+        let text = "\rpeaks: \(p.done)/\(p.total) frames, \(String(cFormat: "%.1f", rate)) frames/s, \(Self.duration(left)) left "
         StandardError.write(text)
         if p.done == p.total { StandardError.write("\n") }
     }
@@ -155,7 +164,7 @@ struct RefinementOptions: ParsableArguments {
     /// The `--refine-size` value: an odd whole number in 3...101, only with a method that uses it.
     func refinementWindow() throws -> Int {
         guard let refineSize else { return 3 }
-        guard let n = Int(refineSize.trimmingCharacters(in: .whitespaces)) else {
+        guard let n = Int(refineSize.trimmingWhitespace()) else {
             throw PeaksError.invalidParameter(name: "refine-size", reason: "'\(refineSize)' is not a whole number")
         }
         guard n >= 3, n <= 101, n % 2 == 1 else {

@@ -1,5 +1,15 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import _PeaksIntrinsics
 import PeakKit
 import Spectral
@@ -90,7 +100,11 @@ struct Peaks: ParsableCommand {
 
     static func fail(_ line: String, code: Int32) -> Never {
         StandardError.write(("peaks: " + line + "\n"))
-        Foundation.exit(code)
+        #if canImport(Glibc)
+        Glibc.exit(code)
+        #else
+        Darwin.exit(code)
+        #endif
     }
 }
 

@@ -1,7 +1,16 @@
 import Filters
 import ArgumentParser
 import Correlation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 import Rendering
@@ -117,8 +126,8 @@ struct Shifts: ParsableCommand {
             let longest = field.vectors.map { hypot($0.dx, $0.dy) }.filter(\.isFinite).max() ?? 0
             let scale = arrowScale ?? (longest > 0 ? 0.8 * Double(field.step) / longest : 1)
             let arrows = field.vectors.map { FieldArrow(x: $0.x, y: $0.y, dx: $0.dx, dy: $0.dy) }
-            let g = global.map { "global dx \(String(format: "%.3f", $0.dx)), dy \(String(format: "%.3f", $0.dy))" } ?? "no global shift"
-            let title = "shift to apply to moving, arrows x\(String(format: "%.3g", scale)); \(g)"
+            let g = global.map { "global dx \(String(cFormat: "%.3f", $0.dx)), dy \(String(cFormat: "%.3f", $0.dy))" } ?? "no global shift"
+            let title = "shift to apply to moving, arrows x\(String(cFormat: "%.3g", scale)); \(g)"
             files.append((plot, try ShiftFieldPlot.png(image: ref, arrows: arrows, scale: scale, title: title)))
         }
         try CommandInput.finish(text: text, output: jsonFile, files: files)

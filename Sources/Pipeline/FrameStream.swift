@@ -1,5 +1,14 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 import Synchronization
@@ -98,7 +107,7 @@ public enum FrameStream {
 /// be delivered, and the delivery cursor. All access goes through one mutex and condition.
 final class StreamState<R: Sendable>: @unchecked Sendable {
     // Safe: every stored property is read and written only with `condition` locked.
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var nextClaim: Int
     private let end: Int
     private let window: Int

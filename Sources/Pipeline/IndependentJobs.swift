@@ -1,5 +1,15 @@
 import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Independent jobs (the files of `peaks detect --each`, each a whole detection of its own) on
 /// worker threads, one job per worker at a time, from start to end on that worker.
@@ -39,30 +49,28 @@ public enum IndependentJobs {
 }
 
 /// The next job to claim and the results so far, under one lock.
-private final class JobState<R: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
-    private var slots: [R?]
+private final class JobState<R: Sendable>: Sendable {
+    private struct Slots: ~Copyable {
+        var next = 0
+        var results: [R?]
+    }
+    private let slots: Mutex<Slots>
 
-    init(count: Int) { slots = [R?](repeating: nil, count: count) }
+    init(count: Int) { slots = Mutex(Slots(results: [R?](repeating: nil, count: count))) }
 
     func claim() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < slots.count else { return nil }
-        next += 1
-        return next - 1
+        slots.withLock { s in
+            guard s.next < s.results.count else { return nil }
+            s.next += 1
+            return s.next - 1
+        }
     }
 
     func store(_ i: Int, _ result: R) {
-        lock.lock()
-        slots[i] = result
-        lock.unlock()
+        slots.withLock { $0.results[i] = result }
     }
 
     func results() -> [R] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots.map { $0! }
+        slots.withLock { $0.results.map { $0! } }
     }
 }

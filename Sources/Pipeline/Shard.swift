@@ -1,7 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ImageIO
 import PeakKit
 
@@ -29,7 +33,7 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `I/N`.
     public init(parsing text: String) throws {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
             throw PeaksError.invalidParameter(name: "shard", reason: "expected I/N with two whole numbers (e.g. 0/4), got '\(text)'")
         }
@@ -88,7 +92,7 @@ public enum InputIdentity {
     static func mtime(_ path: String) throws -> String {
         var st = stat()
         guard stat(path, &st) == 0 else { throw PeaksError.file(path: path, reason: "no such file") }
-        return "\(st.st_mtim.tv_sec).\(String(format: "%09d", Int(st.st_mtim.tv_nsec)))"
+        return "\(st.st_mtim.tv_sec).\(String(cFormat: "%09ld", Int(st.st_mtim.tv_nsec)))"
     }
 }
 
@@ -193,25 +197,25 @@ public struct ReadManifest {
         do { bytes = try InputFile(path).all(limit: 64 << 20) } catch let e as PeaksError {
             throw fail("cannot read its manifest: \(e.description)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)), let root = object as? [String: Any] else {
+        guard let root = try? JSONValue.parse(bytes), root.object != nil else {
             throw fail("its manifest '\(path)' is not valid JSON (corrupt?)")
         }
         func bad(_ what: String) -> PeaksError { fail("its manifest '\(path)' is corrupt or not a peaks shard manifest: \(what)") }
-        guard root["schema"] as? String == ShardManifest.schema else { throw bad("schema is not \(ShardManifest.schema)") }
-        guard let s = root["shard"] as? [String: Any], let t = root["table"] as? [String: Any],
-              let input = root["input"] as? [String: Any], let settings = root["settings"] as? [String: Any],
-              let version = root["peaks_version"] as? String
+        guard root["schema"]?.string == ShardManifest.schema else { throw bad("schema is not \(ShardManifest.schema)") }
+        guard let s = root["shard"], s.object != nil, let t = root["table"], t.object != nil,
+              let input = root["input"], input.object != nil, let settings = root["settings"], settings.object != nil,
+              let version = root["peaks_version"]?.string
         else { throw bad("missing shard, table, input, settings or peaks_version") }
-        func int(_ o: [String: Any], _ k: String) throws -> Int {
-            guard let n = o[k] as? NSNumber, let v = Int(exactly: n.doubleValue), v >= 0 else { throw bad("'\(k)' is not a whole number >= 0") }
+        func int(_ o: JSONValue, _ k: String) throws -> Int {
+            guard let v = o[k]?.wholeNumber, v >= 0 else { throw bad("'\(k)' is not a whole number >= 0") }
             return v
         }
         let index = try int(s, "index"), count = try int(s, "count")
         guard let shard = try? Shard(index: index, count: count) else { throw bad("shard \(index)/\(count) is not valid") }
         let first = try int(s, "first_frame"), end = try int(s, "end_frame"), total = try int(s, "total_frames")
         guard first <= end, end <= total else { throw bad("frames \(first)..<\(end) of \(total)") }
-        guard let formatName = t["format"] as? String, let format = PeakListFormat(rawValue: formatName) else { throw bad("table format") }
-        guard let sha = t["sha256"] as? String, sha.count == 64 else { throw bad("table sha256") }
+        guard let formatName = t["format"]?.string, let format = PeakListFormat(rawValue: formatName) else { throw bad("table format") }
+        guard let sha = t["sha256"]?.string, sha.count == 64 else { throw bad("table sha256") }
         self.version = version
         self.shard = shard
         self.frames = first..<end
@@ -222,11 +226,8 @@ public struct ReadManifest {
         headerBytes = try int(t, "header_bytes")
         footerBytes = try int(t, "footer_bytes")
         guard headerBytes + footerBytes <= tableBytes else { throw bad("header and footer longer than the table") }
-        func canonical(_ v: Any) -> String {
-            (try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys, .fragmentsAllowed])).map { String(decoding: $0, as: UTF8.self) } ?? "?"
-        }
         runParts = [
-            ("peaks version", version), ("input", canonical(input)), ("settings", canonical(settings)),
+            ("peaks version", version), ("input", input.canonical), ("settings", settings.canonical),
             ("table format", formatName), ("number of shards", String(count)), ("number of frames", String(total)),
         ]
     }
@@ -244,11 +245,10 @@ public struct ReadManifest {
 
     /// The first differing key of two canonical JSON objects, for messages.
     static func firstDifference(_ a: String, _ b: String) -> String {
-        guard let x = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? [String: Any],
-              let y = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any]
+        guard let x = (try? JSONValue.parse(Array(a.utf8)))?.object, let y = (try? JSONValue.parse(Array(b.utf8)))?.object
         else { return "\(a) vs \(b)" }
         for key in Set(x.keys).union(y.keys).sorted() {
-            let u = x[key].map { "\($0)" } ?? "absent", v = y[key].map { "\($0)" } ?? "absent"
+            let u = x[key].map(\.displayText) ?? "absent", v = y[key].map(\.displayText) ?? "absent"
             if u != v { return "\(key): \(u) vs \(v)" }
         }
         return "\(a) vs \(b)"

@@ -1,5 +1,14 @@
 import CCairo
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// One line of a line chart, with optional highlighted points.
@@ -50,8 +59,8 @@ public enum Charts {
     /// Text of a tick value: no trailing zeros, at most 4 significant decimals.
     public static func tickText(_ v: Double) -> String {
         if v == 0 { return "0" }
-        if abs(v) >= 1e5 || abs(v) < 1e-3 { return String(format: "%.0e", v) }
-        var s = String(format: "%.4f", v)
+        if abs(v) >= 1e5 || abs(v) < 1e-3 { return String(cFormat: "%.0e", v) }
+        var s = String(cFormat: "%.4f", v)
         while s.hasSuffix("0") { s.removeLast() }
         if s.hasSuffix(".") { s.removeLast() }
         return s
@@ -87,7 +96,7 @@ public enum Charts {
                         colour(s).set(on: cr)
                         cairo_rectangle(cr, bx + 1, top, barWidth - 2, frame.bottom - top)
                         cairo_fill(cr)
-                        text(cr, String(format: "%.\(valueDecimals)f", v), x: bx + barWidth / 2, y: top - 3, size: 10, align: .centre)
+                        text(cr, String(cFormat: "%.\(valueDecimals)f", v), x: bx + barWidth / 2, y: top - 3, size: 10, align: .centre)
                     } else {
                         text(cr, "n/a", x: bx + barWidth / 2, y: frame.bottom - 3, size: 10, align: .centre)
                     }

@@ -1,5 +1,14 @@
 import CCairo
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PeakKit
 
 /// Shift maps of a 4-D scan, as in LiberTEM-blobfinder's upsampling notebook: the X and Y shift
