@@ -409,6 +409,7 @@ public struct LoGDetector: PeakDetector {
         let rings = BlobPruning.ringArtefacts(blobs)
         let requested = blobs.indices.filter { !rings.contains($0) && wanted.contains(Float(blobs[$0].polarity)) }.map { blobs[$0] }
         var kept = BlobPruning.prune(requested, overlap: overlap)
+        let prunedByOverlap = requested.count - kept.count
         let fitIterations = fitSpots ? SpotFitting.refine(&kept, image: filledImage, mask: mask, gridSigmas: sigmas, k: k) : 0
         // The fit also confirms the blob: where no plausible Gaussian fits around it (none of its
         // polarity, a width beyond 3x its scale, a centre that runs away or off the valid
@@ -453,7 +454,7 @@ public struct LoGDetector: PeakDetector {
                 ("rejected_near_mask", .integer(rejectedByMask)),
                 ("rejected_as_edges", .integer(rejectedAsEdges)),
                 ("rejected_as_rings", .integer(rings.filter { wanted.contains(Float(blobs[$0].polarity)) }.count)),
-                ("pruned_by_overlap", .integer(requested.count - kept.count)),
+                ("pruned_by_overlap", .integer(prunedByOverlap)),
             ])
         if options.wantsLabels {
             // Discs are drawn for the blobs that survive the shared post-processing.
