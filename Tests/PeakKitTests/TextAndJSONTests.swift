@@ -152,3 +152,21 @@ import Testing
         #expect(checked > 50)  // the scan did find the modules' imports
     }
 }
+
+@Suite struct SystemReasonTests {
+    /// A folder under a regular file: Foundation reports a CocoaError whose underlying POSIX
+    /// error is ENOTDIR; the message is the system's words for it.
+    @Test func namesTheUnderlyingPOSIXError() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("peaks-reason-\(UUID().uuidString)").path
+        #expect(FileManager.default.createFile(atPath: file, contents: Data([1])))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(throws: (any Error).self) { try FileManager.default.createDirectory(atPath: file + "/sub", withIntermediateDirectories: true) }
+        do {
+            try FileManager.default.createDirectory(atPath: file + "/sub", withIntermediateDirectories: true)
+        } catch {
+            #expect(PeaksError.systemReason(error) == String(cString: strerror(ENOTDIR)))
+        }
+        #expect(PeaksError.systemReason(POSIXError(.EACCES)) == String(cString: strerror(EACCES)))
+        #expect(PeaksError.systemReason(PeaksError.invalidImage(reason: "x")) == "image: x")
+    }
+}
