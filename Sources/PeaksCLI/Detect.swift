@@ -1,11 +1,6 @@
 import ArgumentParser
 import Detectors
 import Filters
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
