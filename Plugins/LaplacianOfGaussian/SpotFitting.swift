@@ -7,8 +7,8 @@ import Foundation
 import PeakKit
 
 /// The `fit=gaussian` refinement of LoG blobs: position and sigma from a least-squares fit of
-/// pixel-integrated Gaussians on a plane background (`GaussianSpotFit`), when the fit is
-/// plausible.
+/// pixel-integrated Gaussians on a plane background (`GaussianSpotFit`; a quadratic one for the
+/// wider refit below), when the fit is plausible.
 ///
 /// - Window: half-width ceil(3 sigma_w) + 2 around each blob, sigma_w = sigma_i sqrt(k) being
 ///   the blob's grid scale stretched by half a scale step. It depends on the scale index only,
@@ -23,10 +23,15 @@ import PeakKit
 ///   are left alone, so asking for `polarity=both` does not move the bright blobs.
 /// - Masks: invalid pixels are left out.
 /// - Plausible: the fitted amplitude has the blob's polarity, sigma is within a factor 3 of the
-///   scale-space estimate (a faint spot's scale-space sigma can be a scale step or two off; a
-///   lone blob whose fitted sigma outgrows its window is fitted once more in a window made for
-///   the fitted sigma), and the centre moved less than max(1, either sigma) px and lies on a valid
-///   pixel. When a group's fit is not plausible for every member, its blobs are fitted one by
+///   scale-space estimate, and the centre moved less than max(1, either sigma) px and lies on a
+///   valid pixel.
+/// - Wider refit: a faint spot's scale-space sigma can be a scale step or two small. When a lone
+///   blob's first fit is plausible but its fitted sigma outgrows the window, the blob is fitted
+///   once more in a window made for the fitted sigma, on a quadratic background (over such a
+///   window a hump or halo bends by about a faint spot's height, which a plane leaves to the
+///   spot's sigma and amplitude), and that fit is judged. A first fit that is not plausible is
+///   not refitted: its windows ran to 145 px and confirmed only false blobs (docs/algorithms/log.md,
+///   "The wider refit on a curved background"). When a group's fit is not plausible for every member, its blobs are fitted one by
 ///   one; a blob whose own fit is not plausible keeps its scale-space values (`fitted` false),
 ///   and the detector then drops it (the fit did not confirm a blob there).
 ///
@@ -158,13 +163,14 @@ enum SpotFitting {
                     let include = includes([m])
                     guard var f = GaussianSpotFit.fit(image, spots: [guess(m)], include: include)?.first else { continue }
                     iterations[g] += f.iterations
-                    // A faint spot's scale-space sigma can be off by a scale step or two; when
-                    // the fitted sigma needs a wider window, fit once more in that window.
+                    // A faint spot's scale-space sigma can be off by a scale step or two; when a
+                    // plausible fit's sigma needs a wider window, fit once more in that window,
+                    // where the background's curvature shows: on a quadratic surface.
                     let wider = halfWidth(sigma: f.sigma)
-                    if wider > windows[m] {
+                    if wider > windows[m], accept(f, for: source[m]) != nil {
                         var wide = guess(m)
                         wide.halfWidth = wider
-                        if let again = GaussianSpotFit.fit(image, spots: [wide], include: include)?.first {
+                        if let again = GaussianSpotFit.fit(image, spots: [wide], background: .quadratic, include: include)?.first {
                             f = again
                             iterations[g] += again.iterations
                         }

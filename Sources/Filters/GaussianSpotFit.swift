@@ -67,11 +67,16 @@ public enum GaussianSpotFit {
     }
 
     /// The background under the spots: a plane B + b_x (i - c_x) + b_y (j - c_y) (the default),
-    /// or a constant B (b_x = b_y = 0: two unknowns fewer, for small windows around single spots,
-    /// where the slopes trade off against the centre).
+    /// a constant B (b_x = b_y = 0: two unknowns fewer, for small windows around single spots,
+    /// where the slopes trade off against the centre), or a quadratic surface, the plane plus
+    /// b_xx (i - c_x)^2 + b_xy (i - c_x)(j - c_y) + b_yy (j - c_y)^2 (three unknowns more, for
+    /// windows wide enough that a smooth background's curvature shows: a broad hump or halo under
+    /// a faint spot bends by tens of counts over 20-30 px, which a plane leaves to the spot's
+    /// sigma and amplitude to absorb).
     public enum Background: Sendable {
         case plane
         case constant
+        case quadratic
     }
 
     /// One spot: `fit(_:spots:)` with a single guess.
@@ -97,8 +102,9 @@ public enum GaussianSpotFit {
         let w = image.width, h = image.height
         let spots = guesses.count
         guard spots > 0, guesses.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.sigma.isFinite && $0.sigma > 0 && $0.halfWidth >= 1 }) else { return nil }
-        let slopes = model == .plane
-        let n = 4 * spots + (slopes ? 3 : 1)  // unknowns: (x, y, s, A) per spot, then B (and bx, by)
+        let slopes = model != .constant, curved = model == .quadratic
+        // Unknowns: (x, y, s, A) per spot, then B (and b_x, b_y; and b_xx, b_xy, b_yy).
+        let n = 4 * spots + (curved ? 6 : slopes ? 3 : 1)
         let planeIndex = 4 * spots
 
         // The union of the windows, as a bounding box and a list of the pixels that take part.
@@ -201,17 +207,24 @@ public enum GaussianSpotFit {
         func cost(_ q: [Double]) -> Double {
             tables(q)
             let b = q[planeIndex], gx = slopes ? q[planeIndex + 1] : 0, gy = slopes ? q[planeIndex + 2] : 0
+            let gxx = curved ? q[planeIndex + 3] : 0, gxy = curved ? q[planeIndex + 4] : 0, gyy = curved ? q[planeIndex + 5] : 0
             let ox = bx0 &- cx, oy = by0 &- cy
             return q.withUnsafeBufferPointer { qb -> Double in
                 var sum = 0.0
                 if spots == 1 {
                     // One spot: the same sums in C (_PeaksVectorKernels), where the sum stays in
                     // a register (here it was stored and reloaded on each pixel's path).
+                    if curved {
+                        let surface = [b, gx, gy, gxx, gxy, gyy]
+                        return peaks_spot_cost_quadratic(count, px, py, pv, surface, ox, oy, qb[3], ex, ey)
+                    }
                     return peaks_spot_cost(count, px, py, pv, b, gx, gy, ox, oy, qb[3], ex, ey)
                 }
                 for t in 0..<count {
                     let i = Int(px[t]), j = Int(py[t])
-                    var m = b + gx * Double(ox &+ i) + gy * Double(oy &+ j)
+                    let u = Double(ox &+ i), v = Double(oy &+ j)
+                    var m = b + gx * u + gy * v
+                    if curved { m += gxx * u * u + gxy * u * v + gyy * v * v }
                     for k in 0..<spots { m += qb[4 &* k &+ 3] * ex[k &* nx &+ i] * ey[k &* ny &+ j] }
                     let r = pv[t] - m
                     sum += r * r
@@ -236,14 +249,15 @@ public enum GaussianSpotFit {
         let row = UnsafeMutablePointer<Double>.allocate(capacity: n)
         row.initialize(repeating: 0, count: n)
         defer { row.deallocate() }
-        // Up to 8 unknowns (one spot: 5 or 7) the normal equations are summed as rows of 8
-        // lanes, in C (`peaks_spot_normal_equations`): per pixel n vector multiply-adds instead of
-        // n (n + 1) / 2 scalar ones through memory. Each element receives the same products in
-        // the same order (no fused multiply-add either way), so the sums are bit for bit those of
-        // the scalar loop below; the lanes below the diagonal are discarded (copied from above
-        // it, as for the scalar loop).
-        let vectorRows = n <= 8
-        let lines = UnsafeMutablePointer<SIMD8<Double>>.allocate(capacity: vectorRows ? n : 0)
+        // For one spot (5, 7 or 10 unknowns) the normal equations are summed as rows of 8 lanes
+        // (16 for 10 unknowns), in C (`peaks_spot_normal_equations`): per pixel n vector
+        // multiply-adds instead of n (n + 1) / 2 scalar ones through memory. Each element receives
+        // the same products in the same order (no fused multiply-add either way), so the sums are
+        // bit for bit those of the scalar loop below; the lanes below the diagonal are discarded
+        // (copied from above it, as for the scalar loop).
+        let vectorRows = spots == 1
+        let laneStride = n <= 8 ? 8 : 16
+        let lines = UnsafeMutablePointer<SIMD8<Double>>.allocate(capacity: vectorRows ? n * laneStride / 8 : 0)
         defer { lines.deallocate() }
         while iterations < maxIterations {
             iterations += 1
@@ -252,7 +266,7 @@ public enum GaussianSpotFit {
             for k in 0..<(n * n) { jtj[k] = 0 }
             for k in 0..<n { jtr[k] = 0 }
             let ox = bx0 &- cx, oy = by0 &- cy
-            if vectorRows { for a in 0..<n { lines[a] = .zero } }
+            if vectorRows { for a in 0..<(n * laneStride / 8) { lines[a] = .zero } }
             p.withUnsafeBufferPointer { pb in
                 jtj.withUnsafeMutableBufferPointer { ab in
                     jtr.withUnsafeMutableBufferPointer { rb in
@@ -260,13 +274,12 @@ public enum GaussianSpotFit {
                         if vectorRows {
                             // One spot: the same loop in C, on the machine's widest vectors
                             // (_PeaksVectorKernels; bit for bit this loop's sums).
-                            precondition(spots == 1, "GaussianSpotFit: the C normal equations are for one spot")
-                            lines.withMemoryRebound(to: Double.self, capacity: 8 * n) { lanes in
+                            lines.withMemoryRebound(to: Double.self, capacity: laneStride * n) { lanes in
                                 peaks_spot_normal_equations(
-                                    count, px, py, pv, pb.baseAddress!, n, slopes ? 1 : 0, ox, oy, ex, exd, exs, ey, eyd, eys,
-                                    gradient, lanes)
+                                    count, px, py, pv, pb.baseAddress!, n, curved ? 2 : slopes ? 1 : 0, ox, oy,
+                                    ex, exd, exs, ey, eyd, eys, gradient, lanes)
+                                for a in 0..<n { for b in a..<n { normal[a &* n &+ b] = lanes[a &* laneStride &+ b] } }
                             }
-                            for a in 0..<n { for b in a..<n { normal[a &* n &+ b] = lines[a][b] } }
                             return
                         }
                         for t in 0..<count {
@@ -286,6 +299,13 @@ public enum GaussianSpotFit {
                                 row[planeIndex &+ 1] = Double(ox &+ i)
                                 row[planeIndex &+ 2] = Double(oy &+ j)
                                 m += pb[planeIndex &+ 1] * row[planeIndex &+ 1] + pb[planeIndex &+ 2] * row[planeIndex &+ 2]
+                            }
+                            if curved {
+                                let u = Double(ox &+ i), v = Double(oy &+ j)
+                                row[planeIndex &+ 3] = u * u
+                                row[planeIndex &+ 4] = u * v
+                                row[planeIndex &+ 5] = v * v
+                                m += pb[planeIndex &+ 3] * u * u + pb[planeIndex &+ 4] * u * v + pb[planeIndex &+ 5] * v * v
                             }
                             let r = pv[t] - m
                             for a in 0..<n {
@@ -335,9 +355,13 @@ public enum GaussianSpotFit {
         let rms = (current / Double(count)).squareRoot()
         return (0..<spots).map { k in
             let x = p[4 * k], y = p[4 * k + 1]
+            let u = x - Double(cx), v = y - Double(cy)
+            var level = p[planeIndex]
+            if slopes { level += p[planeIndex + 1] * u + p[planeIndex + 2] * v }
+            if curved { level += p[planeIndex + 3] * u * u + p[planeIndex + 4] * u * v + p[planeIndex + 5] * v * v }
             return Result(
                 x: x, y: y, sigma: p[4 * k + 2], amplitude: p[4 * k + 3],
-                background: slopes ? p[planeIndex] + p[planeIndex + 1] * (x - Double(cx)) + p[planeIndex + 2] * (y - Double(cy)) : p[planeIndex],
+                background: level,
                 residualRMS: rms, iterations: iterations, pixels: count)
         }
     }

@@ -110,6 +110,8 @@ typedef float v16_loose __attribute__((vector_size(64), aligned(4)));
 
 typedef double v8d __attribute__((vector_size(64)));
 typedef double v8d_loose __attribute__((vector_size(64), aligned(8)));
+typedef double v2d __attribute__((vector_size(16)));
+typedef double v2d_loose __attribute__((vector_size(16), aligned(8)));
 
 // Per pixel, the Jacobian row of the single-spot model and the residual, each product and sum in
 // the order GaussianSpotFit's Swift loop evaluates them (left to right), then the updates. The
@@ -117,14 +119,18 @@ typedef double v8d_loose __attribute__((vector_size(64), aligned(8)));
 // order as the caller's arrays would), and the row is built as a vector from the scalars in
 // registers: stored as eight doubles and loaded back as one vector, it stalled every pixel on a
 // failed store-to-load forwarding (46% of the kernel's time). N, the number of unknowns, is a
-// constant in each instance, so that the loops over the unknowns unroll.
+// constant in each instance, so that the loops over the unknowns unroll. With the quadratic
+// background (N = 10) each row has 16 lanes: 8 in one vector, lanes 8 and 9 in a second one.
 #define SPOT_NORMAL_LOOP(N)                                                                   \
     {                                                                                         \
+        const long stride = N > 8 ? 16 : 8;                                                   \
         double grad[N];                                                                       \
         v8d acc[N];                                                                           \
+        v2d high[N];                                                                          \
         for (long q = 0; q < N; q++) {                                                        \
             grad[q] = gradient[q];                                                            \
-            acc[q] = *(const v8d_loose *)(lines + 8 * q);                                     \
+            acc[q] = *(const v8d_loose *)(lines + stride * q);                                \
+            high[q] = N > 8 ? *(const v2d_loose *)(lines + stride * q + 8) : (v2d){0};        \
         }                                                                                     \
         for (long t = 0; t < count; t++) {                                                    \
             long i = px[t], j = py[t];                                                        \
@@ -135,33 +141,49 @@ typedef double v8d_loose __attribute__((vector_size(64), aligned(8)));
             double r2 = a * (exs[i] * eyv + exv * eys[j]);                                    \
             double r3 = exv * eyv;                                                            \
             m += a * exv * eyv;                                                               \
-            double r4 = 1, r5 = 0, r6 = 0;                                                    \
-            if (N == 7) {                                                                     \
+            double r4 = 1, r5 = 0, r6 = 0, r7 = 0, r8 = 0, r9 = 0;                            \
+            if (N >= 7) {                                                                     \
                 r5 = (double)(ox + i);                                                        \
                 r6 = (double)(oy + j);                                                        \
                 m += p[5] * r5 + p[6] * r6;                                                   \
             }                                                                                 \
+            if (N == 10) {                                                                    \
+                r7 = r5 * r5;                                                                 \
+                r8 = r5 * r6;                                                                 \
+                r9 = r6 * r6;                                                                 \
+                m += p[7] * r5 * r5 + p[8] * r5 * r6 + p[9] * r6 * r6;                        \
+            }                                                                                 \
             double r = pv[t] - m;                                                             \
-            const double row[8] = {r0, r1, r2, r3, r4, r5, r6, 0};                            \
-            v8d rv = {r0, r1, r2, r3, r4, r5, r6, 0};                                         \
+            const double row[10] = {r0, r1, r2, r3, r4, r5, r6, r7, r8, r9};                  \
+            v8d rv = {r0, r1, r2, r3, r4, r5, r6, r7};                                        \
+            v2d rh = {r8, r9};                                                                \
             for (long q = 0; q < N; q++) {                                                    \
                 double rq = row[q];                                                           \
                 double g = rq * r;                                                            \
                 grad[q] = grad[q] + g;                                                        \
                 v8d prod = ((v8d){0} + rq) * rv;                                              \
                 acc[q] = acc[q] + prod;                                                       \
+                if (N > 8) {                                                                  \
+                    v2d ph = ((v2d){0} + rq) * rh;                                            \
+                    high[q] = high[q] + ph;                                                   \
+                }                                                                             \
             }                                                                                 \
         }                                                                                     \
         for (long q = 0; q < N; q++) {                                                        \
             gradient[q] = grad[q];                                                            \
-            *(v8d_loose *)(lines + 8 * q) = acc[q];                                           \
+            *(v8d_loose *)(lines + stride * q) = acc[q];                                      \
+            if (N > 8) *(v2d_loose *)(lines + stride * q + 8) = high[q];                      \
         }                                                                                     \
     }
 
-// n = 5 (x, y, s, A, B) or 7 (with the background's slopes, `slopes` set).
+// n = 5 (x, y, s, A, B; background 0), 7 (with the background's slopes; background 1) or 10
+// (and its curvature; background 2).
 #define SPOT_NORMAL_BODY                                                                      \
-    if (n != (slopes ? 7 : 5)) abort(); /* the unrolled instances write exactly n sums */      \
-    if (slopes) SPOT_NORMAL_LOOP(7) else SPOT_NORMAL_LOOP(5)
+    /* the unrolled instances write exactly n sums */                                         \
+    if (n != (background == 2 ? 10 : background == 1 ? 7 : 5)) abort();                       \
+    if (background == 2) SPOT_NORMAL_LOOP(10)                                                 \
+    else if (background == 1) SPOT_NORMAL_LOOP(7)                                             \
+    else SPOT_NORMAL_LOOP(5)
 
 // The sampled-bracket pass, one value at a time without branches: the value is stored at the
 // next free slot whatever it is (one spare slot is kept) and only the count advances for a value
@@ -352,7 +374,7 @@ PEAKS_TARGET_AVX2 static long indices_above_avx2(const float *values, long n, fl
     }                                                                                         \
     ATTRIBUTES static void spot_normal_equations_##SUFFIX(                                    \
         long count, const int *px, const int *py, const double *pv, const double *p, long n,  \
-        int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs, \
+        int background, long ox, long oy, const double *ex, const double *exd, const double *exs, \
         const double *ey, const double *eyd, const double *eys, double *gradient,             \
         double *lines) {                                                                      \
         SPOT_NORMAL_BODY                                                                      \
@@ -423,22 +445,22 @@ void peaks_tap_sums_offsets(float *dst, long count, const float *base, const lon
 }
 
 void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
-                                     long n, int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                     long n, int background, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                      const double *ey, const double *eyd, const double *eys, double *gradient, double *lines) {
 #if PEAKS_X86_64
     if (isa == PEAKS_ISA_AVX2) {
-        spot_normal_equations_avx2(count, px, py, pv, p, n, slopes, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
+        spot_normal_equations_avx2(count, px, py, pv, p, n, background, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
         return;
     }
 #endif
     (void)isa;
-    spot_normal_equations_baseline(count, px, py, pv, p, n, slopes, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
+    spot_normal_equations_baseline(count, px, py, pv, p, n, background, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
 }
 
 void peaks_spot_normal_equations(long count, const int *px, const int *py, const double *pv, const double *p, long n,
-                                 int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                 int background, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                  const double *ey, const double *eyd, const double *eys, double *gradient, double *lines) {
-    peaks_spot_normal_equations_isa(chosen, count, px, py, pv, p, n, slopes, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
+    peaks_spot_normal_equations_isa(chosen, count, px, py, pv, p, n, background, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
 }
 
 long peaks_bracket_pass_isa(peaks_isa isa, const float *values, long n, float lo, float hi, float *inside, long capacity,
@@ -521,6 +543,23 @@ double peaks_spot_cost(long count, const int *px, const int *py, const double *p
     for (long t = 0; t < count; t++) {
         long i = px[t], j = py[t];
         double m = b + gx * (double)(ox + i) + gy * (double)(oy + j);
+        m += a * ex[i] * ey[j];
+        double r = pv[t] - m;
+        sum += r * r;
+    }
+    return sum;
+}
+
+double peaks_spot_cost_quadratic(long count, const int *px, const int *py, const double *pv, const double *background,
+                                 long ox, long oy, double a, const double *ex, const double *ey) {
+    double b = background[0], gx = background[1], gy = background[2];
+    double gxx = background[3], gxy = background[4], gyy = background[5];
+    double sum = 0;
+    for (long t = 0; t < count; t++) {
+        long i = px[t], j = py[t];
+        double u = (double)(ox + i), v = (double)(oy + j);
+        double m = b + gx * u + gy * v;
+        m += gxx * u * u + gxy * u * v + gyy * v * v;
         m += a * ex[i] * ey[j];
         double r = pv[t] - m;
         sum += r * r;

@@ -30,6 +30,79 @@ import Testing
         }
     }
 
+    /// One spot on an exactly quadratic background (noise-free, the single-spot C kernels): the
+    /// fit lands on the truth and reports the surface's value under the spot.
+    @Test func quadraticBackgroundIsExactOnQuadraticSurfaces() throws {
+        var rng = SeededRandom(seed: 32)
+        for _ in 0..<20 {
+            let s = rng.uniform(0.8, 4)
+            let (gxx, gxy, gyy) = (rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2))
+            var image = Image(width: 70, height: 64) { x, y in
+                let u = Double(x) - 33, v = Double(y) - 30
+                return Float(500 + 0.3 * u - 0.5 * v + gxx * u * u + gxy * u * v + gyy * v * v)
+            }
+            let truth = Spot(x: 33 + rng.uniform(-0.5, 0.5), y: 30 + rng.uniform(-0.5, 0.5), amplitude: rng.uniform(100, 1000), sigma: s)
+            SpotRenderer.add([truth], to: &image)
+            let half = Int((3 * s).rounded(.up)) + 2
+            let q = try #require(GaussianSpotFit.fit(image, x: truth.x + 0.3, y: truth.y - 0.3, sigma: s * 1.2, halfWidth: half, background: .quadratic))
+            #expect(abs(q.x - truth.x) < 1e-4 && abs(q.y - truth.y) < 1e-4 && abs(q.sigma / s - 1) < 1e-4
+                    && abs(q.amplitude / truth.amplitude - 1) < 1e-4, "\(q) vs \(truth)")
+            let u = q.x - 33, v = q.y - 30
+            #expect(abs(q.background - (500 + 0.3 * u - 0.5 * v + gxx * u * u + gxy * u * v + gyy * v * v)) < 1e-2)
+        }
+    }
+
+    /// Faint spots (contrast 0.4-1.2%) on a broad Gaussian hump, as in the low-contrast scenes
+    /// and under halos: over a window of 3 fitted sigmas the hump bends by about the spot's
+    /// height. A quadratic does not describe a Gaussian hump exactly (its cubic and quartic
+    /// terms remain), but it leaves a fraction of the plane's errors in sigma and amplitude.
+    @Test func quadraticBackgroundAbsorbsMostOfAHump() throws {
+        var rng = SeededRandom(seed: 33)
+        var plane = (sigma: 0.0, amplitude: 0.0), quadratic = (sigma: 0.0, amplitude: 0.0)
+        let trials = 20
+        for _ in 0..<trials {
+            let s = rng.uniform(1.5, 3.5)
+            let hump = Spot(x: 60 + rng.uniform(-20, 20), y: 60 + rng.uniform(-20, 20), amplitude: 2000, sigma: 50)
+            let truth = Spot(x: 60 + rng.uniform(-0.5, 0.5), y: 58 + rng.uniform(-0.5, 0.5), amplitude: rng.uniform(40, 120), sigma: s)
+            var image = Self.planeImage(120, 120, 10000, 0, 0)
+            SpotRenderer.add([hump, truth], to: &image)
+            let half = Int((3 * s).rounded(.up)) + 2
+            let q = try #require(GaussianSpotFit.fit(image, x: truth.x + 0.3, y: truth.y - 0.2, sigma: s * 1.2, halfWidth: half, background: .quadratic))
+            let p = try #require(GaussianSpotFit.fit(image, x: truth.x + 0.3, y: truth.y - 0.2, sigma: s * 1.2, halfWidth: half))
+            quadratic.sigma += abs(q.sigma / s - 1) / Double(trials)
+            quadratic.amplitude += abs(q.amplitude / truth.amplitude - 1) / Double(trials)
+            plane.sigma += abs(p.sigma / s - 1) / Double(trials)
+            plane.amplitude += abs(p.amplitude / truth.amplitude - 1) / Double(trials)
+        }
+        print("hump: mean relative error of sigma plane \(plane.sigma) quadratic \(quadratic.sigma); amplitude plane \(plane.amplitude) quadratic \(quadratic.amplitude)")
+        // Measured: sigma 105% (plane) against 0.9% (quadratic), amplitude 59% against 0.6%.
+        #expect(quadratic.sigma < 0.03 && quadratic.amplitude < 0.03)
+        #expect(quadratic.sigma < 0.1 * plane.sigma && quadratic.amplitude < 0.1 * plane.amplitude)
+    }
+
+    /// The quadratic surface itself: no spot of any height is invented on a pure quadratic
+    /// background plus one spot, and a group of two spots (the Swift loop, 14 unknowns) gives
+    /// what each gives alone when far apart.
+    @Test func quadraticBackgroundInGroups() throws {
+        var image = Image(width: 80, height: 60) { x, y in
+            let u = Double(x) - 40, v = Double(y) - 30
+            return Float(800 + 0.7 * u - 0.4 * v + 0.03 * u * u - 0.02 * u * v + 0.05 * v * v)
+        }
+        let a = Spot(x: 30.3, y: 29.6, amplitude: 300, sigma: 1.8), b = Spot(x: 37.8, y: 31.2, amplitude: 200, sigma: 2.1)
+        SpotRenderer.add([a, b], to: &image)
+        let fits = try #require(GaussianSpotFit.fit(image, spots: [
+            .init(x: a.x + 0.3, y: a.y, sigma: 2.2, halfWidth: 9),
+            .init(x: b.x - 0.2, y: b.y + 0.3, sigma: 2.5, halfWidth: 9),
+        ], background: .quadratic))
+        for (f, t) in zip(fits, [a, b]) {
+            #expect(abs(f.x - t.x) < 1e-3 && abs(f.y - t.y) < 1e-3 && abs(f.sigma / t.sigma - 1) < 1e-3 && abs(f.amplitude / t.amplitude - 1) < 1e-3,
+                    "\(f) vs \(t)")
+        }
+        // The background reported at the centre is the surface's value there.
+        let u = fits[0].x - 40, v = fits[0].y - 30
+        #expect(abs(fits[0].background - (800 + 0.7 * u - 0.4 * v + 0.03 * u * u - 0.02 * u * v + 0.05 * v * v)) < 0.05)
+    }
+
     /// A dip (negative amplitude) is fitted like a spot.
     @Test func fitsDips() throws {
         var image = Self.planeImage(40, 40, 500, 0, 0)

@@ -94,8 +94,8 @@ struct VectorKernelTests {
     @Test("single-spot normal equations equal GaussianSpotFit's scalar loop bit for bit on every instruction set")
     func spotNormalEquationsMatchTheScalarLoop() {
         var rng = SeededRandom(seed: 42)
-        for (n, nx, ny) in [(5, 5, 5), (7, 13, 11), (5, 25, 25), (7, 3, 4)] {
-            let slopes = n == 7
+        for (n, nx, ny) in [(5, 5, 5), (7, 13, 11), (5, 25, 25), (7, 3, 4), (10, 9, 12), (10, 31, 29)] {
+            let slopes = n >= 7, curved = n == 10
             // Random pixels of the box (some left out, as masked ones are), values and tables.
             var px: [Int32] = [], py: [Int32] = [], pv: [Double] = []
             for j in 0..<ny { for i in 0..<nx where rng.uniform() < 0.8 { px.append(Int32(i)); py.append(Int32(j)); pv.append(rng.uniform(-50, 900)) } }
@@ -120,6 +120,11 @@ struct VectorKernelTests {
                     row[5] = Double(ox + i); row[6] = Double(oy + j)
                     m += p[5] * row[5] + p[6] * row[6]
                 }
+                if curved {
+                    let u = Double(ox + i), v = Double(oy + j)
+                    row[7] = u * u; row[8] = u * v; row[9] = v * v
+                    m += p[7] * u * u + p[8] * u * v + p[9] * v * v
+                }
                 let r = pv[t] - m
                 for a in 0..<n {
                     wantGradient[a] += row[a] * r
@@ -127,11 +132,12 @@ struct VectorKernelTests {
                 }
             }
             for isa in Self.isas {
-                var gradient = [Double](repeating: 0.25, count: n), lines = [Double](repeating: 0, count: 8 * n)
-                peaks_spot_normal_equations_isa(isa, px.count, px, py, pv, p, n, slopes ? 1 : 0, ox, oy, ex, exd, exs, ey, eyd, eys, &gradient, &lines)
+                let stride = n <= 8 ? 8 : 16
+                var gradient = [Double](repeating: 0.25, count: n), lines = [Double](repeating: 0, count: stride * n)
+                peaks_spot_normal_equations_isa(isa, px.count, px, py, pv, p, n, curved ? 2 : slopes ? 1 : 0, ox, oy, ex, exd, exs, ey, eyd, eys, &gradient, &lines)
                 #expect(gradient.map(\.bitPattern) == wantGradient.map(\.bitPattern), "gradient: isa \(isa.rawValue), n \(n)")
                 for a in 0..<n {
-                    #expect((a..<n).map { lines[8 * a + $0].bitPattern } == (a..<n).map { wantNormal[a * n + $0].bitPattern },
+                    #expect((a..<n).map { lines[stride * a + $0].bitPattern } == (a..<n).map { wantNormal[a * n + $0].bitPattern },
                             "normal row \(a): isa \(isa.rawValue), n \(n)")
                 }
             }
@@ -157,6 +163,22 @@ struct VectorKernelTests {
             }
             let got = peaks_spot_cost(px.count, px, py, pv, b, gx, gy, ox, oy, a, ex, ey)
             #expect(got.bitPattern == want.bitPattern, "\(nx) x \(ny): \(got) against \(want)")
+
+            // The quadratic background, in the order of GaussianSpotFit's loop.
+            let (gxx, gxy, gyy) = (rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1))
+            var wantQuadratic = 0.0
+            for t in px.indices {
+                let i = Int(px[t]), j = Int(py[t])
+                let u = Double(ox + i), v = Double(oy + j)
+                var m = b + gx * u + gy * v
+                m += gxx * u * u + gxy * u * v + gyy * v * v
+                m += a * ex[i] * ey[j]
+                let r = pv[t] - m
+                wantQuadratic += r * r
+            }
+            let gotQuadratic = peaks_spot_cost_quadratic(px.count, px, py, pv, [b, gx, gy, gxx, gxy, gyy], ox, oy, a, ex, ey)
+            #expect(gotQuadratic.bitPattern == wantQuadratic.bitPattern, "\(nx) x \(ny): \(gotQuadratic) against \(wantQuadratic)")
+            #expect(gotQuadratic != got || (gxx == 0 && gxy == 0 && gyy == 0) || px.count <= 1)
         }
     }
 

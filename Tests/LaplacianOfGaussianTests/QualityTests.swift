@@ -123,6 +123,31 @@ import Testing
         #expect((sigmaErrors[20] ?? []).count + (sigmaErrors[10] ?? []).count > 40)
     }
 
+    /// Faint spots (0.3-1% of the level) on broad humps: the low-contrast class, 256 px, seeds
+    /// 1-6. The Gaussian fit confirms nearly every spot that the detection without the fit finds.
+    /// A faint spot's scale-space sigma is often a scale step small; its first fit then asks for
+    /// a wider window, over which the humps bend by about the spot's height. Refitted on a plane
+    /// the fit ran off and the spot was dropped (21 of the 132 found, F1 0.83 on average); on a
+    /// quadratic surface 6 are (F1 0.89). No false blob either way.
+    @Test func faintSpotsOnHumpsSurviveTheFit() throws {
+        var kept = 0, foundWithoutFit = 0, falseBlobs = 0
+        for seed in 1...6 as ClosedRange<UInt64> {
+            let g = try SyntheticGenerator.generate(.lowContrast, size: 256, seed: seed)
+            let truth = g.peaks.map { Point(x: $0.x, y: $0.y) }
+            func match(_ parameters: [String: ParameterValue]) throws -> MatchResult {
+                let d = try LoGDetector().detect(in: g.image, parameters)
+                return Matching.match(detections: d.peaks.map { Point(x: $0.x, y: $0.y) }, truth: truth, tolerance: 3)
+            }
+            let fitted = try match([:]), unfitted = try match(["fit": .string("none")])
+            print("low-contrast seed \(seed): \(truth.count) spots, found \(fitted.pairs.count) with the fit, \(unfitted.pairs.count) without; \(fitted.unmatchedDetections.count) false")
+            kept += fitted.pairs.count
+            foundWithoutFit += unfitted.pairs.count
+            falseBlobs += fitted.unmatchedDetections.count
+        }
+        #expect(falseBlobs == 0)
+        #expect(kept >= foundWithoutFit - 8, "the fit keeps \(kept) of the \(foundWithoutFit) spots found without it")
+    }
+
     /// Spots of sigma 1 at 5 noise sigmas (unit Gaussian noise), 384 of them, at random subpixel
     /// offsets. The detection statistic (the best response SNR over the spot's own and the next
     /// two scales, about 7-8 here against 6 at its own scale) passes the default threshold of 6

@@ -17,12 +17,14 @@ struct LoGRealCorpusTests {
     /// F1 with the defaults (measured; session 10: lattice-aware response noise, Poisson model
     /// for counting data, noise_factor 6; session 13: scales from 1.41 px; session 21: blobs the
     /// Gaussian fit cannot confirm are dropped: Merlin 0.88 -> 0.94, ADF 0.92 -> 0.99, ABF
-    /// 0.73 -> 0.76, MoS2 0.94 -> 0.95; HybISS 0.98 -> 0.97 and the nuclei 0.43 -> 0.42 lower,
+    /// 0.73 -> 0.76, MoS2 0.94 -> 0.95; HybISS 0.98 -> 0.97 and the nuclei 0.43 -> 0.42 lower;
+    /// session 25: the wider refit on a quadratic background, and only of a first fit that is
+    /// plausible: TERRA 0.839 -> 0.847, ADF 0.998 -> 1.0, HybISS 0.976 -> 0.980;
     /// docs/real-data.md).
     static let floors: [String: Double] = [
         "astro-dss": 1.0, "astro-hubble": 0.99, "astro-m13": 0.96, "ed-merlin-spots": 0.94,
-        "fluo-nuclei-stardist": 0.42, "fluo-spots-hybiss": 0.97, "fluo-spots-terra": 0.83,
-        "stem-abf-srtio3": 0.76, "stem-adf-srtio3": 0.99, "stem-mos2-se": 0.95,
+        "fluo-nuclei-stardist": 0.42, "fluo-spots-hybiss": 0.97, "fluo-spots-terra": 0.84,
+        "stem-abf-srtio3": 0.76, "stem-adf-srtio3": 1.0, "stem-mos2-se": 0.95,
         "track-telomeres-f0": 1.0, "track-telomeres-f100": 1.0,
         "xray-laue-ge-a": 1.0, "xray-laue-ge-b": 1.0, "xray-laue-ge-c": 1.0,
     ]

@@ -31,16 +31,17 @@ void peaks_tap_sums_offsets(float *dst, long count, const float *base, const lon
 /// dstStride >= count), bit for bit two calls of it. Each input row is read once for both.
 void peaks_tap_sums_two_rows(float *dst, long dstStride, long count, const float *base, long stride, const float *k, long taps);
 
-/// The normal equations of one Levenberg-Marquardt step of a single-spot GaussianSpotFit
-/// (n = 5 unknowns x, y, s, A, B; or 7 with the background's slopes: n must be slopes ? 7 : 5, else
-/// the program stops), summed over `count`
-/// pixels: pixel t at box offsets (px[t], py[t]) with value pv[t]; p the n parameters; ex, exd,
-/// exs (per box column) and ey, eyd, eys (per box row) the spot's E, dE/dx0 and dE/ds tables;
-/// (ox, oy) the box origin relative to the slopes' centre. Adds row_a * r to gradient[a] and
-/// row_a * row (8 lanes, those at and above n zero) to lines[8 a ...] for a < n, pixel by pixel in
-/// order, with the arithmetic of GaussianSpotFit's Swift loop, so the sums are bit for bit its.
+/// The normal equations of one Levenberg-Marquardt step of a single-spot GaussianSpotFit,
+/// summed over `count` pixels. `background` 0: n = 5 unknowns x, y, s, A, B; 1: n = 7, with the
+/// background's slopes b_x, b_y; 2: n = 10, with its curvature b_xx, b_xy, b_yy too (any other n
+/// stops the program). Pixel t is at box offsets (px[t], py[t]) with value pv[t]; p the n
+/// parameters; ex, exd, exs (per box column) and ey, eyd, eys (per box row) the spot's E, dE/dx0
+/// and dE/ds tables; (ox, oy) the box origin relative to the background's centre. Adds row_a * r
+/// to gradient[a] and row_a * row to lines[stride a ...] for a < n, pixel by pixel in order, with
+/// the arithmetic of GaussianSpotFit's Swift loop, so the sums are bit for bit its. A line has
+/// stride = 8 lanes for n <= 8 and 16 for n = 10; the lanes at and above n receive zeros.
 void peaks_spot_normal_equations(long count, const int *px, const int *py, const double *pv, const double *p, long n,
-                                 int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                 int background, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                  const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
 
 /// The sum of squared residuals of a single-spot GaussianSpotFit at parameters (x, y, s, a, b, gx,
@@ -49,6 +50,12 @@ void peaks_spot_normal_equations(long count, const int *px, const int *py, const
 /// Swift loop, bit for bit; a plain loop: Swift kept its sum in memory).
 double peaks_spot_cost(long count, const int *px, const int *py, const double *pv, double b, double gx, double gy,
                        long ox, long oy, double a, const double *ex, const double *ey);
+
+/// The same on the quadratic background, background[0 ..< 6] = (b, gx, gy, gxx, gxy, gyy): with
+/// u = ox + px[t], v = oy + py[t], m = b + gx u + gy v, then m += gxx u u + gxy u v + gyy v v,
+/// then m += a ex[px[t]] ey[py[t]], r = pv[t] - m, sum += r * r (the Swift loop's order).
+double peaks_spot_cost_quadratic(long count, const int *px, const int *py, const double *pv, const double *background,
+                                 long ox, long oy, double a, const double *ex, const double *ey);
 
 /// Whether every one of values[0 ..< n] is a whole number >= 0 (NaN is not); *positive: whether
 /// one is > 0; *largest: the largest (0 if none is larger; meaningful when the answer is 1).
@@ -83,7 +90,7 @@ void peaks_tap_sums_two_rows_isa(peaks_isa isa, float *dst, long dstStride, long
                                  const float *k, long taps);
 void peaks_tap_sums_offsets_isa(peaks_isa isa, float *dst, long count, const float *base, const long *offsets, const float *k, long taps);
 void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
-                                     long n, int slopes, long ox, long oy, const double *ex, const double *exd, const double *exs,
+                                     long n, int background, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                      const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
 long peaks_indices_above_isa(peaks_isa isa, const float *values, long n, float limit, int *out);
 long peaks_bracket_pass_isa(peaks_isa isa, const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts);
