@@ -74,10 +74,17 @@ enum BlobPruning {
     static let ringRatio = 0.25
     /// How far from the other blob a ring can lie, in units of S = sqrt(sigma_a^2 + sigma_b^2).
     static let ringReach = 2.5
+    /// How much finer than the other blob a ring can be seen: its scale at least 1/2 of the
+    /// other's (two scale steps of 1.41). The ring is as wide as the blob (its profile
+    /// (1 - q) e^-q varies over q ~ 1), so the LoG answers it at scales of the blob's order; a
+    /// much finer blob on a broad blob's flank is a blob of its own.
+    static let ringScale = 0.5
 
     /// Indices of blobs that are rings of a stronger blob of the other polarity: a blob `b` whose
     /// response is below `ringRatio` times that of a blob `o` of the opposite polarity lying
-    /// within `ringReach` sqrt(sigma_b^2 + sigma_o^2) of it. Around a bright blob the LoG has a
+    /// within `ringReach` sqrt(sigma_b^2 + sigma_o^2) of it, at a scale of at least `ringScale`
+    /// times o's (until session 25 at any scale: where the response noise is low, a broad dark
+    /// hollow between bright humps took every faint spot within 40 px for its ring). Around a bright blob the LoG has a
     /// ring of the opposite sign (at r = 2 S in the continuous case, with 13.5% of the centre's
     /// response at matched scales); where the ring is tight, discretisation leaves maxima on it
     /// that the edge test does not catch (measured on the sample with `polarity=both`: 310 such
@@ -97,7 +104,7 @@ enum BlobPruning {
                 for gx in (cx - 1)...(cx + 1) {
                     for j in grid[Cell(x: gx, y: gy)] ?? [] {
                         let o = blobs[j]
-                        guard o.polarity != b.polarity, b.response < ringRatio * o.response else { continue }
+                        guard o.polarity != b.polarity, b.response < ringRatio * o.response, b.sigma >= ringScale * o.sigma else { continue }
                         let reach = ringReach * (b.sigma * b.sigma + o.sigma * o.sigma).squareRoot()
                         let dx = b.x - o.x, dy = b.y - o.y
                         if dx * dx + dy * dy < reach * reach { rings.insert(i); break search }

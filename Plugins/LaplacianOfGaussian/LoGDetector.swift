@@ -73,7 +73,7 @@ public struct LoGDetector: PeakDetector {
         public var noiseFactor = LoGDetector.defaultNoiseFactor
         public var localNoise = true
         public var noise = NoiseModel.auto
-        public var responseNoise = PropagatedNoise.Choice.mad
+        public var responseNoise = PropagatedNoise.Choice.auto
         public var lattice = "auto"
         public var edgeRatio = 10.0
         public var overlap = 0.5
@@ -95,7 +95,7 @@ public struct LoGDetector: PeakDetector {
             .choice("noise", \.noise,
                     help: "Noise model for prominence=auto: gaussian, poisson (counting data: the scale space and its threshold are computed on the Anscombe transform 2 sqrt(I + 3/8), where the noise is the same everywhere, so local_noise is not applied; positions, sigma and amplitude are still fitted on the image), or auto = poisson when the image is counting data (whole numbers >= 0 whose pixel variance/mean is in [0.5, 2] and follows the mean), else gaussian."),
             .choice("response_noise", \.responseNoise,
-                    help: "With prominence=auto, the noise of each scale's response: mad (1.4826 MAD of the response, lattice-aware; right for correlated noise, too high where blobs fill much of the field), propagated (when the pixel noise is white: the pixel noise x the kernel's L2 norm, where below the MAD; for dense blobs such as nuclei in white noise), or auto = propagated when the pixel noise is white and at least 2 quantisation steps, else mad (persistence's band_noise rule). Default mad: see docs/algorithms/log.md for why."),
+                    help: "With prominence=auto, the noise of each scale's response: mad (1.4826 MAD of the response, lattice-aware; right for correlated noise, too high where blobs fill much of the field), propagated (when the pixel noise is white: the pixel noise x the kernel's L2 norm, where below the MAD; for dense blobs such as nuclei in white noise), or auto (the default) = propagated when the pixel noise is white and at least 2 quantisation steps and no lattice is found (the along-lattice MAD already leaves a lattice out of the noise), else mad. See docs/algorithms/log.md, \"Response noise\"."),
             .text("lattice", \.lattice,
                   help: "Lattice vector of periodic content, used by prominence=auto's response noise (a lattice is not noise): auto = measured from the image (autocorrelation), none = not periodic, or DX,DY in px (e.g. 12,0).",
                   check: ContentScale.LatticeInput.reason),
@@ -292,9 +292,16 @@ public struct LoGDetector: PeakDetector {
                 pixelNoise = pixel
                 let propagated = pixel * space.kernelNorms(scale: i).l2squared.squareRoot()
                 if propagated > 0 && propagated < noise[i] {
-                    let d = decision ?? PropagatedNoise.decide(
+                    var d = decision ?? PropagatedNoise.decide(
                         settings.responseNoise, source: filled, image: image, mask: noiseMask,
                         pixelNoise: poisson ? NoiseEstimate.sigma(image, mask: noiseMask) : pixel)
+                    // Dense content inflates the MAD; a lattice is dense content that the
+                    // along-lattice MAD already leaves out, while the propagated noise would
+                    // also pass the structure between its columns (MoS2: 240 false blobs).
+                    if settings.responseNoise == .auto, d.propagate, let L = lattice {
+                        d.propagate = false
+                        d.rule = "auto: a lattice (\(L.dx),\(L.dy)), whose along-lattice MAD leaves it out of the noise: mad"
+                    }
                     decision = d
                     if d.propagate {
                         noise[i] = propagated

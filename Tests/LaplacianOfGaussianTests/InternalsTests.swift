@@ -254,6 +254,38 @@ import Testing
         }
     }
 
+    /// Ring artefacts against a brute-force statement of the rule on random blobs, and the two
+    /// cases the rule separates: a weak blob of the other polarity on a blob's ring at a similar
+    /// scale is a ring; a finer blob (scale below half the other's) at the same place is not
+    /// (a faint spot on the flank of a broad hollow, session 25).
+    @Test func ringArtefactsFollowTheRule() {
+        var rng = SeededRandom(seed: 5)
+        for _ in 0..<10 {
+            let blobs = (0..<120).map { i in
+                Blob(x: rng.uniform(0, 100), y: rng.uniform(0, 100), sigma: rng.uniform(0.8, 16),
+                     response: rng.uniform(1, 100), snr: 1, polarity: rng.uniform() < 0.5 ? 1 : -1, scaleIndex: i % 9, gridX: 0, gridY: 0)
+            }
+            var want = Set<Int>()
+            for (i, b) in blobs.enumerated() {
+                for o in blobs where o.polarity != b.polarity && b.response < BlobPruning.ringRatio * o.response && b.sigma >= BlobPruning.ringScale * o.sigma {
+                    let reach = BlobPruning.ringReach * (b.sigma * b.sigma + o.sigma * o.sigma).squareRoot()
+                    if (b.x - o.x) * (b.x - o.x) + (b.y - o.y) * (b.y - o.y) < reach * reach { want.insert(i) }
+                }
+            }
+            #expect(BlobPruning.ringArtefacts(blobs) == want)
+        }
+        func blob(_ x: Double, _ sigma: Double, _ response: Double, _ polarity: Double) -> Blob {
+            Blob(x: x, y: 50, sigma: sigma, response: response, snr: 10, polarity: polarity, scaleIndex: 0, gridX: 0, gridY: 0)
+        }
+        let hollow = blob(50, 15.6, 260, -1)
+        // At 2 S from a blob of sigma 3, a bright one of sigma 3 and 10% of its response: a ring.
+        #expect(BlobPruning.ringArtefacts([blob(50, 3, 100, -1), blob(50 + 2 * 18.0.squareRoot(), 3, 10, 1)]) == [1])
+        // A spot of sigma 2 with a fifth of the hollow's response, 1.8 S from it: its own blob.
+        #expect(BlobPruning.ringArtefacts([hollow, blob(50 + 1.8 * (4 + 15.6 * 15.6).squareRoot(), 2, 52, 1)]).isEmpty)
+        // At sigma 8 (above half the hollow's) the same place and ratio is taken for its ring.
+        #expect(BlobPruning.ringArtefacts([hollow, blob(50 + 1.8 * (64 + 15.6 * 15.6).squareRoot(), 8, 52, 1)]) == [1])
+    }
+
     @Test func discLabelsFollowTheRule() {
         let peaks = [
             Peak(x: 10.2, y: 10.7, value: 0, strength: 3, attributes: ["radius": 4]),
