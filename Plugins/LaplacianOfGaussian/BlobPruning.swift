@@ -83,12 +83,12 @@ enum BlobPruning {
     /// Indices of blobs that are rings of a stronger blob of the other polarity: a blob `b` whose
     /// response is below `ringRatio` times that of a blob `o` of the opposite polarity lying
     /// within `ringReach` sqrt(sigma_b^2 + sigma_o^2) of it, at a scale of at least `ringScale`
-    /// times o's (until session 25 at any scale: where the response noise is low, a broad dark
-    /// hollow between bright humps took every faint spot within 40 px for its ring). Around a bright blob the LoG has a
-    /// ring of the opposite sign (at r = 2 S in the continuous case, with 13.5% of the centre's
-    /// response at matched scales); where the ring is tight, discretisation leaves maxima on it
-    /// that the edge test does not catch (measured on the sample with `polarity=both`: 310 such
-    /// "dark blobs" beside the 159 bright spots).
+    /// times o's. Around a bright blob the LoG has a ring of the opposite sign (at r = 2 S in the
+    /// continuous case, with 13.5% of the centre's response at matched scales); where the ring is
+    /// tight, discretisation leaves maxima on it that the edge test does not catch (measured on
+    /// the sample with `polarity=both`: 310 such "dark blobs" beside the 159 bright spots). Until
+    /// session 25 at any scale: where the response noise is low, a broad dark hollow between
+    /// bright humps took every faint spot within 40 px for its ring.
     static func ringArtefacts(_ blobs: [Blob]) -> Set<Int> {
         var rings = Set<Int>()
         let maxSigma = blobs.map(\.sigma).max() ?? 1

@@ -30,8 +30,9 @@ import PeakKit
 ///   once more in a window made for the fitted sigma, on a quadratic background (over such a
 ///   window a hump or halo bends by about a faint spot's height, which a plane leaves to the
 ///   spot's sigma and amplitude), and that fit is judged. A first fit that is not plausible is
-///   not refitted: its windows ran to 145 px and confirmed only false blobs (docs/algorithms/log.md,
-///   "The wider refit on a curved background"). When a group's fit is not plausible for every member, its blobs are fitted one by
+///   not refitted: its windows ran to 145 px and confirmed only false blobs
+///   (docs/algorithms/log.md, "The wider refit on a curved background").
+/// - When a group's fit is not plausible for every member, its blobs are fitted one by
 ///   one; a blob whose own fit is not plausible keeps its scale-space values (`fitted` false),
 ///   and the detector then drops it (the fit did not confirm a blob there).
 ///
