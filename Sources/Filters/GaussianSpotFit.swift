@@ -246,19 +246,19 @@ public enum GaussianSpotFit {
         var lambda = 1e-3
         var iterations = 0
         var jtj = [Double](repeating: 0, count: n * n), jtr = [Double](repeating: 0, count: n)
-        let row = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        row.initialize(repeating: 0, count: n)
-        defer { row.deallocate() }
-        // For one spot (5, 7 or 10 unknowns) the normal equations are summed as rows of 8 lanes
-        // (16 for 10 unknowns), in C (`peaks_spot_normal_equations`): per pixel n vector
-        // multiply-adds instead of n (n + 1) / 2 scalar ones through memory. Each element receives
-        // the same products in the same order (no fused multiply-add either way), so the sums are
-        // bit for bit those of the scalar loop below; the lanes below the diagonal are discarded
-        // (copied from above it, as for the scalar loop).
-        let vectorRows = spots == 1
-        let laneStride = n <= 8 ? 8 : 16
-        let lines = UnsafeMutablePointer<SIMD8<Double>>.allocate(capacity: vectorRows ? n * laneStride / 8 : 0)
+        // The normal equations are summed in C (_PeaksVectorKernels), as lines of 8-lane vectors:
+        // for one spot (5, 7 or 10 unknowns) by `peaks_spot_normal_equations`, whose sums stay in
+        // registers; for a group by `peaks_group_normal_equations`. Per pixel, n vector
+        // multiply-adds instead of n (n + 1) / 2 scalar ones through memory (a group of 6 on a
+        // plane: 27 unknowns, 378 products a pixel; the Swift loop that did them took half of
+        // `log`'s time on the nuclei). Each element at and above the diagonal receives the
+        // products of the pixel's Jacobian row in pixel order, with no fused multiply-add, so the
+        // sums are those of the plain loop (VectorKernelTests holds it) on every instruction set;
+        // the lanes below the diagonal are discarded (copied from above it).
+        let laneStride = spots == 1 ? (n <= 8 ? 8 : 16) : (n + 7) / 8 * 8
+        let lines = UnsafeMutablePointer<Double>.allocate(capacity: n * laneStride)
         defer { lines.deallocate() }
+        let model: Int32 = curved ? 2 : slopes ? 1 : 0
         while iterations < maxIterations {
             iterations += 1
             // The tables hold p's values: the last cost() was of p (before the loop, or the
@@ -266,58 +266,20 @@ public enum GaussianSpotFit {
             for k in 0..<(n * n) { jtj[k] = 0 }
             for k in 0..<n { jtr[k] = 0 }
             let ox = bx0 &- cx, oy = by0 &- cy
-            if vectorRows { for a in 0..<(n * laneStride / 8) { lines[a] = .zero } }
+            lines.initialize(repeating: 0, count: n * laneStride)
             p.withUnsafeBufferPointer { pb in
-                jtj.withUnsafeMutableBufferPointer { ab in
-                    jtr.withUnsafeMutableBufferPointer { rb in
-                        let normal = ab.baseAddress!, gradient = rb.baseAddress!
-                        if vectorRows {
-                            // One spot: the same loop in C, on the machine's widest vectors
-                            // (_PeaksVectorKernels; bit for bit this loop's sums).
-                            lines.withMemoryRebound(to: Double.self, capacity: laneStride * n) { lanes in
-                                peaks_spot_normal_equations(
-                                    count, px, py, pv, pb.baseAddress!, n, curved ? 2 : slopes ? 1 : 0, ox, oy,
-                                    ex, exd, exs, ey, eyd, eys, gradient, lanes)
-                                for a in 0..<n { for b in a..<n { normal[a &* n &+ b] = lanes[a &* laneStride &+ b] } }
-                            }
-                            return
-                        }
-                        for t in 0..<count {
-                            let i = Int(px[t]), j = Int(py[t])
-                            var m = pb[planeIndex]
-                            for k in 0..<spots {
-                                let a = pb[4 &* k &+ 3]
-                                let exv = ex[k &* nx &+ i], eyv = ey[k &* ny &+ j]
-                                row[4 &* k] = a * exd[k &* nx &+ i] * eyv
-                                row[4 &* k &+ 1] = a * exv * eyd[k &* ny &+ j]
-                                row[4 &* k &+ 2] = a * (exs[k &* nx &+ i] * eyv + exv * eys[k &* ny &+ j])
-                                row[4 &* k &+ 3] = exv * eyv
-                                m += a * exv * eyv
-                            }
-                            row[planeIndex] = 1
-                            if slopes {
-                                row[planeIndex &+ 1] = Double(ox &+ i)
-                                row[planeIndex &+ 2] = Double(oy &+ j)
-                                m += pb[planeIndex &+ 1] * row[planeIndex &+ 1] + pb[planeIndex &+ 2] * row[planeIndex &+ 2]
-                            }
-                            if curved {
-                                let u = Double(ox &+ i), v = Double(oy &+ j)
-                                row[planeIndex &+ 3] = u * u
-                                row[planeIndex &+ 4] = u * v
-                                row[planeIndex &+ 5] = v * v
-                                m += pb[planeIndex &+ 3] * u * u + pb[planeIndex &+ 4] * u * v + pb[planeIndex &+ 5] * v * v
-                            }
-                            let r = pv[t] - m
-                            for a in 0..<n {
-                                let ra = row[a]
-                                gradient[a] += ra * r
-                                let line = normal + a &* n
-                                for b in a..<n { line[b] += ra * row[b] }
-                            }
-                        }
+                jtr.withUnsafeMutableBufferPointer { rb in
+                    if spots == 1 {
+                        peaks_spot_normal_equations(
+                            count, px, py, pv, pb.baseAddress!, n, model, ox, oy, ex, exd, exs, ey, eyd, eys, rb.baseAddress!, lines)
+                    } else {
+                        peaks_group_normal_equations(
+                            count, px, py, pv, pb.baseAddress!, spots, n, model, ox, oy, nx, ny, ex, exd, exs, ey, eyd, eys,
+                            rb.baseAddress!, lines)
                     }
                 }
             }
+            for a in 0..<n { for b in a..<n { jtj[a * n + b] = lines[a * laneStride + b] } }
             for a in 0..<n { for b in 0..<a { jtj[a * n + b] = jtj[b * n + a] } }
             var unit = [Double](repeating: 0, count: n)
             for a in 0..<n { unit[a] = jtj[a * n + a].squareRoot() }

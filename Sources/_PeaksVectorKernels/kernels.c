@@ -185,6 +185,73 @@ typedef double v2d_loose __attribute__((vector_size(16), aligned(8)));
     else if (background == 1) SPOT_NORMAL_LOOP(7)                                             \
     else SPOT_NORMAL_LOOP(5)
 
+// Several spots fitted together (n = 4 spots + 1, 3 or 6 unknowns): per pixel the Jacobian row
+// and the model, each product and sum in the order of GaussianSpotFit's Swift loop; then
+// row_a * r into gradient[a] and row_a * row into line a (`stride` lanes, a multiple of 8, the
+// lanes from n on zero), eight lanes at a time. Pixels go four at a time: each line block is
+// loaded once, receives the four pixels' products in pixel order and is stored once (the line
+// updates are loads and stores of memory, n lines of up to 32 lanes). Each element receives the
+// same products in the same order as the plain loop's, so the sums are bit for bit its (the
+// lanes below the diagonal are discarded by the caller).
+#define GROUP_PIXELS 4
+#define GROUP_NORMAL_BODY                                                                     \
+    long planeIndex = 4 * spots;                                                              \
+    long stride = (n + 7) / 8 * 8;                                                            \
+    double rows[GROUP_PIXELS][stride];                                                        \
+    double res[GROUP_PIXELS];                                                                 \
+    for (long q = 0; q < GROUP_PIXELS; q++)                                                   \
+        for (long a = 0; a < stride; a++) rows[q][a] = 0;                                     \
+    for (long t0 = 0; t0 < count; t0 += GROUP_PIXELS) {                                       \
+        long np = count - t0 < GROUP_PIXELS ? count - t0 : GROUP_PIXELS;                      \
+        for (long q = 0; q < np; q++) {                                                       \
+            long t = t0 + q;                                                                  \
+            double *row = rows[q];                                                            \
+            long i = px[t], j = py[t];                                                        \
+            double m = p[planeIndex];                                                         \
+            for (long k = 0; k < spots; k++) {                                                \
+                double a = p[4 * k + 3];                                                      \
+                double exv = ex[k * nx + i], eyv = ey[k * ny + j];                            \
+                row[4 * k] = a * exd[k * nx + i] * eyv;                                       \
+                row[4 * k + 1] = a * exv * eyd[k * ny + j];                                   \
+                row[4 * k + 2] = a * (exs[k * nx + i] * eyv + exv * eys[k * ny + j]);         \
+                row[4 * k + 3] = exv * eyv;                                                   \
+                m += a * exv * eyv;                                                           \
+            }                                                                                 \
+            row[planeIndex] = 1;                                                              \
+            if (background >= 1) {                                                            \
+                row[planeIndex + 1] = (double)(ox + i);                                       \
+                row[planeIndex + 2] = (double)(oy + j);                                       \
+                m += p[planeIndex + 1] * row[planeIndex + 1] + p[planeIndex + 2] * row[planeIndex + 2]; \
+            }                                                                                 \
+            if (background == 2) {                                                           \
+                double u = (double)(ox + i), v = (double)(oy + j);                            \
+                row[planeIndex + 3] = u * u;                                                  \
+                row[planeIndex + 4] = u * v;                                                  \
+                row[planeIndex + 5] = v * v;                                                  \
+                m += p[planeIndex + 3] * u * u + p[planeIndex + 4] * u * v + p[planeIndex + 5] * v * v; \
+            }                                                                                 \
+            res[q] = pv[t] - m;                                                               \
+        }                                                                                     \
+        for (long a = 0; a < n; a++) {                                                        \
+            double g = gradient[a];                                                           \
+            for (long q = 0; q < np; q++) {                                                   \
+                double gq = rows[q][a] * res[q];                                              \
+                g = g + gq;                                                                   \
+            }                                                                                 \
+            gradient[a] = g;                                                                  \
+            double *line = lines + a * stride;                                                \
+            /* Lanes below a's 8-lane block are below the diagonal: skipped. */              \
+            for (long b = a / 8 * 8; b < stride; b += 8) {                                    \
+                v8d acc = *(const v8d_loose *)(line + b);                                     \
+                for (long q = 0; q < np; q++) {                                               \
+                    v8d prod = ((v8d){0} + rows[q][a]) * *(const v8d_loose *)(rows[q] + b);   \
+                    acc = acc + prod;                                                         \
+                }                                                                             \
+                *(v8d_loose *)(line + b) = acc;                                               \
+            }                                                                                 \
+        }                                                                                     \
+    }
+
 // The sampled-bracket pass, one value at a time without branches: the value is stored at the
 // next free slot whatever it is (one spare slot is kept) and only the count advances for a value
 // strictly inside the bracket.
@@ -378,6 +445,13 @@ PEAKS_TARGET_AVX2 static long indices_above_avx2(const float *values, long n, fl
         const double *ey, const double *eyd, const double *eys, double *gradient,             \
         double *lines) {                                                                      \
         SPOT_NORMAL_BODY                                                                      \
+    }                                                                                         \
+    ATTRIBUTES static void group_normal_equations_##SUFFIX(                                   \
+        long count, const int *px, const int *py, const double *pv, const double *p,          \
+        long spots, long n, int background, long ox, long oy, long nx, long ny,              \
+        const double *ex, const double *exd, const double *exs, const double *ey,             \
+        const double *eyd, const double *eys, double *gradient, double *lines) {              \
+        GROUP_NORMAL_BODY                                                                     \
     }
 
 DEFINE_KERNELS(baseline, )
@@ -455,6 +529,31 @@ void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, c
 #endif
     (void)isa;
     spot_normal_equations_baseline(count, px, py, pv, p, n, background, ox, oy, ex, exd, exs, ey, eyd, eys, gradient, lines);
+}
+
+void peaks_group_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv,
+                                      const double *p, long spots, long n, int background, long ox, long oy, long nx,
+                                      long ny, const double *ex, const double *exd, const double *exs, const double *ey,
+                                      const double *eyd, const double *eys, double *gradient, double *lines) {
+    if (n != 4 * spots + (background == 2 ? 6 : background == 1 ? 3 : 1)) abort();
+#if PEAKS_X86_64
+    if (isa == PEAKS_ISA_AVX2) {
+        group_normal_equations_avx2(count, px, py, pv, p, spots, n, background, ox, oy, nx, ny, ex, exd, exs, ey, eyd, eys,
+                                    gradient, lines);
+        return;
+    }
+#endif
+    (void)isa;
+    group_normal_equations_baseline(count, px, py, pv, p, spots, n, background, ox, oy, nx, ny, ex, exd, exs, ey, eyd, eys,
+                                    gradient, lines);
+}
+
+void peaks_group_normal_equations(long count, const int *px, const int *py, const double *pv, const double *p, long spots,
+                                  long n, int background, long ox, long oy, long nx, long ny, const double *ex,
+                                  const double *exd, const double *exs, const double *ey, const double *eyd,
+                                  const double *eys, double *gradient, double *lines) {
+    peaks_group_normal_equations_isa(chosen, count, px, py, pv, p, spots, n, background, ox, oy, nx, ny, ex, exd, exs, ey,
+                                     eyd, eys, gradient, lines);
 }
 
 void peaks_spot_normal_equations(long count, const int *px, const int *py, const double *pv, const double *p, long n,

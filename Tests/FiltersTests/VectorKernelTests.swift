@@ -103,7 +103,7 @@ struct VectorKernelTests {
             let ex = table(nx), exd = table(nx), exs = table(nx), ey = table(ny), eyd = table(ny), eys = table(ny)
             let p = (0..<n).map { _ in rng.uniform(-300, 300) }
             let ox = Int(rng.uniform(-9, 0)), oy = Int(rng.uniform(-9, 0))
-            // The reference: GaussianSpotFit's general loop for one spot.
+            // The reference: the plain loop (GaussianSpotFit's Swift loop until session 25), for one spot.
             var wantGradient = [Double](repeating: 0.25, count: n), wantNormal = [Double](repeating: 0, count: n * n)
             var row = [Double](repeating: 0, count: n)
             for t in px.indices {
@@ -139,6 +139,63 @@ struct VectorKernelTests {
                 for a in 0..<n {
                     #expect((a..<n).map { lines[stride * a + $0].bitPattern } == (a..<n).map { wantNormal[a * n + $0].bitPattern },
                             "normal row \(a): isa \(isa.rawValue), n \(n)")
+                }
+            }
+        }
+    }
+
+    @Test("group normal equations equal the plain loop bit for bit on every instruction set, at and above the diagonal")
+    func groupNormalEquationsMatchThePlainLoop() {
+        var rng = SeededRandom(seed: 43)
+        for (spots, background, nx, ny) in [(2, 1, 9, 8), (3, 0, 5, 7), (6, 1, 21, 19), (4, 2, 13, 15), (2, 2, 3, 3), (5, 1, 1, 6)] {
+            let n = 4 * spots + (background == 2 ? 6 : background == 1 ? 3 : 1)
+            let planeIndex = 4 * spots
+            var px: [Int32] = [], py: [Int32] = [], pv: [Double] = []
+            for j in 0..<ny { for i in 0..<nx where rng.uniform() < 0.85 { px.append(Int32(i)); py.append(Int32(j)); pv.append(rng.uniform(-50, 900)) } }
+            let table = { (count: Int) in (0..<count).map { _ in rng.uniform(-1.5, 1.5) } }
+            let ex = table(spots * nx), exd = table(spots * nx), exs = table(spots * nx)
+            let ey = table(spots * ny), eyd = table(spots * ny), eys = table(spots * ny)
+            let p = (0..<n).map { _ in rng.uniform(-300, 300) }
+            let ox = Int(rng.uniform(-9, 0)), oy = Int(rng.uniform(-9, 0))
+            // The reference: GaussianSpotFit's loop before session 25 (Swift, one element at a time).
+            var wantGradient = [Double](repeating: 0.25, count: n), wantNormal = [Double](repeating: 0, count: n * n)
+            var row = [Double](repeating: 0, count: n)
+            for t in px.indices {
+                let i = Int(px[t]), j = Int(py[t])
+                var m = p[planeIndex]
+                for k in 0..<spots {
+                    let a = p[4 * k + 3], exv = ex[k * nx + i], eyv = ey[k * ny + j]
+                    row[4 * k] = a * exd[k * nx + i] * eyv
+                    row[4 * k + 1] = a * exv * eyd[k * ny + j]
+                    row[4 * k + 2] = a * (exs[k * nx + i] * eyv + exv * eys[k * ny + j])
+                    row[4 * k + 3] = exv * eyv
+                    m += a * exv * eyv
+                }
+                row[planeIndex] = 1
+                if background >= 1 {
+                    row[planeIndex + 1] = Double(ox + i); row[planeIndex + 2] = Double(oy + j)
+                    m += p[planeIndex + 1] * row[planeIndex + 1] + p[planeIndex + 2] * row[planeIndex + 2]
+                }
+                if background == 2 {
+                    let u = Double(ox + i), v = Double(oy + j)
+                    row[planeIndex + 3] = u * u; row[planeIndex + 4] = u * v; row[planeIndex + 5] = v * v
+                    m += p[planeIndex + 3] * u * u + p[planeIndex + 4] * u * v + p[planeIndex + 5] * v * v
+                }
+                let r = pv[t] - m
+                for a in 0..<n {
+                    wantGradient[a] += row[a] * r
+                    for b in a..<n { wantNormal[a * n + b] += row[a] * row[b] }
+                }
+            }
+            let stride = (n + 7) / 8 * 8
+            for isa in Self.isas {
+                var gradient = [Double](repeating: 0.25, count: n), lines = [Double](repeating: 0, count: stride * n)
+                peaks_group_normal_equations_isa(
+                    isa, px.count, px, py, pv, p, spots, n, Int32(background), ox, oy, nx, ny, ex, exd, exs, ey, eyd, eys, &gradient, &lines)
+                #expect(gradient.map(\.bitPattern) == wantGradient.map(\.bitPattern), "gradient: isa \(isa.rawValue), \(spots) spots")
+                for a in 0..<n {
+                    #expect((a..<n).map { lines[stride * a + $0].bitPattern } == (a..<n).map { wantNormal[a * n + $0].bitPattern },
+                            "normal row \(a): isa \(isa.rawValue), \(spots) spots, background \(background)")
                 }
             }
         }

@@ -44,6 +44,19 @@ void peaks_spot_normal_equations(long count, const int *px, const int *py, const
                                  int background, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                  const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
 
+/// The normal equations of one Levenberg-Marquardt step of a GaussianSpotFit of `spots` spots
+/// together (any number; n = 4 spots + 1, 3 or 6 unknowns for `background` 0, 1, 2, else the
+/// program stops), summed over `count` pixels as `peaks_spot_normal_equations` does for one:
+/// spot k's tables at ex[k nx ...], exd, exs (nx box columns) and ey[k ny ...], eyd, eys (ny box
+/// rows). Adds row_a * r to gradient[a] and row_a * row to lines[stride a + b] for a < n and b
+/// from a's 8-lane block on, stride = n rounded up to a multiple of 8 (the lanes at and above n
+/// receive zeros; those of earlier blocks are not touched), pixel by pixel in order, with the
+/// arithmetic of GaussianSpotFit's Swift loop: bit for bit its sums at and above the diagonal.
+void peaks_group_normal_equations(long count, const int *px, const int *py, const double *pv, const double *p, long spots,
+                                  long n, int background, long ox, long oy, long nx, long ny, const double *ex,
+                                  const double *exd, const double *exs, const double *ey, const double *eyd,
+                                  const double *eys, double *gradient, double *lines);
+
 /// The sum of squared residuals of a single-spot GaussianSpotFit at parameters (x, y, s, a, b, gx,
 /// gy) given through the spot's E tables: over pixels t, m = b + gx (ox + px[t]) + gy (oy + py[t]),
 /// then m += a ex[px[t]] ey[py[t]], r = pv[t] - m, sum += r * r, in that order (GaussianSpotFit's
@@ -92,6 +105,10 @@ void peaks_tap_sums_offsets_isa(peaks_isa isa, float *dst, long count, const flo
 void peaks_spot_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv, const double *p,
                                      long n, int background, long ox, long oy, const double *ex, const double *exd, const double *exs,
                                      const double *ey, const double *eyd, const double *eys, double *gradient, double *lines);
+void peaks_group_normal_equations_isa(peaks_isa isa, long count, const int *px, const int *py, const double *pv,
+                                      const double *p, long spots, long n, int background, long ox, long oy, long nx,
+                                      long ny, const double *ex, const double *exd, const double *exs, const double *ey,
+                                      const double *eyd, const double *eys, double *gradient, double *lines);
 long peaks_indices_above_isa(peaks_isa isa, const float *values, long n, float limit, int *out);
 long peaks_bracket_pass_isa(peaks_isa isa, const float *values, long n, float lo, float hi, float *inside, long capacity, long *counts);
 
