@@ -91,6 +91,48 @@ struct VectorKernelTests {
         }
     }
 
+    /// The reference for the normal-equation kernels: GaussianSpotFit's Swift loop until session
+    /// 25, one product and one sum at a time, pixel by pixel (the gradient starts at 0.25, as the
+    /// kernels' output buffers do in the tests, to check that they add to it). Spot k's tables
+    /// at k nx and k ny; background 0 constant, 1 plane, 2 quadratic.
+    static func plainNormalEquations(
+        spots: Int, background: Int, px: [Int32], py: [Int32], pv: [Double], p: [Double], ox: Int, oy: Int, nx: Int, ny: Int,
+        tables: (ex: [Double], exd: [Double], exs: [Double], ey: [Double], eyd: [Double], eys: [Double])
+    ) -> (gradient: [Double], normal: [Double]) {
+        let (ex, exd, exs, ey, eyd, eys) = tables
+        let n = p.count, planeIndex = 4 * spots
+        var gradient = [Double](repeating: 0.25, count: n), normal = [Double](repeating: 0, count: n * n)
+        var row = [Double](repeating: 0, count: n)
+        for t in px.indices {
+            let i = Int(px[t]), j = Int(py[t])
+            var m = p[planeIndex]
+            for k in 0..<spots {
+                let a = p[4 * k + 3], exv = ex[k * nx + i], eyv = ey[k * ny + j]
+                row[4 * k] = a * exd[k * nx + i] * eyv
+                row[4 * k + 1] = a * exv * eyd[k * ny + j]
+                row[4 * k + 2] = a * (exs[k * nx + i] * eyv + exv * eys[k * ny + j])
+                row[4 * k + 3] = exv * eyv
+                m += a * exv * eyv
+            }
+            row[planeIndex] = 1
+            if background >= 1 {
+                row[planeIndex + 1] = Double(ox + i); row[planeIndex + 2] = Double(oy + j)
+                m += p[planeIndex + 1] * row[planeIndex + 1] + p[planeIndex + 2] * row[planeIndex + 2]
+            }
+            if background == 2 {
+                let u = Double(ox + i), v = Double(oy + j)
+                row[planeIndex + 3] = u * u; row[planeIndex + 4] = u * v; row[planeIndex + 5] = v * v
+                m += p[planeIndex + 3] * u * u + p[planeIndex + 4] * u * v + p[planeIndex + 5] * v * v
+            }
+            let r = pv[t] - m
+            for a in 0..<n {
+                gradient[a] += row[a] * r
+                for b in a..<n { normal[a * n + b] += row[a] * row[b] }
+            }
+        }
+        return (gradient, normal)
+    }
+
     @Test("single-spot normal equations equal GaussianSpotFit's scalar loop bit for bit on every instruction set")
     func spotNormalEquationsMatchTheScalarLoop() {
         var rng = SeededRandom(seed: 42)
@@ -103,34 +145,9 @@ struct VectorKernelTests {
             let ex = table(nx), exd = table(nx), exs = table(nx), ey = table(ny), eyd = table(ny), eys = table(ny)
             let p = (0..<n).map { _ in rng.uniform(-300, 300) }
             let ox = Int(rng.uniform(-9, 0)), oy = Int(rng.uniform(-9, 0))
-            // The reference: the plain loop (GaussianSpotFit's Swift loop until session 25), for one spot.
-            var wantGradient = [Double](repeating: 0.25, count: n), wantNormal = [Double](repeating: 0, count: n * n)
-            var row = [Double](repeating: 0, count: n)
-            for t in px.indices {
-                let i = Int(px[t]), j = Int(py[t])
-                var m = p[4]
-                let a = p[3], exv = ex[i], eyv = ey[j]
-                row[0] = a * exd[i] * eyv
-                row[1] = a * exv * eyd[j]
-                row[2] = a * (exs[i] * eyv + exv * eys[j])
-                row[3] = exv * eyv
-                m += a * exv * eyv
-                row[4] = 1
-                if slopes {
-                    row[5] = Double(ox + i); row[6] = Double(oy + j)
-                    m += p[5] * row[5] + p[6] * row[6]
-                }
-                if curved {
-                    let u = Double(ox + i), v = Double(oy + j)
-                    row[7] = u * u; row[8] = u * v; row[9] = v * v
-                    m += p[7] * u * u + p[8] * u * v + p[9] * v * v
-                }
-                let r = pv[t] - m
-                for a in 0..<n {
-                    wantGradient[a] += row[a] * r
-                    for b in a..<n { wantNormal[a * n + b] += row[a] * row[b] }
-                }
-            }
+            let (wantGradient, wantNormal) = Self.plainNormalEquations(
+                spots: 1, background: curved ? 2 : slopes ? 1 : 0, px: px, py: py, pv: pv, p: p, ox: ox, oy: oy, nx: nx, ny: ny,
+                tables: (ex, exd, exs, ey, eyd, eys))
             for isa in Self.isas {
                 let stride = n <= 8 ? 8 : 16
                 var gradient = [Double](repeating: 0.25, count: n), lines = [Double](repeating: 0, count: stride * n)
@@ -149,7 +166,6 @@ struct VectorKernelTests {
         var rng = SeededRandom(seed: 43)
         for (spots, background, nx, ny) in [(2, 1, 9, 8), (3, 0, 5, 7), (6, 1, 21, 19), (4, 2, 13, 15), (2, 2, 3, 3), (5, 1, 1, 6)] {
             let n = 4 * spots + (background == 2 ? 6 : background == 1 ? 3 : 1)
-            let planeIndex = 4 * spots
             var px: [Int32] = [], py: [Int32] = [], pv: [Double] = []
             for j in 0..<ny { for i in 0..<nx where rng.uniform() < 0.85 { px.append(Int32(i)); py.append(Int32(j)); pv.append(rng.uniform(-50, 900)) } }
             let table = { (count: Int) in (0..<count).map { _ in rng.uniform(-1.5, 1.5) } }
@@ -157,36 +173,9 @@ struct VectorKernelTests {
             let ey = table(spots * ny), eyd = table(spots * ny), eys = table(spots * ny)
             let p = (0..<n).map { _ in rng.uniform(-300, 300) }
             let ox = Int(rng.uniform(-9, 0)), oy = Int(rng.uniform(-9, 0))
-            // The reference: GaussianSpotFit's loop before session 25 (Swift, one element at a time).
-            var wantGradient = [Double](repeating: 0.25, count: n), wantNormal = [Double](repeating: 0, count: n * n)
-            var row = [Double](repeating: 0, count: n)
-            for t in px.indices {
-                let i = Int(px[t]), j = Int(py[t])
-                var m = p[planeIndex]
-                for k in 0..<spots {
-                    let a = p[4 * k + 3], exv = ex[k * nx + i], eyv = ey[k * ny + j]
-                    row[4 * k] = a * exd[k * nx + i] * eyv
-                    row[4 * k + 1] = a * exv * eyd[k * ny + j]
-                    row[4 * k + 2] = a * (exs[k * nx + i] * eyv + exv * eys[k * ny + j])
-                    row[4 * k + 3] = exv * eyv
-                    m += a * exv * eyv
-                }
-                row[planeIndex] = 1
-                if background >= 1 {
-                    row[planeIndex + 1] = Double(ox + i); row[planeIndex + 2] = Double(oy + j)
-                    m += p[planeIndex + 1] * row[planeIndex + 1] + p[planeIndex + 2] * row[planeIndex + 2]
-                }
-                if background == 2 {
-                    let u = Double(ox + i), v = Double(oy + j)
-                    row[planeIndex + 3] = u * u; row[planeIndex + 4] = u * v; row[planeIndex + 5] = v * v
-                    m += p[planeIndex + 3] * u * u + p[planeIndex + 4] * u * v + p[planeIndex + 5] * v * v
-                }
-                let r = pv[t] - m
-                for a in 0..<n {
-                    wantGradient[a] += row[a] * r
-                    for b in a..<n { wantNormal[a * n + b] += row[a] * row[b] }
-                }
-            }
+            let (wantGradient, wantNormal) = Self.plainNormalEquations(
+                spots: spots, background: background, px: px, py: py, pv: pv, p: p, ox: ox, oy: oy, nx: nx, ny: ny,
+                tables: (ex, exd, exs, ey, eyd, eys))
             let stride = (n + 7) / 8 * 8
             for isa in Self.isas {
                 var gradient = [Double](repeating: 0.25, count: n), lines = [Double](repeating: 0, count: stride * n)
