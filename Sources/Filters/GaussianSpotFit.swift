@@ -215,8 +215,8 @@ public enum GaussianSpotFit {
                     // One spot: the same sums in C (_PeaksVectorKernels), where the sum stays in
                     // a register (here it was stored and reloaded on each pixel's path).
                     if curved {
-                        let surface = [b, gx, gy, gxx, gxy, gyy]
-                        return peaks_spot_cost_quadratic(count, px, py, pv, surface, ox, oy, qb[3], ex, ey)
+                        // q[planeIndex ..< planeIndex + 6] is (B, b_x, b_y, b_xx, b_xy, b_yy).
+                        return peaks_spot_cost_quadratic(count, px, py, pv, qb.baseAddress! + planeIndex, ox, oy, qb[3], ex, ey)
                     }
                     return peaks_spot_cost(count, px, py, pv, b, gx, gy, ox, oy, qb[3], ex, ey)
                 }
