@@ -19,6 +19,9 @@ public struct RealCorpusCase: Sendable {
     public var tolerance: Double
     /// "center" for the pattern-centre cases (scored elsewhere), else nil.
     public var task: String?
+    /// The objects' Gaussian sigma in px that the peers are given (truth.json `spot_sigma`),
+    /// nil for the centre cases.
+    public var spotSigma: Double?
 
     /// Reads case `name` under `root` (the Golden/real folder).
     public init(_ name: String, root: URL) throws {
@@ -39,6 +42,7 @@ public struct RealCorpusCase: Sendable {
         self.ignore = points("ignore")
         self.tolerance = tolerance
         self.task = json["task"]?.string
+        self.spotSigma = json["spot_sigma"]?.number
     }
 
     /// The names of the peak-finding cases under `root` (those with a truth.json whose task is

@@ -1,4 +1,6 @@
 """The Python API: version, catalogue, detection on every dtype and layout, stacks, masks."""
+import math
+
 import numpy as np
 import pytest
 
@@ -202,9 +204,10 @@ def test_center():
 
 
 def test_spot_size_hint_is_a_keyword_of_every_detector(image):
-    # The hint sets persistence's smoothing: the same peaks as smooth=2 given explicitly.
+    # The hint sets persistence's smoothing to sigma / sqrt(2): the same peaks as that smooth
+    # given explicitly.
     a = peaks.detect(image, spot_size=2)
-    b = peaks.detect(image, smooth=2)
+    b = peaks.detect(image, smooth=2 * math.sqrt(0.5))
     assert np.array_equal(a, b)
     # Every detector accepts it (log: its scale range; template: radius and sigma).
     for algo in ("log", "template"):
