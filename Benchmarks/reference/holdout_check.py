@@ -7,6 +7,7 @@ with truth built by the corpus's own rules, scored for `peaks detect` (no `--alg
     pip install numpy scipy scikit-image photutils trackpy cripser scikit-ued astropy tifffile h5py
     python3 Benchmarks/reference/holdout_check.py --peaks .build/release/peaks
         [--only FAMILY ...] [--csv Benchmarks/results/holdout-check.csv] [--md Benchmarks/results/holdout-check.md]
+        [--give-spot-size]
 
 The corpus (Golden/real) took one crop or frame from each source file; the rest of those files is
 real data no default was chosen on. The crops here never overlap a corpus crop:
@@ -29,6 +30,9 @@ score_peaks.score. The peers run by real_peers.py's rule (real_common.Peer, k = 
 the crop's spot_sigma); "best peer" is the one of highest F1, then lowest RMSE, as for the corpus
 floors. peaks is given no size. Caveat, as in the corpus: consensus truth is built by peers, so
 the peers' own scores on those crops are favoured by construction.
+
+--give-spot-size also runs both with `--spot-size` = the crop's spot_sigma (the peers' information;
+columns peaks_hint_*, log_hint_*; the summary gains their mean F1 and within-0.02 counts).
 
 Writes a per-crop CSV and a markdown summary (per family: crops, mean F1 of each, how many crops
 peaks' default is within 0.02 of the best peer, or above it). Needs the packages above; pip
@@ -143,6 +147,8 @@ def main():
     ap.add_argument("--csv", default="", help="per-crop table")
     ap.add_argument("--md", default="", help="markdown summary")
     ap.add_argument("--keep", default="", help="folder to keep the crops (image.npy + truth.json)")
+    ap.add_argument("--give-spot-size", action="store_true",
+                    help="also run peaks and log with --spot-size = the crop's spot_sigma")
     a = ap.parse_args()
     t0 = time.time()
     rows = []
@@ -166,7 +172,11 @@ def main():
                     if best is None or key > best[0]:
                         best = (key, peer, s)
                 row.update(best_peer=best[1], peer_f1=best[2]["f1"], peer_rmse=best[2]["rmse"])
-                for tag, extra in (("peaks", []), ("log", ["--algo", "log"])):
+                runs = [("peaks", []), ("log", ["--algo", "log"])]
+                if a.give_spot_size:
+                    hint = ["--spot-size", repr(float(t["spot_sigma"]))]
+                    runs += [("peaks_hint", hint), ("log_hint", ["--algo", "log"] + hint)]
+                for tag, extra in runs:
                     try:
                         dj = run_peaks(a.peaks, npy, extra)
                         s = scored([(p["x"], p["y"]) for p in dj["peaks"]], t)
@@ -183,7 +193,9 @@ def main():
                 rows.append(row)
                 print(f"{name:22s} {row['shape']:9s} truth {row['n_truth']:4d} ignore {row['n_ignore']:4d} "
                       f"sigma {row['spot_sigma']:5.2f} | best peer {row['best_peer']:8s} {row['peer_f1']:.3f} | "
-                      f"peaks {row['peaks_f1']:.3f} | log {row['log_f1']:.3f}", flush=True)
+                      f"peaks {row['peaks_f1']:.3f} | log {row['log_f1']:.3f}"
+                      + (f" | hint: peaks {row['peaks_hint_f1']:.3f} log {row['log_hint_f1']:.3f}" if a.give_spot_size else ""),
+                      flush=True)
     secs = time.time() - t0
     if a.csv and rows:
         with open(a.csv, "w", newline="") as f:
@@ -191,8 +203,9 @@ def main():
             w.writeheader()
             for r in rows:
                 w.writerow({k: fmt(v) for k, v in r.items()})
-    lines = ["| family | crops | best peer (rule): mean F1 | peaks default: mean F1 | default within 0.02 of the best peer (or above) | default within 0.05 | `--algo log`: mean F1 | log within 0.02 |",
-             "|---|---|---|---|---|---|---|---|"]
+    hinted = " `--spot-size σ`: mean F1 | within 0.02 | `--algo log --spot-size σ`: mean F1 | within 0.02 |" if a.give_spot_size else ""
+    lines = ["| family | crops | best peer (rule): mean F1 | peaks default: mean F1 | default within 0.02 of the best peer (or above) | default within 0.05 | `--algo log`: mean F1 | log within 0.02 |" + hinted,
+             "|---|---|---|---|---|---|---|---|" + ("---|---|---|---|" if a.give_spot_size else "")]
     for fam in list(FAMILIES) + ["all"]:
         rr = rows if fam == "all" else [r for r in rows if r["family"] == fam]
         if not rr:
@@ -202,7 +215,9 @@ def main():
             return sum(1 for r in rr if r[f"{tag}_f1"] >= r["peer_f1"] - m)
         lines.append(f"| {fam} | {len(rr)} | {np.mean([r['peer_f1'] for r in rr]):.3f} | "
                      f"{np.nanmean([r['peaks_f1'] for r in rr]):.3f} | {within('peaks', 0.02)} | "
-                     f"{within('peaks', 0.05)} | {np.nanmean([r['log_f1'] for r in rr]):.3f} | {within('log', 0.02)} |")
+                     f"{within('peaks', 0.05)} | {np.nanmean([r['log_f1'] for r in rr]):.3f} | {within('log', 0.02)} |"
+                     + (f" {np.nanmean([r['peaks_hint_f1'] for r in rr]):.3f} | {within('peaks_hint', 0.02)} | "
+                        f"{np.nanmean([r['log_hint_f1'] for r in rr]):.3f} | {within('log_hint', 0.02)} |" if a.give_spot_size else ""))
     print("\n".join(lines))
     print(f"{len(rows)} crops, {secs:.0f} s")
     if a.md:
