@@ -3,7 +3,7 @@
 
     python3 Benchmarks/reference/real_times.py [--peaks .build/release/peaks] [--reps 7]
         [--only CASE,...] [--csv Benchmarks/reference/real-times.csv] [--before OTHER_PEAKS]
-        [--batch N] [--each CSV] [--in-process LIB]
+        [--batch N] [--each CSV] [--in-process LIB] [--give-spot-size]
 
 Why a second timing script: Golden/real/peers.csv records one run of each peer (the run that was
 scored), on the machine and day real_peers.py ran. A single run includes first-call costs, and a
@@ -42,6 +42,10 @@ peers are, in-process after one warm-up call (so without process start-up, argum
 first FFTW plans, which the peers' figures do not include either). This is not the issue's target
 (whole process against the peer in-process); it says how much of the gap is the process.
 
+--give-spot-size also times `peaks detect IMAGE --spot-size SIGMA -o OUT` with the case's true spot
+sigma, as tool "peaks-hint": the information the peers are given, with which peaks skips its
+own scale measurement (a whole process still, against the peers in-process).
+
 --before times a second `peaks` executable (say, a build of the previous commit) in the same
 loop, as tool "peaks-before", so that a change is measured against the same slow spells of a
 shared machine as the peers.
@@ -77,9 +81,9 @@ def peer_time(img, sigma, peer):
     return dt
 
 
-def peaks_time(peaks, path, out):
+def peaks_time(peaks, path, out, extra=()):
     t0 = time.perf_counter()
-    subprocess.run([peaks, "detect", path, "-o", out], check=True,
+    subprocess.run([peaks, "detect", path, "-o", out, *extra], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
@@ -131,6 +135,8 @@ def main():
     ap.add_argument("--batch", type=int, default=0, help="also time one process over N copies of each image (per image)")
     ap.add_argument("--each", default="", help="CSV: also time one --each process over all the cases' images")
     ap.add_argument("--in-process", default="", help="libPeaksC.so: also time peaks.detect(array) of the Python package")
+    ap.add_argument("--give-spot-size", action="store_true",
+                    help="also time `peaks detect IMAGE --spot-size SIGMA` (the peers' information) as peaks-hint")
     a = ap.parse_args()
     package = load_package(a.in_process) if a.in_process else None
     cases = sorted(d for d in os.listdir(a.dir) if os.path.isfile(os.path.join(a.dir, d, "truth.json")))
@@ -166,11 +172,17 @@ def main():
                 peaks_time(a.before, path, out)
             for peer in PEERS:
                 peer_time(img, sigma, peer)
-            mine_tools = (["peaks"] + (["peaks-before"] if a.before else []) + ([batch_tool] if a.batch > 0 else [])
+            hint = ("--spot-size", repr(sigma))
+            if a.give_spot_size:
+                peaks_time(a.peaks, path, out, hint)
+            mine_tools = (["peaks"] + (["peaks-hint"] if a.give_spot_size else [])
+                          + (["peaks-before"] if a.before else []) + ([batch_tool] if a.batch > 0 else [])
                           + (["peaks-in-process"] if package is not None else []))
             times = {p: [] for p in mine_tools + PEERS}
             for _ in range(a.reps):  # alternate, so slow spells of the machine hit every tool
                 times["peaks"].append(peaks_time(a.peaks, path, out))
+                if a.give_spot_size:
+                    times["peaks-hint"].append(peaks_time(a.peaks, path, out, hint))
                 if a.before:
                     times["peaks-before"].append(peaks_time(a.before, path, out))
                 if a.batch > 0:
@@ -190,6 +202,9 @@ def main():
             batch = next((r for r in rows if r["case"] == c and r["tool"] == batch_tool), None)
             if batch:
                 was += f"  (per image of {a.batch}: {batch['min_ms']:6.1f} ms, ratio {batch['min_ms'] / fastest['min_ms']:.2f})"
+            hinted = next((r for r in rows if r["case"] == c and r["tool"] == "peaks-hint"), None)
+            if hinted:
+                was += f"  (--spot-size: {hinted['min_ms']:6.1f} ms, ratio {hinted['min_ms'] / fastest['min_ms']:.2f})"
             inside = next((r for r in rows if r["case"] == c and r["tool"] == "peaks-in-process"), None)
             if inside:
                 was += f"  (in-process: {inside['min_ms']:6.1f} ms, ratio {inside['min_ms'] / fastest['min_ms']:.2f})"
