@@ -16,10 +16,10 @@ extension LoGDetector {
     /// = hint / k, but never below the default first scale (1.41 px), and `max_power` = the
     /// number of steps of `k` that reach 2 x hint (a tenth of a step short counts as reached),
     /// plus one, and at least 3 (the detection statistic of a blob at the first scale looks up
-    /// to two steps above it; a hint of 1 px gives 1.41, 1.99, 2.8).
-    /// The hint's own scale then has a scale on each side (a spot of that sigma is an interior
-    /// maximum of the scale space), and the detection statistic (own scale and up to twice it)
-    /// still sees the scales above it. The floor is the default's, for the default's reason
+    /// to two steps above it; a hint of 1 px gives 1.41, 1.99, 2.8). Above the floor the hint's
+    /// own scale has a scale on each side (a spot of that sigma is an interior maximum of the
+    /// scale space), and the detection statistic (own scale and up to twice it) still sees the
+    /// scales above it. The floor is the default's, for the default's reason
     /// ("Why the scales start at 1.41"): below it pixel-level artefacts pass the factor, and for
     /// any spot of sigma >= 0.68 px the response-to-noise ratio is higher at 1.41. Until session
     /// 26 the range began at hint / 2 (at least 0.3 px), and the true sigma of the corpus's
