@@ -181,7 +181,7 @@ struct RefinementOptions: ParsableArguments {
 /// its own scale parameters (`DetectionHints`; the rules per detector in docs/cli.md).
 struct HintOptions: ParsableArguments {
     @Option(name: .customLong("spot-size"), parsing: .unconditional, help: ArgumentHelp(
-        "Hint: the Gaussian sigma in pixels of a typical spot. Every detector sets its scale parameters from it (persistence: smooth; log: its scale range; template: radius, sigma; high-symmetry: refine_sigma, erosion_radius), except those given explicitly; reported as spot_size in the output's parameters.",
+        "Hint: the Gaussian sigma in pixels of a typical spot. Every detector sets its scale parameters from it (persistence: smooth = sigma / sqrt 2; log: its scale range, sigma / k to 2 sigma; template: radius, sigma; high-symmetry: refine_sigma, erosion_radius), except those given explicitly; reported as spot_size in the output's parameters.",
         valueName: "sigma_px"))
     var spotSize: String?
 
